@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// The `pgq` command: parse -> library call -> print. Each command lives in commands/.
+import { Command } from 'commander'
+import { registerDemo } from './commands/demo.js'
+import { registerMigrate } from './commands/migrate.js'
+
+const program = new Command()
+  .name('pgq')
+  .description('Background jobs in your own PostgreSQL')
+  .version('0.1.0')
+  .showHelpAfterError()
+
+registerMigrate(program)
+registerDemo(program)
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error)
+  process.stderr.write(`pgq: ${message}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,104 @@
+import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
+import type { Executor } from './db/executor.js'
+import {
+  type EnqueuedJob,
+  type EnqueueOptions,
+  encodeJob,
+  insertEncodedJobs,
+  type JobSpec,
+} from './enqueue.js'
+import { type MigrationResult, Migrator } from './migrator.js'
+import { type SchemaNames, schemaNames } from './schema-names.js'
+import type { TaskDefinition } from './task.js'
+
+/**
+ * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
+ *
+ * ```ts
+ * const pgq = createPgq({ connectionString: process.env.DATABASE_URL })
+ * await pgq.migrate()
+ * const job = await pgq.enqueue(sendEmail, { to: 'a@example.com' })
+ * ```
+ */
+export class Pgq {
+  readonly config: PgqConfig
+  /** @internal */
+  readonly names: SchemaNames
+
+  constructor(options: PgqOptions) {
+    this.config = resolveConfig(options)
+    this.names = schemaNames(this.config.schema)
+  }
+
+  /** The pool pgq runs its own statements on. */
+  get pool() {
+    return this.config.pool
+  }
+
+  /**
+   * Enqueues one job. With `options.db` it runs on your connection or transaction, so it commits or
+   * rolls back with your own writes; otherwise it is its own short transaction on pgq's pool.
+   * Workers are woken when the job commits.
+   *
+   * ```ts
+   * await client.query('BEGIN')
+   * await client.query('INSERT INTO videos (id) VALUES ($1)', [id])
+   * const job = await pgq.enqueue(processVideo, { videoId: id }, { db: client })
+   * await client.query('COMMIT') // the job exists only from here on
+   * ```
+   */
+  async enqueue<P>(
+    task: TaskDefinition<P, unknown> | string,
+    payload: P,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueuedJob> {
+    const encoded = encodeJob(task, payload, options, this.config.maxPayloadBytes, '')
+    const [job] = await insertEncodedJobs(options.db ?? this.config.pool, this.names, [encoded])
+    return job!
+  }
+
+  /**
+   * Enqueues many jobs in one statement (one round trip, one NOTIFY per queue). Every job is
+   * validated first; one bad job rejects the whole call before any SQL runs.
+   *
+   * ```ts
+   * await pgq.enqueueMany(users.map((u) => ({ task: sendEmail, payload: { to: u.email } })), { db: trx })
+   * ```
+   */
+  async enqueueMany(
+    jobs: readonly JobSpec[],
+    options: { readonly db?: Executor } = {},
+  ): Promise<EnqueuedJob[]> {
+    const encoded = jobs.map((job, index) =>
+      encodeJob(
+        job.task as TaskDefinition<unknown, unknown> | string,
+        job.payload,
+        job.options ?? {},
+        this.config.maxPayloadBytes,
+        `jobs[${index}].`,
+      ),
+    )
+    return insertEncodedJobs(options.db ?? this.config.pool, this.names, encoded)
+  }
+
+  /** Applies pending migrations to this client's schema (see {@link Migrator}). */
+  async migrate(): Promise<MigrationResult> {
+    return new Migrator({ pool: this.config.pool, schema: this.config.schema }).migrate()
+  }
+
+  /** Ends the pool if pgq created it. */
+  async close(): Promise<void> {
+    if (this.config.ownsPool) await this.config.pool.end()
+  }
+}
+
+/**
+ * Creates a pgq client.
+ *
+ * ```ts
+ * const pgq = createPgq({ pool, schema: 'pgq' })
+ * ```
+ */
+export function createPgq(options: PgqOptions): Pgq {
+  return new Pgq(options)
+}

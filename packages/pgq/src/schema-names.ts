@@ -1,0 +1,44 @@
+import { assertSchemaName, quoteIdentifier } from './identifiers.js'
+
+/**
+ * The quoted, validated names of everything pgq keeps in one schema. Runtime SQL interpolates only
+ * these; every value is a bound parameter.
+ *
+ * @internal
+ */
+export interface SchemaNames {
+  readonly schema: string
+  readonly quoted: string
+  readonly jobs: string
+  readonly workers: string
+  readonly schedules: string
+  readonly migrations: string
+  readonly enqueueMany: string
+  /** NOTIFY channel announcing new jobs; payload: queue name (or `queue@epochMs` for future jobs). */
+  readonly jobsChannel: string
+  /** NOTIFY channel announcing job events (finished, cancel requested, progress); payload: see docs. */
+  readonly eventsChannel: string
+}
+
+const cache = new Map<string, SchemaNames>()
+
+/** @internal */
+export function schemaNames(schema: string): SchemaNames {
+  const cached = cache.get(schema)
+  if (cached) return cached
+  assertSchemaName(schema)
+  const quoted = quoteIdentifier(schema)
+  const names: SchemaNames = Object.freeze({
+    schema,
+    quoted,
+    jobs: `${quoted}.jobs`,
+    workers: `${quoted}.workers`,
+    schedules: `${quoted}.schedules`,
+    migrations: `${quoted}.migrations`,
+    enqueueMany: `${quoted}.enqueue_many`,
+    jobsChannel: `${schema}:jobs`,
+    eventsChannel: `${schema}:events`,
+  })
+  cache.set(schema, names)
+  return names
+}
