@@ -1,0 +1,67 @@
+import { EventEmitter } from 'node:events'
+
+/** What events say about a job (never its payload). */
+export interface JobInfo {
+  readonly id: string
+  readonly task: string
+  readonly queue: string
+  /** 1-based attempt number of this run. */
+  readonly attempt: number
+  readonly maxAttempts: number
+}
+
+/**
+ * The events a worker emits. Hook them for metrics, logs or tests:
+ *
+ * ```ts
+ * worker.on('job:failed', ({ job, error }) => metrics.increment('jobs.failed', { task: job.task }))
+ * ```
+ */
+export interface WorkerEventMap {
+  'job:start': { job: JobInfo }
+  'job:succeeded': { job: JobInfo; durationMs: number }
+  /** The attempt failed and the job will run again after `delayMs`. */
+  'job:retry': { job: JobInfo; error: Error; delayMs: number }
+  /** The job failed for good (attempts exhausted, or a non-retryable error). */
+  'job:failed': { job: JobInfo; error: Error }
+  'job:cancelled': { job: JobInfo }
+  'job:snoozed': { job: JobInfo; delayMs: number }
+  /** The soft (`hard: false`) or hard (`hard: true`) time limit passed. */
+  'job:timeout': { job: JobInfo; hard: boolean }
+  /** Another worker took the job over (this worker's lease expired); its outcome here is dropped. */
+  'job:lease-lost': { job: JobInfo }
+  /** Released on shutdown without spending an attempt; another worker takes it at once. */
+  'job:released': { job: JobInfo }
+  'listener:connected': Record<string, never>
+  'listener:disconnected': { error: Error | undefined }
+  /** Jobs of dead workers returned to their queues (or failed after too many interruptions). */
+  'maintenance:rescued': { requeued: number; failed: number }
+  /** An error in a background loop; the loop goes on. */
+  'worker:error': { component: string; error: Error }
+  'worker:started': { workerId: string }
+  'worker:stopped': { workerId: string }
+}
+
+/** A typed `EventEmitter` for {@link WorkerEventMap}. */
+export class WorkerEvents extends EventEmitter {
+  override on<K extends keyof WorkerEventMap>(event: K, listener: (event: WorkerEventMap[K]) => void): this {
+    return super.on(event, listener)
+  }
+
+  override once<K extends keyof WorkerEventMap>(event: K, listener: (event: WorkerEventMap[K]) => void): this {
+    return super.once(event, listener)
+  }
+
+  override off<K extends keyof WorkerEventMap>(event: K, listener: (event: WorkerEventMap[K]) => void): this {
+    return super.off(event, listener)
+  }
+
+  override emit<K extends keyof WorkerEventMap>(event: K, payload: WorkerEventMap[K]): boolean {
+    try {
+      return super.emit(event, payload)
+    } catch {
+      // a throwing user listener must not break the worker
+      return true
+    }
+  }
+}
