@@ -48,7 +48,10 @@ export class WorkerEvents extends EventEmitter {
     return super.on(event, listener)
   }
 
-  override once<K extends keyof WorkerEventMap>(event: K, listener: (event: WorkerEventMap[K]) => void): this {
+  override once<K extends keyof WorkerEventMap>(
+    event: K,
+    listener: (event: WorkerEventMap[K]) => void,
+  ): this {
     return super.once(event, listener)
   }
 

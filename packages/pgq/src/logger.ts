@@ -29,7 +29,10 @@ export const silentLogger: Logger = Object.freeze({
  * logger.info('job succeeded', { job: '42', task: 'send_email', ms: 12 })
  * ```
  */
-export function createLineLogger(level: LogLevel, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLineLogger(
+  level: LogLevel,
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const min = ORDER[level]
   const emit = (lvl: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields) => {
     if (ORDER[lvl] < min) return

@@ -10,6 +10,8 @@ import {
 import { type MigrationResult, Migrator } from './migrator.js'
 import { type SchemaNames, schemaNames } from './schema-names.js'
 import type { TaskDefinition } from './task.js'
+import { Worker } from './worker.js'
+import type { WorkerOptions } from './worker-config.js'
 
 /**
  * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
@@ -79,6 +81,24 @@ export class Pgq {
       ),
     )
     return insertEncodedJobs(options.db ?? this.config.pool, this.names, encoded)
+  }
+
+  /**
+   * Creates a worker that runs the given tasks' jobs on this client's pool and schema. Call
+   * `start()` on it; `stop()` shuts it down gracefully.
+   *
+   * ```ts
+   * const worker = pgq.createWorker({ tasks: [sendEmail], queues: { emails: 20 } })
+   * await worker.start()
+   * ```
+   */
+  createWorker(options: WorkerOptions): Worker {
+    return new Worker(options, {
+      pool: this.config.pool,
+      names: this.names,
+      connectionString: this.config.connectionString,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+    })
   }
 
   /** Applies pending migrations to this client's schema (see {@link Migrator}). */

@@ -50,6 +50,8 @@ export interface TaskOptions<P, R> {
   readonly retry?: RetryPolicyOptions
   /** Optional runtime validation of the payload, before the handler runs (zod's `parse` fits). */
   readonly parsePayload?: (payload: unknown) => P
+  /** Delete a job as soon as it succeeds instead of keeping its result for the retention period. */
+  readonly deleteOnSuccess?: boolean
 }
 
 /** A task, frozen and validated. Pass it to `pgq.enqueue()` and to workers. */
@@ -75,6 +77,7 @@ const KNOWN = new Set([
   'hardTimeoutGraceMs',
   'retry',
   'parsePayload',
+  'deleteOnSuccess',
 ])
 
 /**

@@ -1,0 +1,296 @@
+import { type Executor, runQuery } from '../db/executor.js'
+import type { SchemaNames } from '../schema-names.js'
+
+// Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
+// still `running` under the same `lease_token`. Zero rows back means the lease was lost.
+
+/** @internal A job as claimed by a worker. */
+export interface ClaimedJobRow {
+  id: string
+  task: string
+  queue: string
+  payload: unknown
+  attempts: number
+  max_attempts: number
+  lease_token: string
+}
+
+/** @internal Registers (or refreshes) a worker row. */
+export async function upsertWorker(
+  db: Executor,
+  names: SchemaNames,
+  worker: { id: string; hostname: string; pid: number; queues: string[]; concurrency: number },
+): Promise<void> {
+  await runQuery(
+    db,
+    `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency],
+  )
+}
+
+/** @internal */
+export async function deleteWorker(db: Executor, names: SchemaNames, workerId: string): Promise<void> {
+  await runQuery(db, `DELETE FROM ${names.workers} WHERE id = $1`, [workerId])
+}
+
+/**
+ * @internal Claims up to `limit` due jobs of one queue, highest priority first, then oldest run_at.
+ * The CTE is materialized so the row locks (SKIP LOCKED) are taken once, on exactly the rows the
+ * UPDATE changes. Only the tasks this worker can run are claimed.
+ */
+export async function claimJobs(
+  db: Executor,
+  names: SchemaNames,
+  params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
+): Promise<ClaimedJobRow[]> {
+  const result = await runQuery<ClaimedJobRow>(
+    db,
+    `WITH picked AS MATERIALIZED (
+       SELECT id FROM ${names.jobs}
+       WHERE state = 'available' AND queue = $1 AND run_at <= now() AND task = ANY($5::text[])
+       ORDER BY priority DESC, run_at, id
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE ${names.jobs} AS j
+     SET state = 'running',
+         attempts = j.attempts + 1,
+         locked_by = $3,
+         lease_token = gen_random_uuid(),
+         lease_expires_at = now() + $4 * interval '1 millisecond',
+         started_at = now()
+     FROM picked
+     WHERE j.id = picked.id
+     RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token`,
+    [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
+  )
+  return result.rows
+}
+
+/** A retry or snooze requested while a cancel is pending ends the job as cancelled instead. */
+const EFFECTIVE_STATE = `(CASE WHEN u.state = 'available' AND j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE u.state END)`
+
+/** @internal How a run ended, as the completer writes it. */
+export interface FinalizeItem {
+  id: string
+  leaseToken: string
+  /** `available` = retry or snooze; the others are final. */
+  state: 'succeeded' | 'failed' | 'cancelled' | 'available'
+  result: string | null
+  /** JSON text of `{attempt, at, name, message, stack}`, appended to `errors`; null when none. */
+  error: string | null
+  /** Delay before the next run (retry or snooze). */
+  delayMs: number
+  /** True for a snooze: the attempt is not charged. */
+  refundAttempt: boolean
+  /** Retention of the finished row; null keeps it forever. */
+  retentionMs: number | null
+}
+
+/**
+ * @internal Writes a batch of outcomes in one statement. A retry requested while a cancel was
+ * pending becomes `cancelled`. Final states announce `finished:<id,id,…>` on the events channel.
+ * Returns the ids that were written; the others had lost their lease.
+ */
+export async function finalizeJobs(
+  db: Executor,
+  names: SchemaNames,
+  items: readonly FinalizeItem[],
+  maxErrorsKept: number,
+): Promise<string[]> {
+  const result = await runQuery<{ id: string; final: boolean }>(
+    db,
+    `WITH u AS (
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[])
+         AS u(id, token, state, result, error, delay_ms, refund, retention_ms)
+     ),
+     done AS (
+       UPDATE ${names.jobs} AS j
+       SET state = ${EFFECTIVE_STATE},
+           result = u.result,
+           errors = CASE WHEN u.error IS NULL THEN j.errors
+                         ELSE (SELECT coalesce(jsonb_agg(e.value ORDER BY e.n), '[]'::jsonb)
+                               FROM jsonb_array_elements(j.errors || jsonb_build_array(u.error || jsonb_build_object('at', now())))
+                                    WITH ORDINALITY AS e(value, n)
+                               WHERE e.n > jsonb_array_length(j.errors) + 1 - $9) END,
+           attempts = CASE WHEN u.refund THEN j.attempts - 1 ELSE j.attempts END,
+           run_at = CASE WHEN ${EFFECTIVE_STATE} = 'available' THEN now() + u.delay_ms * interval '1 millisecond' ELSE j.run_at END,
+           finished_at = CASE WHEN ${EFFECTIVE_STATE} = 'available' THEN NULL ELSE now() END,
+           delete_after = CASE WHEN ${EFFECTIVE_STATE} = 'available' OR u.retention_ms IS NULL THEN NULL
+                               ELSE now() + u.retention_ms * interval '1 millisecond' END,
+           locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
+       FROM u
+       WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'
+       RETURNING j.id, j.state <> 'available' AS final, j.queue, j.run_at
+     ),
+     notified AS (
+       SELECT count(pg_notify($10, 'finished:' || ids)) AS n
+       FROM (SELECT string_agg(id::text, ',') AS ids FROM done WHERE final
+             GROUP BY id / 500) AS chunks
+     ),
+     woken AS (
+       SELECT count(pg_notify($11, w.queue || CASE WHEN w.first_run_at > now()
+                THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS n
+       FROM (SELECT d.queue, min(d.run_at) AS first_run_at FROM done d WHERE NOT d.final GROUP BY d.queue) w
+     )
+     SELECT d.id::text AS id, d.final FROM done d, notified, (SELECT count(*) FROM woken) AS w`,
+    [
+      items.map((i) => i.id),
+      items.map((i) => i.leaseToken),
+      items.map((i) => i.state),
+      items.map((i) => i.result),
+      items.map((i) => i.error),
+      items.map((i) => i.delayMs),
+      items.map((i) => i.refundAttempt),
+      items.map((i) => i.retentionMs),
+      maxErrorsKept,
+      names.eventsChannel,
+      names.jobsChannel,
+    ],
+  )
+  return result.rows.map((r) => r.id)
+}
+
+/** @internal A held job whose lease the heartbeat extended, and whether a cancel was requested. */
+export interface RenewedLeaseRow {
+  id: string
+  cancel_requested: boolean
+}
+
+/**
+ * @internal The heartbeat: refreshes the worker row and extends the leases of all jobs it holds, in
+ * one statement. Held jobs missing from the result have lost their lease.
+ */
+export async function renewLeases(
+  db: Executor,
+  names: SchemaNames,
+  params: { workerId: string; ids: string[]; tokens: string[]; leaseMs: number },
+): Promise<RenewedLeaseRow[]> {
+  const result = await runQuery<RenewedLeaseRow>(
+    db,
+    `WITH beat AS (
+       UPDATE ${names.workers} SET heartbeat_at = now() WHERE id = $1 RETURNING id
+     ),
+     renewed AS (
+       UPDATE ${names.jobs} AS j
+       SET lease_expires_at = now() + $4 * interval '1 millisecond'
+       FROM unnest($2::bigint[], $3::uuid[]) AS h(id, token)
+       WHERE j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested
+     )
+     SELECT r.id::text AS id, r.cancel_requested FROM renewed r, (SELECT count(*) FROM beat) AS b`,
+    [params.workerId, params.ids, params.tokens, params.leaseMs],
+  )
+  return result.rows
+}
+
+/**
+ * @internal Gives held jobs back without charging an attempt (graceful shutdown), and wakes their
+ * queues so another worker takes them at once.
+ */
+export async function releaseJobs(
+  db: Executor,
+  names: SchemaNames,
+  params: { ids: string[]; tokens: string[] },
+): Promise<string[]> {
+  const result = await runQuery<{ id: string }>(
+    db,
+    `WITH released AS (
+       UPDATE ${names.jobs} AS j
+       SET state = 'available', attempts = j.attempts - 1, run_at = now(),
+           locked_by = NULL, lease_token = NULL, lease_expires_at = NULL, started_at = NULL
+       FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token)
+       WHERE j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       RETURNING j.id, j.queue
+     ),
+     woken AS (SELECT count(pg_notify($3, queue)) AS n FROM (SELECT DISTINCT queue FROM released) q)
+     SELECT r.id::text AS id FROM released r, woken`,
+    [params.ids, params.tokens, names.jobsChannel],
+  )
+  return result.rows.map((r) => r.id)
+}
+
+/**
+ * @internal The JobRescuer's statement: running jobs whose lease expired go back to `available`
+ * (one more interruption, attempt not charged), or to `failed` once their interruption cap is
+ * reached. The expiry is re-checked on the locked row, so a job renewed or finished meanwhile is
+ * left alone.
+ */
+export async function rescueExpiredJobs(
+  db: Executor,
+  names: SchemaNames,
+  params: { limit: number; failedRetentionMs: number | null },
+): Promise<{ requeued: number; failed: number }> {
+  const result = await runQuery<{ requeued: string; failed: string }>(
+    db,
+    `WITH expired AS MATERIALIZED (
+       SELECT id FROM ${names.jobs}
+       WHERE state = 'running' AND lease_expires_at < now()
+       ORDER BY lease_expires_at
+       LIMIT $1
+       FOR UPDATE SKIP LOCKED
+     ),
+     rescued AS (
+       UPDATE ${names.jobs} AS j
+       SET state = CASE WHEN j.interruptions + 1 >= j.max_interruptions THEN 'failed' ELSE 'available' END,
+           interruptions = j.interruptions + 1,
+           attempts = j.attempts - 1,
+           run_at = now(),
+           errors = CASE WHEN j.interruptions + 1 >= j.max_interruptions
+             THEN j.errors || jsonb_build_array(jsonb_build_object(
+               'attempt', j.attempts, 'at', now(), 'name', 'InterruptedError',
+               'message', format('interrupted %s times: the worker running it died or lost its lease', j.interruptions + 1)))
+             ELSE j.errors END,
+           finished_at = CASE WHEN j.interruptions + 1 >= j.max_interruptions THEN now() END,
+           delete_after = CASE WHEN j.interruptions + 1 >= j.max_interruptions AND $2::float8 IS NOT NULL
+             THEN now() + $2::float8 * interval '1 millisecond' END,
+           locked_by = NULL, lease_token = NULL, lease_expires_at = NULL, started_at = NULL
+       FROM expired
+       WHERE j.id = expired.id AND j.state = 'running' AND j.lease_expires_at < now()
+       RETURNING j.id, j.state, j.queue
+     ),
+     woken AS (
+       SELECT count(pg_notify($3, queue)) AS n FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'available') q
+     ),
+     finished AS (
+       SELECT count(pg_notify($4, 'finished:' || ids)) AS n
+       FROM (SELECT string_agg(id::text, ',') AS ids FROM rescued WHERE state = 'failed' GROUP BY id / 500) c
+     )
+     SELECT count(*) FILTER (WHERE r.state = 'available') AS requeued, count(*) FILTER (WHERE r.state = 'failed') AS failed
+     FROM rescued r, woken, finished`,
+    [params.limit, params.failedRetentionMs, names.jobsChannel, names.eventsChannel],
+  )
+  const row = result.rows[0]
+  return { requeued: Number(row?.requeued ?? 0), failed: Number(row?.failed ?? 0) }
+}
+
+/** @internal Deletes worker rows whose heartbeat is older than `staleMs` (their jobs are rescued by lease expiry). */
+export async function deleteStaleWorkers(db: Executor, names: SchemaNames, staleMs: number): Promise<number> {
+  const result = await runQuery(
+    db,
+    `DELETE FROM ${names.workers} WHERE heartbeat_at < now() - $1 * interval '1 millisecond'`,
+    [staleMs],
+  )
+  return result.rowCount
+}
+
+/** @internal Writes a running job's progress (fenced) and announces `progress:<id>`. */
+export async function setProgress(
+  db: Executor,
+  names: SchemaNames,
+  params: { id: string; leaseToken: string; progress: string },
+): Promise<boolean> {
+  const result = await runQuery(
+    db,
+    `WITH p AS (
+       UPDATE ${names.jobs} SET progress = $3::jsonb || jsonb_build_object('at', now())
+       WHERE id = $1 AND lease_token = $2 AND state = 'running'
+       RETURNING id
+     )
+     SELECT pg_notify($4, 'progress:' || p.id) FROM p`,
+    [params.id, params.leaseToken, params.progress, names.eventsChannel],
+  )
+  return result.rowCount > 0
+}
