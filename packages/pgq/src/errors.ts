@@ -78,3 +78,104 @@ function describeValue(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value)
   return Object.prototype.toString.call(value)
 }
+
+/** One failed attempt as stored in a job's error history (see `Job.errors`). */
+export interface JobErrorRecord {
+  readonly attempt: number
+  readonly at: string
+  readonly message: string
+  readonly stack?: string | null
+}
+
+/**
+ * The awaited job failed for good. `errors` is its whole error history, oldest first.
+ *
+ * ```ts
+ * try {
+ *   await pgq.jobs.waitFor(job.id, { timeoutMs: 30_000 })
+ * } catch (error) {
+ *   if (error instanceof JobFailedError) console.error(error.jobId, error.errors.at(-1)?.message)
+ * }
+ * ```
+ */
+export class JobFailedError extends PgqError {
+  readonly jobId: string
+  readonly task: string
+  readonly errors: readonly JobErrorRecord[]
+
+  constructor(jobId: string, task: string, errors: readonly JobErrorRecord[]) {
+    const last = errors.at(-1)
+    super(
+      'PGQ_JOB_FAILED',
+      `job ${jobId} (${task}) failed after ${errors.length} attempt(s): ${last?.message ?? 'no error recorded'}`,
+      { jobId, task, attempts: errors.length },
+    )
+    this.jobId = jobId
+    this.task = task
+    this.errors = Object.freeze([...errors])
+  }
+}
+
+/**
+ * The awaited job was cancelled (before it ran, or while running).
+ *
+ * ```ts
+ * await pgq.jobs.waitFor(id).catch((e) => e instanceof JobCancelledError ? null : Promise.reject(e))
+ * ```
+ */
+export class JobCancelledError extends PgqError {
+  readonly jobId: string
+  readonly task: string
+
+  constructor(jobId: string, task: string) {
+    super('PGQ_JOB_CANCELLED', `job ${jobId} (${task}) was cancelled`, { jobId, task })
+    this.jobId = jobId
+    this.task = task
+  }
+}
+
+/**
+ * The job did not finish within the wait's `timeoutMs`. The job itself is untouched: it may still
+ * finish later (wait again, or cancel it).
+ *
+ * ```ts
+ * await pgq.jobs.waitFor(id, { timeoutMs: 5_000 }).catch((e) => {
+ *   if (e instanceof JobTimeoutError) return pgq.jobs.cancel(id)
+ *   throw e
+ * })
+ * ```
+ */
+export class JobTimeoutError extends PgqError {
+  readonly jobId: string
+  readonly timeoutMs: number
+  /** The job's state when the wait gave up (`undefined` if it was never read). */
+  readonly state: string | undefined
+
+  constructor(jobId: string, timeoutMs: number, state: string | undefined) {
+    super(
+      'PGQ_JOB_TIMEOUT',
+      `job ${jobId} did not finish within ${timeoutMs} ms (state: ${state ?? 'unknown'})`,
+      { jobId, timeoutMs, state },
+    )
+    this.jobId = jobId
+    this.timeoutMs = timeoutMs
+    this.state = state
+  }
+}
+
+/**
+ * No job with this id exists: it was never committed, or it was deleted (pruned after its
+ * retention, deleted by an admin, or deleted on success by a `deleteOnSuccess` task).
+ *
+ * ```ts
+ * await pgq.jobs.waitFor('999999').catch((e) => e instanceof JobNotFoundError)
+ * ```
+ */
+export class JobNotFoundError extends PgqError {
+  readonly jobId: string
+
+  constructor(jobId: string) {
+    super('PGQ_JOB_NOT_FOUND', `job ${jobId} does not exist (never committed, or deleted)`, { jobId })
+    this.jobId = jobId
+  }
+}

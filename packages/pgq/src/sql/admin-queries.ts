@@ -1,0 +1,302 @@
+// Reading and administering jobs: get, list, cancel, retry, delete, prune, stats, and the reads of
+// the ResultWaiter. Every value is a bound parameter; identifiers come from schemaNames().
+import { type Executor, runQuery } from '../db/executor.js'
+import { quoteIdentifier } from '../identifiers.js'
+import type { ResolvedFilter } from '../job-filter.js'
+import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../job-record.js'
+import type { SchemaNames } from '../schema-names.js'
+
+const SUMMARY_COLUMNS = `j.id::text AS id, j.task, j.queue, j.state, j.priority, j.attempts, j.max_attempts,
+  j.interruptions, j.dedup_key, j.run_at, j.created_at, j.started_at, j.finished_at, j.delete_after,
+  j.cancel_requested_at, j.locked_by::text AS locked_by, j.lease_expires_at, j.progress,
+  j.errors -> -1 ->> 'message' AS last_error, j.schedule_name`
+
+/** The filter predicate on `j`, with its six parameters starting at `$first`. */
+function filterSql(first: number): string {
+  const p = (offset: number) => `$${first + offset}`
+  return `(${p(0)}::bigint[] IS NULL OR j.id = ANY(${p(0)}::bigint[]))
+    AND (${p(1)}::text[] IS NULL OR j.state = ANY(${p(1)}::text[]))
+    AND (${p(2)}::text[] IS NULL OR j.task = ANY(${p(2)}::text[]))
+    AND (${p(3)}::text[] IS NULL OR j.queue = ANY(${p(3)}::text[]))
+    AND (${p(4)}::text IS NULL OR j.dedup_key = ${p(4)}::text)
+    AND (${p(5)}::timestamptz IS NULL OR j.finished_at < ${p(5)}::timestamptz)`
+}
+
+function filterValues(filter: ResolvedFilter): unknown[] {
+  return [filter.ids, filter.states, filter.tasks, filter.queues, filter.dedupKey, filter.finishedBefore]
+}
+
+/** @internal One job with payload, result and error history, or undefined. */
+export async function getJob(db: Executor, names: SchemaNames, id: string): Promise<JobRow | undefined> {
+  const { rows } = await runQuery<JobRow>(
+    db,
+    `SELECT ${SUMMARY_COLUMNS}, j.payload, j.result, j.errors, j.max_interruptions, j.scheduled_for, j.meta
+     FROM ${names.jobs} AS j WHERE j.id = $1::bigint`,
+    [id],
+  )
+  return rows[0]
+}
+
+/** @internal Jobs matching a filter, newest first, `limit` at a time; never selects payload or result. */
+export async function listJobs(
+  db: Executor,
+  names: SchemaNames,
+  filter: ResolvedFilter,
+  limit: number,
+  beforeId: string | null,
+): Promise<JobSummaryRow[]> {
+  const { rows } = await runQuery<JobSummaryRow>(
+    db,
+    `SELECT ${SUMMARY_COLUMNS} FROM ${names.jobs} AS j
+     WHERE ${filterSql(1)} AND ($7::bigint IS NULL OR j.id < $7::bigint)
+     ORDER BY j.id DESC LIMIT $8`,
+    [...filterValues(filter), beforeId, limit],
+  )
+  return rows
+}
+
+/** @internal What the ResultWaiter needs to settle a waiter (result only on success, errors only on failure). */
+export interface JobOutcomeRow {
+  id: string
+  task: string
+  state: JobState
+  result: unknown
+  errors: JobErrorEntry[] | null
+  progress: unknown
+}
+
+/** @internal The state (and result or errors once final) of several jobs; missing ids are absent. */
+export async function getJobOutcomes(
+  db: Executor,
+  names: SchemaNames,
+  ids: readonly string[],
+): Promise<JobOutcomeRow[]> {
+  const { rows } = await runQuery<JobOutcomeRow>(
+    db,
+    `SELECT j.id::text AS id, j.task, j.state, j.progress,
+       CASE WHEN j.state = 'succeeded' THEN j.result END AS result,
+       CASE WHEN j.state = 'failed' THEN j.errors END AS errors
+     FROM ${names.jobs} AS j WHERE j.id = ANY($1::bigint[])`,
+    [ids],
+  )
+  return rows
+}
+
+/** @internal The outcome of one batch of an admin operation; `lastId` is the cursor for the next batch. */
+export interface BatchResult {
+  readonly counts: Readonly<Record<string, number>>
+  readonly lastId: string | null
+}
+
+async function batch(db: Executor, text: string, values: unknown[]): Promise<BatchResult> {
+  const { rows } = await runQuery<{ outcome: string | null; jobs: number; last_id: string | null }>(
+    db,
+    text,
+    values,
+  )
+  const counts: Record<string, number> = {}
+  for (const row of rows) if (row.outcome !== null) counts[row.outcome] = row.jobs
+  return { counts, lastId: rows[0]?.last_id ?? null }
+}
+
+/**
+ * @internal Cancels up to `limit` matching jobs with id > `afterId`: a waiting job is finalized as
+ * cancelled (announced `finished:<id>`); a running one gets `cancel_requested_at` (announced
+ * `cancel:<id>`) and its worker aborts it. One UPDATE decides per row on its latest version, so a
+ * job claimed while we waited for its lock is asked to stop instead of being marked cancelled.
+ */
+export async function cancelJobs(
+  db: Executor,
+  names: SchemaNames,
+  filter: ResolvedFilter,
+  afterId: string | null,
+  limit: number,
+  retentionMs: number,
+): Promise<BatchResult> {
+  return batch(
+    db,
+    `WITH target AS (
+       SELECT j.id FROM ${names.jobs} AS j
+       WHERE ${filterSql(1)} AND j.state IN ('available', 'running')
+         AND ($7::bigint IS NULL OR j.id > $7::bigint)
+       ORDER BY j.id LIMIT $8
+       FOR UPDATE OF j
+     ),
+     updated AS (
+       UPDATE ${names.jobs} AS j SET
+         state = CASE WHEN j.state = 'available' THEN 'cancelled' ELSE j.state END,
+         finished_at = CASE WHEN j.state = 'available' THEN now() ELSE j.finished_at END,
+         delete_after = CASE WHEN j.state = 'available'
+           THEN now() + make_interval(secs => $9::double precision / 1000) ELSE j.delete_after END,
+         cancel_requested_at = coalesce(j.cancel_requested_at, now())
+       FROM target AS t
+       WHERE j.id = t.id AND j.state IN ('available', 'running')
+       RETURNING j.id, j.state
+     ),
+     notified AS (
+       SELECT u.state, count(pg_notify($10,
+         CASE WHEN u.state = 'cancelled' THEN 'finished:' ELSE 'cancel:' END || u.id::text)) AS sent
+       FROM updated AS u GROUP BY u.state
+     )
+     SELECT CASE n.state WHEN 'cancelled' THEN 'cancelled' WHEN 'running' THEN 'cancelRequested' END AS outcome,
+       n.sent::int AS jobs, (SELECT max(t.id)::text FROM target AS t) AS last_id
+     FROM (SELECT 1) AS one LEFT JOIN notified AS n ON true`,
+    [...filterValues(filter), afterId, limit, retentionMs, names.eventsChannel],
+  )
+}
+
+/**
+ * @internal Puts up to `limit` failed or cancelled jobs (id > `afterId`) back to `available`, due now,
+ * with their attempt counters reset and their error history kept; wakes their queues. A job whose
+ * dedup key has a live job (or a newer finished one) is skipped, so the unique key always holds.
+ */
+export async function retryJobs(
+  db: Executor,
+  names: SchemaNames,
+  filter: ResolvedFilter,
+  afterId: string | null,
+  limit: number,
+  queue: string | null,
+): Promise<BatchResult> {
+  return batch(
+    db,
+    `WITH target AS (
+       SELECT j.id FROM ${names.jobs} AS j
+       WHERE ${filterSql(1)} AND j.state IN ('failed', 'cancelled')
+         AND ($7::bigint IS NULL OR j.id > $7::bigint)
+         AND (j.dedup_key IS NULL OR (
+           NOT EXISTS (SELECT 1 FROM ${names.jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
+                       AND l.state IN ('available', 'running'))
+           AND j.id = (SELECT max(k.id) FROM ${names.jobs} AS k WHERE k.task = j.task
+                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))
+       ORDER BY j.id LIMIT $8
+       FOR UPDATE OF j SKIP LOCKED
+     ),
+     updated AS (
+       UPDATE ${names.jobs} AS j SET
+         state = 'available', run_at = now(), queue = coalesce($9::text, j.queue),
+         attempts = 0, interruptions = 0, finished_at = NULL, delete_after = NULL,
+         result = NULL, progress = NULL, cancel_requested_at = NULL
+       FROM target AS t
+       WHERE j.id = t.id AND j.state IN ('failed', 'cancelled')
+       RETURNING j.id, j.queue
+     ),
+     woken AS (
+       SELECT count(pg_notify($10, q.queue)) AS sent FROM (SELECT DISTINCT u.queue FROM updated AS u) AS q
+     )
+     SELECT 'retried' AS outcome, (SELECT count(*) FROM updated)::int AS jobs,
+       (SELECT max(t.id)::text FROM target AS t) AS last_id
+     FROM woken`,
+    [...filterValues(filter), afterId, limit, queue, names.jobsChannel],
+  )
+}
+
+/** @internal Deletes up to `limit` matching jobs (id > `afterId`) that are not running. */
+export async function deleteJobs(
+  db: Executor,
+  names: SchemaNames,
+  filter: ResolvedFilter,
+  afterId: string | null,
+  limit: number,
+): Promise<BatchResult> {
+  return batch(
+    db,
+    `WITH target AS (
+       SELECT j.id FROM ${names.jobs} AS j
+       WHERE ${filterSql(1)} AND j.state <> 'running' AND ($7::bigint IS NULL OR j.id > $7::bigint)
+       ORDER BY j.id LIMIT $8
+       FOR UPDATE OF j SKIP LOCKED
+     ),
+     deleted AS (
+       DELETE FROM ${names.jobs} AS j USING target AS t
+       WHERE j.id = t.id AND j.state <> 'running' RETURNING j.id
+     )
+     SELECT 'deleted' AS outcome, (SELECT count(*) FROM deleted)::int AS jobs,
+       (SELECT max(t.id)::text FROM target AS t) AS last_id`,
+    [...filterValues(filter), afterId, limit],
+  )
+}
+
+/**
+ * @internal Deletes up to `limit` finished jobs whose `delete_after` has passed, oldest first. Rows
+ * another pruner (or an admin) has locked are skipped, so several pruners never wait on each other.
+ */
+export async function pruneJobs(db: Executor, names: SchemaNames, limit: number): Promise<number> {
+  const { rows } = await runQuery<{ deleted: number }>(
+    db,
+    `WITH due AS (
+       SELECT j.id FROM ${names.jobs} AS j
+       WHERE j.delete_after < now() AND j.state IN ('succeeded', 'failed', 'cancelled')
+       ORDER BY j.delete_after LIMIT $1
+       FOR UPDATE SKIP LOCKED
+     ),
+     deleted AS (DELETE FROM ${names.jobs} AS j USING due WHERE j.id = due.id RETURNING 1)
+     SELECT count(*)::int AS deleted FROM deleted`,
+    [limit],
+  )
+  return rows[0]?.deleted ?? 0
+}
+
+/** @internal One queue's counts, lag and recent throughput, as `queueStats` returns it. */
+export interface QueueStatsRow {
+  queue: string
+  waiting: number
+  scheduled: number
+  running: number
+  succeeded: number
+  failed: number
+  cancelled: number
+  oldest_waiting_since: Date | null
+  lag_ms: number
+  succeeded_recent: number
+  failed_recent: number
+  cancelled_recent: number
+  at: Date
+}
+
+/**
+ * @internal Per queue: jobs by state, the age of the oldest due waiting job, and jobs finished in the
+ * last `windowMinutes` (from `finished_at`). Scans the table once; retention keeps it small.
+ */
+export async function queueStats(
+  db: Executor,
+  names: SchemaNames,
+  windowMinutes: number,
+): Promise<QueueStatsRow[]> {
+  const { rows } = await runQuery<QueueStatsRow>(
+    db,
+    `WITH s AS (
+       SELECT j.queue,
+         count(*) FILTER (WHERE j.state = 'available' AND j.run_at <= now())::int AS waiting,
+         count(*) FILTER (WHERE j.state = 'available' AND j.run_at > now())::int AS scheduled,
+         count(*) FILTER (WHERE j.state = 'running')::int AS running,
+         count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
+         count(*) FILTER (WHERE j.state = 'failed')::int AS failed,
+         count(*) FILTER (WHERE j.state = 'cancelled')::int AS cancelled,
+         min(j.run_at) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS oldest_waiting_since,
+         count(*) FILTER (WHERE j.state = 'succeeded' AND j.finished_at > now() - make_interval(mins => $1))::int
+           AS succeeded_recent,
+         count(*) FILTER (WHERE j.state = 'failed' AND j.finished_at > now() - make_interval(mins => $1))::int
+           AS failed_recent,
+         count(*) FILTER (WHERE j.state = 'cancelled' AND j.finished_at > now() - make_interval(mins => $1))::int
+           AS cancelled_recent
+       FROM ${names.jobs} AS j GROUP BY j.queue
+     )
+     SELECT s.*, coalesce(floor(extract(epoch FROM now() - s.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms,
+       now() AS at
+     FROM s ORDER BY s.queue`,
+    [windowMinutes],
+  )
+  return rows
+}
+
+/** @internal The database clock (stats of an empty table still need a time). */
+export async function databaseNow(db: Executor): Promise<Date> {
+  const { rows } = await runQuery<{ now: Date }>(db, 'SELECT now() AS now')
+  return rows[0]!.now
+}
+
+/** @internal Subscribes a dedicated connection to a NOTIFY channel (the name is quoted, never a value). */
+export async function listenTo(client: Executor, channel: string): Promise<void> {
+  await runQuery(client, `LISTEN ${quoteIdentifier(channel)}`)
+}
