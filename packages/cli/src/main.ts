@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // The `pgq` command: parse -> library call -> print. Each command lives in commands/.
 import { Command } from 'commander'
+import { registerCancel } from './commands/cancel.js'
 import { registerDemo } from './commands/demo.js'
+import { registerEnqueue } from './commands/enqueue.js'
+import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
+import { registerRetry } from './commands/retry.js'
+import { registerStats } from './commands/stats.js'
 
 const program = new Command()
   .name('pgq')
@@ -12,6 +17,11 @@ const program = new Command()
 
 registerMigrate(program)
 registerDemo(program)
+registerEnqueue(program)
+registerJobs(program)
+registerStats(program)
+registerRetry(program)
+registerCancel(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error)

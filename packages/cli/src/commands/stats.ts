@@ -1,0 +1,49 @@
+import type { Command } from 'commander'
+import { type JobStats, Jobs } from 'pgq'
+import { duration, intOption, table, timestamp } from '../format.js'
+import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
+
+interface StatsOptions extends ConnectionOptions {
+  readonly window: number
+  readonly json?: boolean
+}
+
+/** `pgq stats`: per-queue counts by state, lag, and throughput over the last minutes. */
+export function registerStats(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('stats')
+      .description('per-queue job counts by state, lag (oldest waiting job) and recent throughput')
+      .option('--window <minutes>', 'throughput window in minutes', intOption(1, 10_080), 5)
+      .option('--json', 'machine-readable output'),
+  ).action(async (options: StatsOptions) => {
+    const pool = openPool(options, 2)
+    try {
+      const stats = await new Jobs({ pool, schema: options.schema }).stats({ windowMinutes: options.window })
+      output(options.json, stats, () => statsText(stats))
+    } finally {
+      await pool.end()
+    }
+  })
+}
+
+function statsText(stats: JobStats): string {
+  const header = `queues of schema at ${timestamp(stats.at)}; throughput over the last ${stats.windowMinutes} min`
+  if (stats.queues.length === 0) return `${header}\nno jobs`
+  const row = (name: string, q: Omit<JobStats['totals'], never>) => [
+    name,
+    q.waiting,
+    q.scheduled,
+    q.running,
+    q.succeeded,
+    q.failed,
+    q.cancelled,
+    q.waiting > 0 ? duration(q.lagMs) : '-',
+    q.throughputPerMinute,
+    q.recent.failed,
+  ]
+  const rows = stats.queues.map((q) => row(q.queue, q))
+  if (stats.queues.length > 1) rows.push(row('(all)', stats.totals))
+  const headers = ['QUEUE', 'WAITING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LAG']
+  return `${header}\n${table([...headers, 'DONE/MIN', 'FAILED (WINDOW)'], rows)}`
+}

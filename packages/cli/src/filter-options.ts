@@ -1,0 +1,34 @@
+// The job filter options shared by `pgq jobs`, `pgq retry` and `pgq cancel`.
+import type { Command } from 'commander'
+import type { JobFilter, JobState } from 'pgq'
+import { listOption } from './format.js'
+
+/** Parsed filter options. */
+export interface FilterOptions {
+  readonly state?: string[]
+  readonly task?: string[]
+  readonly queue?: string[]
+}
+
+/** Adds `--state`, `--task` and `--queue` (each repeatable or comma-separated). */
+export function withFilterOptions(command: Command, states: string): Command {
+  return command
+    .option('--state <states>', `only jobs in these states (${states}; comma-separated)`, listOption)
+    .option('--task <names>', 'only jobs of these tasks (comma-separated)', listOption)
+    .option('--queue <names>', 'only jobs in these queues (comma-separated)', listOption)
+}
+
+/** The library filter for the options (and `ids`, when given). */
+export function filterFrom(options: FilterOptions, ids: readonly string[] = []): JobFilter {
+  return {
+    ...(ids.length > 0 ? { ids } : {}),
+    ...(options.state ? { state: options.state as JobState[] } : {}),
+    ...(options.task ? { task: options.task } : {}),
+    ...(options.queue ? { queue: options.queue } : {}),
+  }
+}
+
+/** True when no filter narrows the set (so a bulk command needs `--all`). */
+export function isEmptyFilter(filter: JobFilter): boolean {
+  return Object.keys(filter).length === 0
+}
