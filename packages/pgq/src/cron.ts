@@ -176,11 +176,20 @@ export function* fireTimes(spec: CronSpec, after: Date): Generator<Date, void, u
     if (wall === null) return
     let instants: number[]
     ;[instants, window] = firesOf(spec, wall, window)
-    for (const instant of instants) {
-      if (instant > from && !pending.includes(instant)) pending.push(instant)
-    }
-    if (pending.length > 1) pending.sort((a, b) => a - b)
+    for (const instant of instants) if (instant > from) insertSorted(pending, instant)
   }
+}
+
+/** Inserts into an ascending array unless present (usually at the end: ticks mostly come in order). */
+function insertSorted(values: number[], value: number): void {
+  let low = 0
+  let high = values.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (values[middle]! < value) low = middle + 1
+    else high = middle
+  }
+  if (values[low] !== value) values.splice(low, 0, value)
 }
 
 /**

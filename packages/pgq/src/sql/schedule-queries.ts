@@ -136,16 +136,21 @@ export async function advanceSchedules(
   )
 }
 
+const TRANSACTION_COMMANDS = {
+  BEGIN: 'BEGIN',
+  COMMIT: 'COMMIT',
+  ROLLBACK: 'ROLLBACK',
+  SAVEPOINT: 'SAVEPOINT pgq_fire',
+  RELEASE: 'RELEASE SAVEPOINT pgq_fire',
+  'ROLLBACK TO': 'ROLLBACK TO SAVEPOINT pgq_fire',
+} as const
+
 /** @internal Runs `BEGIN`, `COMMIT`, `ROLLBACK` or a savepoint command on a client. */
 export async function transactionControl(
   db: Executor,
-  command: 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'SAVEPOINT' | 'RELEASE' | 'ROLLBACK TO',
+  command: keyof typeof TRANSACTION_COMMANDS,
 ): Promise<void> {
-  const text =
-    command === 'BEGIN' || command === 'COMMIT' || command === 'ROLLBACK'
-      ? command
-      : `${command} SAVEPOINT pgq_fire`
-  await runQuery(db, text)
+  await runQuery(db, TRANSACTION_COMMANDS[command])
 }
 
 function writeValues(s: ScheduleWrite): unknown[] {
