@@ -35,7 +35,7 @@ describe('Migrator', () => {
     expect(status.every((s) => s.appliedAt instanceof Date)).toBe(true)
     await migrator.assertCurrent()
     const tables = await pool.query(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY 1`,
       [schema],
     )
     expect(tables.rows.map((r) => r.table_name)).toEqual(['jobs', 'migrations', 'schedules', 'workers'])
