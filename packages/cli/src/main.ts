@@ -7,6 +7,7 @@ import { registerEnqueue } from './commands/enqueue.js'
 import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
 import { registerRetry } from './commands/retry.js'
+import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
 
 const program = new Command()
@@ -22,6 +23,7 @@ registerJobs(program)
 registerStats(program)
 registerRetry(program)
 registerCancel(program)
+registerSchedule(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error)
