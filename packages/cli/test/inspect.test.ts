@@ -85,7 +85,7 @@ describe('pgq stats', () => {
     expect(run.code, run.stderr).toBe(0)
     const lines = run.stdout.trim().split('\n')
     expect(lines[0]).toMatch(
-      /^queues of schema at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; throughput over the last 5 min$/,
+      /^schema "\w+" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; throughput over the last 5 min$/,
     )
     expect(lines[1]).toMatch(
       /^QUEUE\s+WAITING\s+SCHEDULED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+LAG\s+DONE\/MIN/,

@@ -20,15 +20,15 @@ export function registerStats(program: Command): void {
     const pool = openPool(options, 2)
     try {
       const stats = await new Jobs({ pool, schema: options.schema }).stats({ windowMinutes: options.window })
-      output(options.json, stats, () => statsText(stats))
+      output(options.json, stats, () => statsText(stats, options.schema))
     } finally {
       await pool.end()
     }
   })
 }
 
-function statsText(stats: JobStats): string {
-  const header = `queues of schema at ${timestamp(stats.at)}; throughput over the last ${stats.windowMinutes} min`
+function statsText(stats: JobStats, schema: string): string {
+  const header = `schema "${schema}" at ${timestamp(stats.at)}; throughput over the last ${stats.windowMinutes} min`
   if (stats.queues.length === 0) return `${header}\nno jobs`
   const row = (name: string, q: Omit<JobStats['totals'], never>) => [
     name,
