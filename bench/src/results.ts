@@ -1,0 +1,77 @@
+import type { CostProfile } from './profile.js'
+import type { RssResult } from './rss.js'
+import { type Summary, summarize } from './stats.js'
+
+/** Identifiers of the measured quantities. */
+export const METRICS = {
+  bulk: { title: 'Bulk enqueue', unit: 'jobs/s', higherIsBetter: true },
+  single: { title: 'Single enqueue (one awaited call at a time)', unit: 'jobs/s', higherIsBetter: true },
+  drainDefaults: { title: 'Processing throughput, defaults', unit: 'jobs/s', higherIsBetter: true },
+  drainBest: { title: 'Processing throughput, best settings', unit: 'jobs/s', higherIsBetter: true },
+  latencyP50: { title: 'Latency p50 (enqueue call → handler start)', unit: 'ms', higherIsBetter: false },
+  latencyP95: { title: 'Latency p95', unit: 'ms', higherIsBetter: false },
+  latencyP99: { title: 'Latency p99', unit: 'ms', higherIsBetter: false },
+  io: { title: 'I/O-bound jobs, concurrency 200', unit: 'jobs/s', higherIsBetter: true },
+  backlogSmall: { title: 'Throughput from a small backlog', unit: 'jobs/s', higherIsBetter: true },
+  backlogLarge: { title: 'Throughput from a large backlog', unit: 'jobs/s', higherIsBetter: true },
+  notifyP50: { title: 'Bare NOTIFY → LISTEN delivery p50', unit: 'ms', higherIsBetter: false },
+  notifyP99: { title: 'Bare NOTIFY → LISTEN delivery p99', unit: 'ms', higherIsBetter: false },
+} as const
+
+/** One of {@link METRICS}. */
+export type MetricId = keyof typeof METRICS
+
+/** Everything measured for one system on one metric. */
+export interface Entry {
+  status: 'ok' | 'not-available' | 'error'
+  samples: number[]
+  /** Why it is not ok, or a caveat (e.g. a drain that hit its time limit). */
+  notes: string[]
+  /** Cost profiles of the drains behind this entry. */
+  costs: CostProfile[]
+}
+
+/** Results of a whole run, filled as measurements complete. */
+export class Results {
+  readonly entries: Partial<Record<MetricId, Record<string, Entry>>> = {}
+  readonly rss: Record<string, RssResult | { error: string }> = {}
+
+  #entry(metric: MetricId, system: string): Entry {
+    const bySystem = this.entries[metric] ?? {}
+    this.entries[metric] = bySystem
+    bySystem[system] ??= { status: 'ok', samples: [], notes: [], costs: [] }
+    return bySystem[system]
+  }
+
+  /** Records one sample (and optionally its cost profile or a caveat). */
+  add(
+    metric: MetricId,
+    system: string,
+    value: number,
+    extra: { cost?: CostProfile; note?: string } = {},
+  ): void {
+    const entry = this.#entry(metric, system)
+    entry.samples.push(value)
+    if (extra.cost) entry.costs.push(extra.cost)
+    if (extra.note && !entry.notes.includes(extra.note)) entry.notes.push(extra.note)
+  }
+
+  /** Records that a system could not be measured. */
+  fail(metric: MetricId, system: string, status: 'not-available' | 'error', note: string): void {
+    const entry = this.#entry(metric, system)
+    if (entry.samples.length === 0) entry.status = status
+    if (!entry.notes.includes(note)) entry.notes.push(note)
+  }
+
+  /** Median and range of one system's samples, or null when it has none. */
+  summary(metric: MetricId, system: string): Summary | null {
+    const entry = this.entries[metric]?.[system]
+    if (!entry || entry.samples.length === 0) return null
+    return summarize(entry.samples)
+  }
+
+  /** The median, or null. */
+  median(metric: MetricId, system: string): number | null {
+    return this.summary(metric, system)?.median ?? null
+  }
+}

@@ -1,0 +1,199 @@
+import type pg from 'pg'
+import type { SuiteConfig } from './config.js'
+import {
+  type DrainOptions,
+  measureBulkEnqueue,
+  measureDrain,
+  measureLatency,
+  measureSingleEnqueue,
+} from './measure.js'
+import { METRICS, type MetricId, Results } from './results.js'
+import { measureWorkerRss } from './rss.js'
+import { percentile } from './stats.js'
+import { createSystem, type SystemName } from './systems/index.js'
+import { NotAvailableError } from './systems/not-available.js'
+import { RawSqlSystem } from './systems/raw-sql.js'
+import type { BenchEnv, BenchSystem, WorkerProfile } from './types.js'
+
+/** Options of {@link runSuite}. */
+export interface SuiteOptions {
+  readonly config: SuiteConfig
+  readonly env: BenchEnv
+  readonly systems: readonly SystemName[]
+  /** Pool for cost profiles (counters of the benchmark database). */
+  readonly harnessPool: pg.Pool
+  readonly log: (line: string) => void
+}
+
+/** What a run measured, plus what it measured it on. */
+export interface SuiteRun {
+  readonly results: Results
+  readonly systems: ReadonlyArray<Pick<BenchSystem, 'name' | 'version' | 'settings'>>
+  readonly durationMs: number
+}
+
+const fmt = (value: number) => (value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2))
+
+/** Runs every measurement of `config`, systems interleaved within each repetition. */
+export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
+  const { config, log } = options
+  const started = performance.now()
+  const results = new Results()
+  const systems: BenchSystem[] = []
+  for (const name of options.systems) {
+    const system = createSystem(name, options.env)
+    try {
+      await system.setup()
+      systems.push(system)
+    } catch (error) {
+      log(`${name}: setup failed, left out: ${(error as Error).message}`)
+      await system.close().catch(() => {})
+    }
+  }
+
+  /** Runs `measure` for every system (optionally filtered), `config.reps` times, rotating the order. */
+  const interleave = async (
+    step: string,
+    ids: MetricId[],
+    needsWorker: boolean,
+    measure: (system: BenchSystem) => Promise<void>,
+    only?: readonly string[],
+  ) => {
+    const chosen = systems.filter((s) => !only || only.includes(s.name))
+    const stepStart = performance.now()
+    for (let rep = 0; rep < config.reps; rep++) {
+      const order = chosen.map((_, k) => chosen[(k + rep) % chosen.length]!)
+      for (const system of order) {
+        if (needsWorker && system.workerAvailable?.() === false) {
+          for (const id of ids) results.fail(id, system.name, 'not-available', 'worker not available yet')
+          continue
+        }
+        try {
+          await measure(system)
+        } catch (error) {
+          const unavailable = error instanceof NotAvailableError
+          const message = (error as Error).message
+          for (const id of ids)
+            results.fail(id, system.name, unavailable ? 'not-available' : 'error', message)
+          log(`[${step}] ${system.name}: ${unavailable ? 'not available' : 'FAILED'}: ${message}`)
+        }
+      }
+    }
+    log(`[${step}] done in ${((performance.now() - stepStart) / 1000).toFixed(1)} s`)
+  }
+
+  const record = (step: string, id: MetricId, system: BenchSystem, value: number, note?: string) => {
+    results.add(id, system.name, value, note ? { note } : {})
+    log(`[${step}] ${system.name}: ${fmt(value)} ${METRICS[id].unit}${note ? ` (${note})` : ''}`)
+  }
+
+  const drain = async (
+    step: string,
+    id: MetricId,
+    system: BenchSystem,
+    o: Omit<DrainOptions, 'profilePool'>,
+  ) => {
+    const profilePool = system.name === 'bullmq' ? undefined : options.harnessPool
+    const r = await measureDrain(system, profilePool ? { ...o, profilePool } : o)
+    const note = r.timedOut
+      ? `stopped after ${o.timeoutMs / 1000} s, ${r.processed} of ${o.target} jobs done`
+      : undefined
+    results.add(id, system.name, r.rate, { ...(r.cost ? { cost: r.cost } : {}), ...(note ? { note } : {}) })
+    log(`[${step}] ${system.name}: ${fmt(r.rate)} jobs/s${note ? ` (${note})` : ''}`)
+  }
+
+  await interleave('bulk', ['bulk'], false, async (s) =>
+    record('bulk', 'bulk', s, await measureBulkEnqueue(s, config.bulk.count, config.bulk.chunk)),
+  )
+  await interleave('single', ['single'], false, async (s) =>
+    record('single', 'single', s, await measureSingleEnqueue(s, config.single.count)),
+  )
+  const noop = (profile: WorkerProfile): Omit<DrainOptions, 'profilePool'> => ({
+    profile,
+    queued: config.drain.count,
+    target: config.drain.count,
+    handlerMs: 0,
+    concurrency: 10,
+    timeoutMs: config.drain.timeoutMs,
+  })
+  await interleave('drain defaults', ['drainDefaults'], true, (s) =>
+    drain('drain defaults', 'drainDefaults', s, noop('defaults')),
+  )
+  await interleave('drain best', ['drainBest'], true, (s) =>
+    drain('drain best', 'drainBest', s, noop('best')),
+  )
+  await interleave('latency', ['latencyP50', 'latencyP95', 'latencyP99'], true, async (s) => {
+    const r = await measureLatency(s, config.latency.count, config.latency.gapMs)
+    const note =
+      r.received < r.sent ? `${r.sent - r.received} of ${r.sent} jobs not started within 5 s` : undefined
+    results.add('latencyP50', s.name, r.p50, note ? { note } : {})
+    results.add('latencyP95', s.name, r.p95)
+    results.add('latencyP99', s.name, r.p99)
+    log(
+      `[latency] ${s.name}: p50 ${fmt(r.p50)} / p95 ${fmt(r.p95)} / p99 ${fmt(r.p99)} ms${note ? ` (${note})` : ''}`,
+    )
+  })
+  const io = config.io
+  await interleave('io', ['io'], true, (s) =>
+    drain('io', 'io', s, {
+      profile: 'io',
+      queued: io.count,
+      target: io.count,
+      handlerMs: io.handlerMs,
+      concurrency: io.concurrency,
+      timeoutMs: io.timeoutMs,
+    }),
+  )
+  const bl = config.backlog
+  await interleave(
+    'backlog',
+    ['backlogSmall', 'backlogLarge'],
+    true,
+    async (s) => {
+      for (const [id, queued] of [
+        ['backlogSmall', bl.small],
+        ['backlogLarge', bl.large],
+      ] as const) {
+        await drain(`backlog ${queued}`, id, s, {
+          ...noop('defaults'),
+          queued,
+          target: bl.target,
+          timeoutMs: 60_000,
+        })
+      }
+    },
+    bl.systems,
+  )
+  const raw = systems.find((s): s is RawSqlSystem => s instanceof RawSqlSystem)
+  if (raw) {
+    for (let rep = 0; rep < config.reps; rep++) {
+      const times = (await raw.notifyRoundTrip(config.notifyRtt.count, config.notifyRtt.gapMs)).sort(
+        (a, b) => a - b,
+      )
+      record('notify', 'notifyP50', raw, percentile(times, 50))
+      record('notify', 'notifyP99', raw, percentile(times, 99))
+    }
+  }
+  for (const system of systems.filter((s) => config.rss.systems.includes(s.name as SystemName))) {
+    if (system.workerAvailable?.() === false) {
+      results.rss[system.name] = { error: 'worker not available yet' }
+      continue
+    }
+    try {
+      const r = await measureWorkerRss(system, options.env, config.rss.jobs, 'best', config.rss.timeoutMs)
+      results.rss[system.name] = r
+      log(
+        `[rss] ${system.name}: peak ${r.peakMb.toFixed(1)} MB, warm ${r.warmMb.toFixed(1)} → late ${r.lateMb.toFixed(1)} MB`,
+      )
+    } catch (error) {
+      results.rss[system.name] = { error: (error as Error).message }
+      log(`[rss] ${system.name}: FAILED: ${(error as Error).message}`)
+    }
+  }
+  for (const system of systems) await system.close().catch(() => {})
+  return {
+    results,
+    systems: systems.map((s) => ({ name: s.name, version: s.version, settings: s.settings })),
+    durationMs: performance.now() - started,
+  }
+}

@@ -1,0 +1,130 @@
+import type { SuiteConfig } from './config.js'
+import type { Results } from './results.js'
+
+/** One row of the targets table. */
+export interface TargetCheck {
+  readonly measurement: string
+  readonly target: string
+  /** What was measured, with the ratio. */
+  readonly measured: string
+  /** null: could not be judged (a side was not measured). */
+  readonly met: boolean | null
+}
+
+const x = (ratio: number) => `${ratio.toFixed(2)}×`
+const n = (value: number) => Math.round(value).toLocaleString('en-US')
+
+/** `a / b` checked against `min`, or a "not measured" row. */
+function ratioCheck(
+  measurement: string,
+  target: string,
+  a: number | null,
+  b: number | null,
+  min: number,
+  label: string,
+): TargetCheck {
+  if (a === null || b === null) return { measurement, target, measured: 'not measured', met: null }
+  const ratio = a / b
+  return { measurement, target, measured: `${x(ratio)} (${n(a)} vs ${label} ${n(b)})`, met: ratio >= min }
+}
+
+/** Checks pgq's targets of issue 7 against the medians of this run. */
+export function checkTargets(results: Results, config: SuiteConfig): TargetCheck[] {
+  const m = results.median.bind(results)
+  const pgqDefaults = m('drainDefaults', 'pgq')
+  const rawCeiling = Math.max(m('drainDefaults', 'raw-sql') ?? 0, m('drainBest', 'raw-sql') ?? 0) || null
+  const checks: TargetCheck[] = [
+    ratioCheck(
+      'processing, pgq defaults',
+      '≥ 1.25× graphile-worker best',
+      pgqDefaults,
+      m('drainBest', 'graphile-worker'),
+      1.25,
+      'graphile best',
+    ),
+    ratioCheck('processing, pgq defaults', '≥ 0.75× raw-SQL ceiling', pgqDefaults, rawCeiling, 0.75, 'raw'),
+  ]
+  const p50 = m('latencyP50', 'pgq')
+  const rawP50 = m('latencyP50', 'raw-sql')
+  checks.push(
+    p50 === null || rawP50 === null
+      ? {
+          measurement: 'latency p50',
+          target: '≤ 1.2× raw LISTEN/NOTIFY round trip',
+          measured: 'not measured',
+          met: null,
+        }
+      : {
+          measurement: 'latency p50',
+          target: '≤ 1.2× raw LISTEN/NOTIFY round trip',
+          measured: `${x(p50 / rawP50)} (${p50.toFixed(2)} ms vs raw ${rawP50.toFixed(2)} ms)`,
+          met: p50 <= rawP50 * 1.2,
+        },
+  )
+  const p99 = m('latencyP99', 'pgq')
+  checks.push({
+    measurement: 'latency p99',
+    target: '≤ 10 ms',
+    measured: p99 === null ? 'not measured' : `${p99.toFixed(2)} ms`,
+    met: p99 === null ? null : p99 <= 10,
+  })
+  checks.push(
+    ratioCheck(
+      'bulk enqueue',
+      '≥ 2× graphile-worker addJobs',
+      m('bulk', 'pgq'),
+      m('bulk', 'graphile-worker'),
+      2,
+      'graphile',
+    ),
+    ratioCheck(
+      'single enqueue',
+      '≥ 1.5× graphile-worker addJob',
+      m('single', 'pgq'),
+      m('single', 'graphile-worker'),
+      1.5,
+      'graphile',
+    ),
+    ratioCheck(
+      'single enqueue',
+      '≥ 0.85× bare single-row INSERT',
+      m('single', 'pgq'),
+      m('single', 'raw-sql'),
+      0.85,
+      'raw',
+    ),
+    ratioCheck(
+      `I/O-bound, concurrency ${config.io.concurrency}`,
+      '≥ 0.85× ideal',
+      m('io', 'pgq'),
+      (config.io.concurrency * 1000) / config.io.handlerMs,
+      0.85,
+      'ideal',
+    ),
+    ratioCheck(
+      `backlog ${n(config.backlog.large)} vs ${n(config.backlog.small)}`,
+      '≥ 0.8×',
+      m('backlogLarge', 'pgq'),
+      m('backlogSmall', 'pgq'),
+      0.8,
+      'small backlog',
+    ),
+  )
+  const rss = results.rss.pgq
+  checks.push(
+    !rss || 'error' in rss
+      ? {
+          measurement: 'worker RSS',
+          target: '< 150 MB peak, flat after warm-up',
+          measured: 'not measured',
+          met: null,
+        }
+      : {
+          measurement: 'worker RSS',
+          target: '< 150 MB peak, flat after warm-up',
+          measured: `peak ${rss.peakMb.toFixed(0)} MB; ${rss.warmMb.toFixed(0)} MB after warm-up → ${rss.lateMb.toFixed(0)} MB at the end (${n(rss.jobs)} jobs)`,
+          met: rss.peakMb < 150 && rss.flat,
+        },
+  )
+  return checks
+}

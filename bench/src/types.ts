@@ -1,0 +1,69 @@
+/** What every benchmarked job carries: its index and, for latency runs, when its enqueue call started. */
+export interface BenchPayload {
+  /** Index of the job in its run. */
+  readonly i: number
+  /** `performance.now()` at the start of the enqueue call (latency runs only). */
+  readonly t?: number
+}
+
+/** The handler each system runs for every job; it gets the payload as enqueued. */
+export type BenchHandler = (payload: BenchPayload) => Promise<void> | void
+
+/**
+ * Which settings a worker runs with:
+ * - `defaults`: the library's own defaults (see each adapter for the one knob set, if any);
+ * - `best`: the library's documented high-throughput settings;
+ * - `io`: settings for 200 concurrent I/O-bound jobs;
+ * - `latency`: settings for an idle worker woken per job (LISTEN/NOTIFY where the library has it).
+ */
+export type WorkerProfile = 'defaults' | 'best' | 'io' | 'latency'
+
+/** Options of {@link BenchSystem.startWorker}. */
+export interface StartWorkerOptions {
+  readonly profile: WorkerProfile
+  /** Jobs in flight at once for the `io` profile. */
+  readonly concurrency: number
+  readonly handler: BenchHandler
+}
+
+/** A running worker; `stop()` ends it and releases its connections. */
+export interface RunningWorker {
+  stop(): Promise<void>
+}
+
+/** One queue system under test, adapted to the harness. */
+export interface BenchSystem {
+  /** Short id: `pgq`, `graphile-worker`, `pg-boss`, `bullmq`, `raw-sql`. */
+  readonly name: string
+  /** Package version, or a description for the raw-SQL system. */
+  readonly version: string
+  /** What each worker profile means for this system (shown in the report). */
+  readonly settings: Readonly<Record<WorkerProfile, string>>
+  /** Creates the system's schema/queue. Called once. */
+  setup(): Promise<void>
+  /** Deletes every job (tables truncated / Redis keys removed). Called before every run. */
+  reset(): Promise<void>
+  /** Enqueues jobs through the system's fastest bulk API. */
+  enqueueBulk(payloads: readonly BenchPayload[]): Promise<void>
+  /** Enqueues one job through the system's single-job API. */
+  enqueueOne(payload: BenchPayload): Promise<void>
+  /** Enqueues one job so that an idle worker wakes for it (defaults to `enqueueOne`). */
+  enqueueWakeup?(payload: BenchPayload): Promise<void>
+  /** Quickly fills the queue with `count` no-op jobs (not measured); defaults to `enqueueBulk` chunks. */
+  seed?(count: number): Promise<void>
+  /** False while the system cannot run a worker yet (the report then says "not available"). */
+  workerAvailable?(): boolean
+  /** Starts one worker in this process. */
+  startWorker(options: StartWorkerOptions): Promise<RunningWorker>
+  /** Releases every connection the system holds. */
+  close(): Promise<void>
+}
+
+/** Where the systems find their servers. */
+export interface BenchEnv {
+  readonly databaseUrl: string
+  /** null when no Redis answered: BullMQ is skipped. */
+  readonly redisUrl: string | null
+  /** Suffix for schema / queue names, so concurrent runs (tests) don't collide. */
+  readonly suffix: string
+}
