@@ -9,6 +9,7 @@ import { registerMigrate } from './commands/migrate.js'
 import { registerRetry } from './commands/retry.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
+import { registerWork } from './commands/work.js'
 
 const program = new Command()
   .name('pgq')
@@ -23,6 +24,7 @@ registerJobs(program)
 registerStats(program)
 registerRetry(program)
 registerCancel(program)
+registerWork(program)
 registerSchedule(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {

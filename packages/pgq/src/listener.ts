@@ -68,7 +68,11 @@ export class Listener implements Service {
 
   async #tryConnect(): Promise<void> {
     if (this.#stopped) return
-    const client = new pg.Client({ connectionString: this.#options.connectionString, keepAlive: true })
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      keepAlive: true,
+      application_name: 'pgq_listener',
+    })
     let lost = false
     const onLost = (error?: Error) => {
       if (lost) return

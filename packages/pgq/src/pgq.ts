@@ -7,7 +7,11 @@ import {
   insertEncodedJobs,
   type JobSpec,
 } from './enqueue.js'
+import { Jobs } from './jobs.js'
 import { type MigrationResult, Migrator } from './migrator.js'
+import { Pruner } from './pruner.js'
+import { ScheduleEnqueuer } from './schedule-enqueuer.js'
+import { Schedules } from './schedules.js'
 import { type SchemaNames, schemaNames } from './schema-names.js'
 import type { TaskDefinition } from './task.js'
 import { Worker } from './worker.js'
@@ -30,6 +34,38 @@ export class Pgq {
   constructor(options: PgqOptions) {
     this.config = resolveConfig(options)
     this.names = schemaNames(this.config.schema)
+  }
+
+  #jobs: Jobs | undefined
+  #schedules: Schedules | undefined
+
+  /**
+   * Jobs by id and by filter: get, list, wait for a result, cancel, retry, delete, stats.
+   *
+   * ```ts
+   * const { id } = await pgq.enqueue(buildReport, { month: '2026-10' })
+   * const result = await pgq.jobs.waitFor(id, { timeoutMs: 60_000 })
+   * ```
+   */
+  get jobs(): Jobs {
+    this.#jobs ??= new Jobs({ pool: this.config.pool, schema: this.config.schema })
+    return this.#jobs
+  }
+
+  /**
+   * Periodic schedules (rows of `<schema>.schedules`): set, list, pause, resume, trigger, remove.
+   *
+   * ```ts
+   * await pgq.schedules.set({ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Paris', task: 'build_report' })
+   * ```
+   */
+  get schedules(): Schedules {
+    this.#schedules ??= new Schedules({
+      pool: this.config.pool,
+      schema: this.config.schema,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+    })
+    return this.#schedules
   }
 
   /** The pool pgq runs its own statements on. */
@@ -98,6 +134,33 @@ export class Pgq {
       names: this.names,
       connectionString: this.config.connectionString,
       maxPayloadBytes: this.config.maxPayloadBytes,
+      extraServices: (worker) => {
+        const services = []
+        const onError = (component: string, error: unknown) => worker.reportError(component, error)
+        if (options.scheduler !== false) {
+          services.push(
+            new ScheduleEnqueuer({
+              pool: this.config.pool,
+              schema: this.config.schema,
+              logger: worker.config.logger,
+              onError,
+              ...(options.schedules ? { schedules: options.schedules } : {}),
+              ...(options.schedules ? { knownTasks: new Set(worker.config.tasks.keys()) } : {}),
+            }),
+          )
+        }
+        if (worker.config.maintenance) {
+          services.push(
+            new Pruner({
+              pool: this.config.pool,
+              schema: this.config.schema,
+              onError,
+              ...(options.pruneIntervalMs ? { intervalMs: options.pruneIntervalMs } : {}),
+            }),
+          )
+        }
+        return services
+      },
     })
   }
 
@@ -108,6 +171,7 @@ export class Pgq {
 
   /** Ends the pool if pgq created it. */
   async close(): Promise<void> {
+    await this.#jobs?.close()
     if (this.config.ownsPool) await this.config.pool.end()
   }
 }

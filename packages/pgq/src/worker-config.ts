@@ -1,6 +1,7 @@
 import { PgqValidationError } from './errors.js'
 import { assertName } from './identifiers.js'
 import { type Logger, silentLogger } from './logger.js'
+import type { ScheduleDefinition } from './schedule-definition.js'
 import { type AnyTaskDefinition, assertInt } from './task.js'
 
 /** How long finished jobs stay in the table before the pruner deletes them, in ms (`null`: forever). */
@@ -41,6 +42,12 @@ export interface WorkerOptions {
   /** Run the rescuer (and, when wired, the pruner) in this worker (default true). */
   readonly maintenance?: boolean
   readonly logger?: Logger
+  /** Run the periodic-schedule enqueuer in this worker (default true). */
+  readonly scheduler?: boolean
+  /** Schedules declared in code, upserted when the worker starts (see docs/periodic-jobs.md). */
+  readonly schedules?: readonly ScheduleDefinition[]
+  /** How often the pruner deletes finished jobs past retention (default 30,000 ms). */
+  readonly pruneIntervalMs?: number
 }
 
 /** @internal */

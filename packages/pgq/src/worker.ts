@@ -77,7 +77,7 @@ export class Worker extends WorkerEvents {
       names: deps.names,
       maxErrorsKept: this.config.maxErrorsKept,
       onWritten: (item, written) => this.#onWritten(item, written),
-      onError: (component, error) => this.#reportError(component, error),
+      onError: (component, error) => this.reportError(component, error),
     })
     const tasks = [...this.config.tasks.keys()]
     for (const [queue, concurrency] of this.config.queues) {
@@ -97,7 +97,7 @@ export class Worker extends WorkerEvents {
             }),
           onJobs: (rows) => this.#run(rows),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
-          onError: (component, error) => this.#reportError(component, error),
+          onError: (component, error) => this.reportError(component, error),
         }),
       )
     }
@@ -126,7 +126,7 @@ export class Worker extends WorkerEvents {
     })
     this.#state = 'running'
     this.#completer.start()
-    const onError = (component: string, error: unknown) => this.#reportError(component, error)
+    const onError = (component: string, error: unknown) => this.reportError(component, error)
     this.#services.push(
       new PeriodicService({
         name: 'heartbeat',
@@ -208,13 +208,13 @@ export class Worker extends WorkerEvents {
           this.emit('job:released', { job: job.info })
         }
       } catch (error) {
-        this.#reportError('shutdown', error) // their leases expire and the rescuer requeues them
+        this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
       }
     }
     for (const service of this.#services) await service.stop()
     await this.#listener?.stop()
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
-      this.#reportError('shutdown', error),
+      this.reportError('shutdown', error),
     )
     this.#state = 'stopped'
     this.config.logger.info('worker stopped', { worker: this.id })
@@ -307,7 +307,8 @@ export class Worker extends WorkerEvents {
     }
   }
 
-  #reportError(component: string, error: unknown): void {
+  /** @internal Reports an error of a background component as a log line and a `worker:error` event. */
+  reportError(component: string, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error))
     this.config.logger.error(`${component} error`, { error: err.message })
     this.emit('worker:error', { component, error: err })

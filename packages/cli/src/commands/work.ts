@@ -1,0 +1,139 @@
+import type { Command } from 'commander'
+import { createLineLogger, createPgq, type LogLevel, type Worker, type WorkerOptions } from 'pgq'
+import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
+import { loadTaskModule } from '../task-module.js'
+
+interface WorkOptions extends ConnectionOptions {
+  readonly tasks: string
+  readonly queues?: string
+  readonly concurrency?: string
+  readonly pollInterval?: string
+  readonly listen: boolean
+  readonly lease?: string
+  readonly rescueInterval?: string
+  readonly shutdownGrace?: string
+  readonly logLevel: LogLevel
+  readonly poolSize?: string
+}
+
+/** Parses `emails,reports` (each with `concurrency`) or `emails=50,video=2`. */
+export function parseQueues(
+  spec: string,
+  concurrency: number | undefined,
+): string[] | Record<string, number> {
+  const parts = spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+  if (parts.some((p) => p.includes('='))) {
+    const queues: Record<string, number> = {}
+    for (const part of parts) {
+      const [name, n] = part.split('=')
+      const value = n === undefined ? (concurrency ?? 10) : Number(n)
+      if (!name || !Number.isInteger(value))
+        throw new Error(`--queues: "${part}" is not queue or queue=concurrency`)
+      queues[name] = value
+    }
+    return queues
+  }
+  return parts
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n)) throw new Error(`${flag} must be an integer, got "${value}"`)
+  return n
+}
+
+/** `pgq work --tasks <module>`: run a worker until SIGTERM/SIGINT (a second signal exits at once). */
+export function registerWork(program: Command): void {
+  withConnectionOptions(
+    program
+      .command('work')
+      .description('run a worker for the tasks a module exports')
+      .requiredOption(
+        '--tasks <module>',
+        'module exporting defineTask() results (JS, or TS under a TS loader)',
+      )
+      .option(
+        '-Q, --queues <list>',
+        'queues to work: "emails,reports" or "emails=50,video=2" (default: the tasks\' queues)',
+      )
+      .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)')
+      .option('--poll-interval <ms>', 'poll fallback interval (default 1000)')
+      .option('--no-listen', 'poll only (for poolers that cannot LISTEN)')
+      .option('--lease <ms>', 'job lease, renewed by the heartbeat (default 15000)')
+      .option('--rescue-interval <ms>', 'how often expired leases are looked for (default 5000)')
+      .option('--shutdown-grace <ms>', 'time running jobs get to finish on SIGTERM (default 10000)')
+      .option('--pool-size <n>', 'database connections (default 10)')
+      .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
+  ).action(async (options: WorkOptions) => {
+    const logger = createLineLogger(options.logLevel)
+    const module = await loadTaskModule(options.tasks)
+    const concurrency = int(options.concurrency, '--concurrency')
+    const pool = openPool(options, int(options.poolSize, '--pool-size') ?? 10)
+    const pgq = createPgq({ pool, schema: options.schema })
+    const workerOptions: WorkerOptions = {
+      tasks: module.tasks,
+      ...(options.queues ? { queues: parseQueues(options.queues, concurrency) } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(options.pollInterval ? { pollIntervalMs: int(options.pollInterval, '--poll-interval') } : {}),
+      ...(options.lease ? { leaseMs: int(options.lease, '--lease') } : {}),
+      ...(options.rescueInterval
+        ? { rescueIntervalMs: int(options.rescueInterval, '--rescue-interval') }
+        : {}),
+      ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
+      listen: options.listen,
+      logger,
+    }
+    const worker = pgq.createWorker(workerOptions)
+    logJobEvents(worker, logger)
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1
+      if (signals > 1) {
+        logger.warn('second signal: exiting now', { signal })
+        process.exit(1)
+      }
+      logger.info('stopping: finishing running jobs', { signal, grace_ms: worker.config.shutdownGraceMs })
+      void worker
+        .stop()
+        .then(() => pool.end())
+        .then(() => process.exit(0))
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    await worker.start()
+    const queues = [...worker.config.queues].map(([q, n]) => `${q}=${n}`).join(',')
+    process.stdout.write(
+      `pgq: worker ${worker.id} ready (pid ${process.pid}, queues ${queues}, tasks ${module.tasks.map((t) => t.name).join(',')})\n`,
+    )
+  })
+}
+
+function logJobEvents(worker: Worker, logger: ReturnType<typeof createLineLogger>): void {
+  worker.on('job:start', ({ job }) =>
+    logger.debug('job started', { job: job.id, task: job.task, attempt: job.attempt }),
+  )
+  worker.on('job:succeeded', ({ job, durationMs }) =>
+    logger.info('job succeeded', { job: job.id, task: job.task, ms: Math.round(durationMs) }),
+  )
+  worker.on('job:retry', ({ job, error, delayMs }) =>
+    logger.warn('job failed, will retry', {
+      job: job.id,
+      task: job.task,
+      attempt: job.attempt,
+      retry_in_ms: delayMs,
+      error: error.message,
+    }),
+  )
+  worker.on('job:failed', ({ job, error }) =>
+    logger.error('job failed', { job: job.id, task: job.task, attempt: job.attempt, error: error.message }),
+  )
+  worker.on('job:cancelled', ({ job }) => logger.info('job cancelled', { job: job.id, task: job.task }))
+  worker.on('job:released', ({ job }) =>
+    logger.info('job released for another worker', { job: job.id, task: job.task }),
+  )
+  worker.on('job:lease-lost', ({ job }) => logger.warn('lease lost', { job: job.id, task: job.task }))
+}
