@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
 import { CLI, runCli } from './run-cli.js'
@@ -27,9 +28,11 @@ async function jobTicks(name: string): Promise<number[]> {
   return result.rows.map((r) => (r.scheduled_for as Date).getTime())
 }
 
+const FIXTURE = fileURLToPath(new URL('./fixtures/schedules.mjs', import.meta.url))
+
 /** Starts `pgq schedule run` and resolves once it logged that it started. */
-async function startScheduler(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'schedule', 'run', '--interval', '100'], {
+async function startScheduler(...extra: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'schedule', 'run', '--interval', '100', ...extra], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
@@ -165,5 +168,27 @@ describe('pgq schedule run', () => {
     const ticks = await jobTicks('every-second')
     expect(ticks.length).toBeGreaterThanOrEqual(4)
     expect(ticks).toEqual(ticks.map((_, i) => ticks[0]! + i * 1000))
+  })
+
+  it('--schedules <module> upserts code-declared schedules (source code) and fires them', async () => {
+    const child = await startScheduler('--schedules', FIXTURE)
+    await waitFor(
+      async () => (await jobTicks('code-every-second')).length >= 2,
+      15_000,
+      'code schedule ticks',
+    )
+    const stopped = once(child, 'exit')
+    child.kill('SIGTERM')
+    expect((await stopped)[0]).toBe(0)
+    const list = JSON.parse((await cli('list', '--json')).stdout) as { name: string; source: string }[]
+    expect(list.filter((s) => s.name.startsWith('code-'))).toEqual([
+      expect.objectContaining({ name: 'code-every-second', source: 'code', payload: { from: 'code' } }),
+      expect.objectContaining({
+        name: 'code-nightly',
+        source: 'code',
+        timezone: 'Asia/Tokyo',
+        missed: 'all',
+      }),
+    ])
   })
 })

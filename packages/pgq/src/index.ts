@@ -45,7 +45,9 @@ export { Pruner, type PrunerOptions } from './pruner.js'
 export { ResultWaiter, type ResultWaiterOptions, type WaitOptions } from './result-waiter.js'
 export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
 export {
+  collectScheduleDefinitions,
   defineSchedule,
+  isScheduleDefinition,
   type ScheduleDefinition,
   type ScheduleOptions,
   type ScheduleValidation,

@@ -129,3 +129,49 @@ export function defineSchedule<P>(
     backfillLimit: assertInt(options.backfillLimit ?? 100, 'schedule.backfillLimit', 1, 10_000),
   })
 }
+
+/**
+ * True for a value returned by {@link defineSchedule}.
+ *
+ * ```ts
+ * isScheduleDefinition(defineSchedule({ name: 'a', cron: '@daily', task: 'cleanup' })) // true
+ * ```
+ */
+export function isScheduleDefinition(value: unknown): value is ScheduleDefinition {
+  const v = value as ScheduleDefinition | null | undefined
+  return (
+    typeof v?.name === 'string' &&
+    typeof v.cron === 'string' &&
+    typeof v.timezone === 'string' &&
+    typeof v.task === 'string' &&
+    typeof v.payloadJson === 'string' &&
+    MISSED_POLICIES.includes(v.missed)
+  )
+}
+
+/**
+ * The schedule definitions among a module's exports: each {@link defineSchedule} result, also
+ * inside exported arrays and objects (the way `pgq schedule run --schedules` and workers read a
+ * module). Throws {@link PgqValidationError} when two share a name.
+ *
+ * ```ts
+ * const schedules = collectScheduleDefinitions(await import('./schedules.js'))
+ * ```
+ */
+export function collectScheduleDefinitions(exports: Readonly<Record<string, unknown>>): ScheduleDefinition[] {
+  const found = new Map<string, ScheduleDefinition>()
+  const add = (value: unknown) => {
+    if (!isScheduleDefinition(value)) return
+    const existing = found.get(value.name)
+    if (existing && existing !== value) {
+      throw new PgqValidationError('schedules', `two schedules are named "${value.name}"`, value.name)
+    }
+    found.set(value.name, value)
+  }
+  for (const value of Object.values(exports)) {
+    if (isScheduleDefinition(value)) add(value)
+    else if (Array.isArray(value)) value.forEach(add)
+    else if (value && typeof value === 'object') Object.values(value).forEach(add)
+  }
+  return [...found.values()]
+}

@@ -1,5 +1,8 @@
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
 import {
+  collectScheduleDefinitions,
   createLineLogger,
   formatInZone,
   type LogLevel,
@@ -210,25 +213,38 @@ export function registerSchedule(program: Command): void {
       .command('run')
       .description('run only the scheduler (like celery beat; any number may run) until SIGINT/SIGTERM')
       .option('--interval <ms>', 'time between passes (default 1000)')
+      .option(
+        '--schedules <module>',
+        'module exporting defineSchedule() results, upserted on start (code-first)',
+      )
       .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
-  ).action(async (options: ConnectionOptions & { interval?: string; logLevel: LogLevel }) => {
-    const logger = createLineLogger(options.logLevel)
-    const pool = openPool(options, 2)
-    const scheduler = new ScheduleEnqueuer({
-      pool,
-      schema: options.schema,
-      logger,
-      intervalMs: int(options.interval, '--interval') ?? 1000,
-      onError: (component, error) => logger.error(`${component} pass failed`, { error: String(error) }),
-    })
-    await scheduler.start()
-    logger.info('scheduler started', { schema: options.schema, pid: process.pid })
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
-    })
-    await scheduler.stop()
-    await pool.end()
-    logger.info('scheduler stopped')
-  })
+  ).action(
+    async (options: ConnectionOptions & { interval?: string; schedules?: string; logLevel: LogLevel }) => {
+      const logger = createLineLogger(options.logLevel)
+      const schedules = options.schedules
+        ? collectScheduleDefinitions(await import(pathToFileURL(resolve(options.schedules)).href))
+        : undefined
+      if (options.schedules && schedules?.length === 0) {
+        throw new Error(`${options.schedules} exports no schedules (defineSchedule() results)`)
+      }
+      const pool = openPool(options, 2)
+      const scheduler = new ScheduleEnqueuer({
+        pool,
+        schema: options.schema,
+        logger,
+        intervalMs: int(options.interval, '--interval') ?? 1000,
+        ...(schedules ? { schedules } : {}),
+        onError: (component, error) => logger.error(`${component} pass failed`, { error: String(error) }),
+      })
+      await scheduler.start()
+      logger.info('scheduler started', { schema: options.schema, pid: process.pid })
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve)
+        process.once('SIGTERM', resolve)
+      })
+      await scheduler.stop()
+      await pool.end()
+      logger.info('scheduler stopped')
+    },
+  )
 }
