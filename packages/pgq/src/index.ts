@@ -1,6 +1,7 @@
 export type { PgqOptions } from './config.js'
 export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from './cron.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
+export { type DevEnvironment, type DevOptions, startDev } from './dev.js'
 export { type EmbeddedPostgres, type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded.js'
 export type { EnqueuedJob, EnqueueOptions, JobSpec } from './enqueue.js'
 export {

@@ -1,0 +1,186 @@
+// End to end over real HTTP against a real PostgreSQL: the API answers at once, the worker does
+// the work, GET /jobs/:id tells the outcome.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { databaseUrl, uniqueSchemaName, waitFor } from '../../../packages/pgq/test/test-database.js'
+import { cleanupSchedule, QUEUES, startVideoApp, type VideoApp } from '../src/index.js'
+
+let videoApp: VideoApp
+/** The same database and schemas, without a worker: jobs stay where the API put them. */
+let idle: VideoApp
+const heavyRunning = { now: 0, max: 0 }
+
+beforeAll(async () => {
+  const schemas = { pgqSchema: uniqueSchemaName('pgq'), appSchema: uniqueSchemaName('app') }
+  videoApp = await startVideoApp({
+    databaseUrl: databaseUrl(),
+    ...schemas,
+    port: 0,
+    stepMs: 30,
+    retryDelayMs: 50,
+    pollIntervalMs: 100,
+    schedules: (tasks) => [cleanupSchedule(tasks, { cron: '* * * * * *', olderThanSeconds: 0 })],
+  })
+  videoApp.worker!.on('job:start', ({ job }) => {
+    if (job.queue !== 'heavy_compute') return
+    heavyRunning.now += 1
+    heavyRunning.max = Math.max(heavyRunning.max, heavyRunning.now)
+  })
+  for (const event of ['job:succeeded', 'job:failed', 'job:retry'] as const) {
+    videoApp.worker!.on(event, ({ job }) => {
+      if (job.queue === 'heavy_compute') heavyRunning.now -= 1
+    })
+  }
+  idle = await startVideoApp({ databaseUrl: databaseUrl(), ...schemas, port: 0, worker: false })
+})
+
+afterAll(async () => {
+  await idle?.stop()
+  const { pool, tables } = videoApp
+  await pool.query(`DROP SCHEMA IF EXISTS "${videoApp.pgq.config.schema}" CASCADE`)
+  await pool.query(`DROP SCHEMA IF EXISTS "${tables.schema}" CASCADE`)
+  await videoApp?.stop()
+})
+
+async function http(app: VideoApp, method: string, path: string, body?: unknown) {
+  const started = performance.now()
+  const response = await fetch(`${app.url}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  })
+  return { status: response.status, body: await response.json(), ms: performance.now() - started }
+}
+
+/** GET /jobs/:id until the job is final. */
+function finished(app: VideoApp, id: string) {
+  return waitFor(
+    async () => {
+      const { body } = await http(app, 'GET', `/jobs/${id}`)
+      return ['succeeded', 'failed', 'cancelled'].includes(body.state) ? body : undefined
+    },
+    20_000,
+    `job ${id}`,
+  )
+}
+
+async function jobCount(): Promise<number> {
+  const { rows } = await videoApp.pool.query(
+    `SELECT count(*)::int AS n FROM "${videoApp.pgq.config.schema}".jobs`,
+  )
+  return rows[0].n
+}
+
+describe('POST /videos/:id/process', () => {
+  it('writes the video row and the job in one transaction, answers 202 at once, and the worker processes it', async () => {
+    const response = await http(videoApp, 'POST', '/videos/7/process')
+    expect(response.status).toBe(202)
+    expect(response.body).toMatchObject({
+      videoId: 7,
+      deduplicated: false,
+      status: `/jobs/${response.body.jobId}`,
+    })
+
+    const job = await finished(videoApp, response.body.jobId)
+    expect(job).toMatchObject({
+      task: 'process_video',
+      queue: 'heavy_compute',
+      state: 'succeeded',
+      attempts: 1,
+      progress: { value: 100, meta: { step: '1080p' } },
+      result: { videoId: 7, renditions: ['480p', '720p', '1080p'] },
+    })
+    expect(job).not.toHaveProperty('payload')
+    const { rows } = await videoApp.pool.query(`SELECT status FROM ${videoApp.tables.videos} WHERE id = 7`)
+    expect(rows).toEqual([{ status: 'processed' }])
+  })
+
+  it('returns the waiting job again instead of a duplicate', async () => {
+    const first = await http(idle, 'POST', '/videos/8/process')
+    const second = await http(idle, 'POST', '/videos/8/process')
+    expect(second.body).toMatchObject({ jobId: first.body.jobId, deduplicated: true })
+    await finished(videoApp, first.body.jobId)
+  })
+
+  it('rejects a bad id before anything is written', async () => {
+    const before = await jobCount()
+    const response = await http(videoApp, 'POST', '/videos/not-a-number/process')
+    expect(response.status).toBe(400)
+    expect(await jobCount()).toBe(before)
+  })
+
+  it('runs heavy_compute jobs at most QUEUES.heavy_compute at a time', async () => {
+    const ids = []
+    for (const video of [21, 22, 23, 24, 25])
+      ids.push((await http(videoApp, 'POST', `/videos/${video}/process`)).body.jobId)
+    for (const id of ids) expect((await finished(videoApp, id)).state).toBe('succeeded')
+    expect(heavyRunning.max).toBeGreaterThan(0)
+    expect(heavyRunning.max).toBeLessThanOrEqual(QUEUES.heavy_compute)
+  })
+})
+
+describe('POST /register', () => {
+  it('creates the user with its welcome e-mail and CRM sync; the sync fails once and succeeds on retry', async () => {
+    const response = await http(videoApp, 'POST', '/register', { email: 'ada@example.com' })
+    expect(response.status).toBe(201)
+    const { welcomeEmail, crmSync } = response.body.jobs
+
+    expect(await finished(videoApp, welcomeEmail)).toMatchObject({
+      queue: 'high_priority',
+      state: 'succeeded',
+      result: { delivered: 'now' },
+    })
+    const crm = await finished(videoApp, crmSync)
+    expect(crm).toMatchObject({ state: 'succeeded', attempts: 2, result: { synced: true, attempt: 2 } })
+    const job = await videoApp.pgq.jobs.get(crmSync)
+    expect(job?.errors.map((e) => e.message)).toEqual([expect.stringContaining('CRM answered 503')])
+  })
+
+  it('enqueues nothing when the transaction does not commit (the address is taken)', async () => {
+    const before = await jobCount()
+    const response = await http(videoApp, 'POST', '/register', { email: 'ada@example.com' })
+    expect(response.status).toBe(409)
+    expect(await jobCount()).toBe(before)
+  })
+})
+
+describe('POST /reports and GET /jobs/:id', () => {
+  it('answers at once, reports progress (0, 50, 100: throttled, the last always lands), then the result', async () => {
+    const { body, status, ms } = await http(videoApp, 'POST', '/reports', { kind: 'monthly' })
+    expect(status).toBe(202)
+    expect(ms).toBeLessThan(2_000) // answered without waiting for the report
+    const seen = new Set<number>()
+    const job = await waitFor(async () => {
+      const view = (await http(videoApp, 'GET', `/jobs/${body.jobId}`)).body
+      if (view.progress) seen.add(view.progress.value)
+      return view.state === 'succeeded' ? view : undefined
+    }, 20_000)
+    expect(job.result).toMatchObject({ kind: 'monthly', url: `/reports/${body.jobId}.pdf` })
+    expect(job.progress.value).toBe(100)
+    expect(seen.has(100)).toBe(true)
+    expect([...seen].every((v) => [0, 50, 100].includes(v))).toBe(true)
+  })
+
+  it('answers 404 for a job that does not exist', async () => {
+    expect((await http(videoApp, 'GET', '/jobs/999999999')).status).toBe(404)
+  })
+})
+
+describe('the periodic clean-up', () => {
+  it('fires from the schedule and deletes the temp files of processed videos', async () => {
+    const { rows } = await waitFor(
+      async () => {
+        const result = await videoApp.pool.query(
+          `SELECT result FROM "${videoApp.pgq.config.schema}".jobs
+          WHERE task = 'cleanup_temp_files' AND state = 'succeeded' AND (result->>'deleted')::int > 0`,
+        )
+        return result.rowCount ? result : undefined
+      },
+      20_000,
+      'a clean-up that deleted files',
+    )
+    expect(rows[0].result.deleted).toBeGreaterThan(0)
+    const [schedule] = await videoApp.pgq.schedules.list()
+    expect(schedule).toMatchObject({ name: 'cleanup-temp-files', task: 'cleanup_temp_files' })
+  })
+})
