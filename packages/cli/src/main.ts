@@ -6,6 +6,7 @@ import { registerDemo } from './commands/demo.js'
 import { registerEnqueue } from './commands/enqueue.js'
 import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
+import { registerPrune } from './commands/prune.js'
 import { registerRetry } from './commands/retry.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
@@ -24,6 +25,7 @@ registerJobs(program)
 registerStats(program)
 registerRetry(program)
 registerCancel(program)
+registerPrune(program)
 registerWork(program)
 registerSchedule(program)
 

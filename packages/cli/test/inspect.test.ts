@@ -145,3 +145,22 @@ describe('pgq retry, cancel and enqueue', () => {
     expect(badPriority.stderr).toMatch(/--priority <n>' argument 'high' is invalid/)
   })
 })
+
+describe('pgq prune', () => {
+  it('deletes finished jobs past their retention, and nothing else', async () => {
+    const due = await seedJobs(t, 7, { task: 'old' })
+    await t.pool.query(
+      `UPDATE "${t.schema}".jobs SET state = 'succeeded', finished_at = now(), delete_after = now() - interval '1 second'
+       WHERE id = ANY($1::bigint[])`,
+      [due],
+    )
+    const before = (await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0].n
+    const run = await cli('prune', '--batch-size', '3')
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout.trim()).toBe('deleted 7 finished jobs past retention')
+    expect((await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0].n).toBe(
+      before - 7,
+    )
+    expect(JSON.parse((await cli('prune', '--json')).stdout)).toEqual({ deleted: 0 })
+  })
+})
