@@ -16,8 +16,8 @@ import {
   deleteCodeSchedulesExcept,
   findFiredTicks,
   type ScheduleAdvance,
-  transactionControl,
 } from './sql/schedule-queries.js'
+import { transactionControl } from './sql/transaction-queries.js'
 
 /** Options of {@link ScheduleEnqueuer}. */
 export interface ScheduleEnqueuerOptions {

@@ -136,38 +136,9 @@ export async function advanceSchedules(
   )
 }
 
-const TRANSACTION_COMMANDS = {
-  BEGIN: 'BEGIN',
-  COMMIT: 'COMMIT',
-  ROLLBACK: 'ROLLBACK',
-  SAVEPOINT: 'SAVEPOINT pgq_fire',
-  RELEASE: 'RELEASE SAVEPOINT pgq_fire',
-  'ROLLBACK TO': 'ROLLBACK TO SAVEPOINT pgq_fire',
-} as const
-
-/** @internal Runs `BEGIN`, `COMMIT`, `ROLLBACK` or a savepoint command on a client. */
-export async function transactionControl(
-  db: Executor,
-  command: keyof typeof TRANSACTION_COMMANDS,
-): Promise<void> {
-  await runQuery(db, TRANSACTION_COMMANDS[command])
-}
-
 function writeValues(s: ScheduleWrite): unknown[] {
-  return [
-    s.name,
-    s.cron,
-    s.timezone,
-    s.task,
-    s.payloadJson,
-    s.queue,
-    s.priority,
-    s.maxAttempts,
-    s.missed,
-    s.backfillLimit,
-    s.source,
-    s.nextRunAt,
-  ]
+  const head: unknown[] = [s.name, s.cron, s.timezone, s.task, s.payloadJson, s.queue, s.priority]
+  return head.concat([s.maxAttempts, s.missed, s.backfillLimit, s.source, s.nextRunAt])
 }
 
 const INSERT = (names: SchemaNames) => `INSERT INTO ${names.schedules} AS s
