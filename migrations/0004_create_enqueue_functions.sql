@@ -34,6 +34,58 @@ BEGIN
       USING ERRCODE = '22023';
   END IF;
 
+  -- Fast path: no dedup keys in the batch, so every job is inserted: one statement, no loop.
+  IF NOT EXISTS (
+    SELECT 1 FROM jsonb_array_elements(jobs) AS e(elem) WHERE jsonb_typeof(e.elem->'dedup_key') = 'string'
+  ) THEN
+    RETURN QUERY
+    WITH input AS (
+      SELECT e.ord::integer AS ord, x.*
+      FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord)
+      CROSS JOIN LATERAL jsonb_to_record(e.elem) AS x(
+        task text, payload jsonb, queue text, priority smallint, run_at timestamptz,
+        delay_ms double precision, max_attempts smallint, max_interruptions smallint,
+        meta jsonb, schedule_name text, scheduled_for timestamptz
+      )
+    ),
+    prepared AS MATERIALIZED (
+      SELECT
+        i.ord,
+        nextval('{{schema}}.jobs_id_seq') AS new_id,
+        i.task,
+        coalesce(i.payload, '{}'::jsonb) AS payload,
+        coalesce(i.queue, 'default') AS queue,
+        coalesce(i.priority, 0::smallint) AS priority,
+        coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
+        coalesce(i.max_attempts, 5::smallint) AS max_attempts,
+        coalesce(i.max_interruptions, 3::smallint) AS max_interruptions,
+        coalesce(i.meta, '{}'::jsonb) AS meta,
+        i.schedule_name,
+        i.scheduled_for
+      FROM input i
+      ORDER BY i.ord
+    ),
+    inserted AS (
+      INSERT INTO {{schema}}.jobs AS j (
+        id, task, payload, queue, priority, run_at, max_attempts, max_interruptions, meta, schedule_name, scheduled_for
+      ) OVERRIDING SYSTEM VALUE
+      SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts, p.max_interruptions,
+        p.meta, p.schedule_name, p.scheduled_for
+      FROM prepared p
+      RETURNING j.queue, j.run_at
+    ),
+    wakeups AS (
+      SELECT count(pg_notify(
+        '{{schema_name}}:jobs',
+        w.queue || CASE WHEN w.first_run_at > now()
+          THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END
+      )) AS sent
+      FROM (SELECT ins.queue, min(ins.run_at) AS first_run_at FROM inserted ins GROUP BY ins.queue) w
+    )
+    SELECT p.ord, p.new_id, false FROM prepared p CROSS JOIN wakeups ORDER BY p.ord;
+    RETURN;
+  END IF;
+
   FOR r IN
     WITH input AS (
       SELECT e.ord::integer AS ord, x.*

@@ -1,6 +1,15 @@
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../schema-names.js'
 
+/**
+ * A CTE that makes the statement's own transaction commit asynchronously (no wait for the WAL
+ * flush). Used only for the worker's bookkeeping (claims, outcomes, leases), never for enqueue:
+ * if PostgreSQL itself crashes, the last few hundred ms of bookkeeping may be lost, and the jobs
+ * concerned run again once their lease expires — the at-least-once guarantee holds. Statements
+ * that use it must reference `async_commit` so it is evaluated.
+ */
+const ASYNC_COMMIT = `async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)`
+
 // Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
 // still `running` under the same `lease_token`. Zero rows back means the lease was lost.
 
@@ -47,7 +56,8 @@ export async function claimJobs(
 ): Promise<ClaimedJobRow[]> {
   const result = await runQuery<ClaimedJobRow>(
     db,
-    `WITH picked AS MATERIALIZED (
+    `WITH ${ASYNC_COMMIT},
+     picked AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
        WHERE state = 'available' AND queue = $1 AND run_at <= now() AND task = ANY($5::text[])
        ORDER BY priority DESC, run_at, id
@@ -61,7 +71,7 @@ export async function claimJobs(
          lease_token = gen_random_uuid(),
          lease_expires_at = now() + $4 * interval '1 millisecond',
          started_at = now()
-     FROM picked
+     FROM picked, async_commit
      WHERE j.id = picked.id
      RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
@@ -102,7 +112,8 @@ export async function finalizeJobs(
 ): Promise<string[]> {
   const result = await runQuery<{ id: string; final: boolean }>(
     db,
-    `WITH u AS (
+    `WITH ${ASYNC_COMMIT},
+     u AS (
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[])
          AS u(id, token, state, result, error, delay_ms, refund, retention_ms)
      ),
@@ -135,7 +146,7 @@ export async function finalizeJobs(
                 THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS n
        FROM (SELECT d.queue, min(d.run_at) AS first_run_at FROM done d WHERE NOT d.final GROUP BY d.queue) w
      )
-     SELECT d.id::text AS id, d.final FROM done d, notified, (SELECT count(*) FROM woken) AS w`,
+     SELECT d.id::text AS id, d.final FROM done d, notified, (SELECT count(*) FROM woken) AS w, async_commit`,
     [
       items.map((i) => i.id),
       items.map((i) => i.leaseToken),
