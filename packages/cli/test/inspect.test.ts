@@ -20,7 +20,7 @@ beforeAll(async () => {
   await markSucceeded(t, done!, { messageId: 'm-1' })
   await markFailed(t, failed!, ['smtp down', 'smtp still down'])
   await markRunning(t, running!)
-  await t.pool.query(`UPDATE "${t.schema}".jobs SET run_at = now() - interval '95 seconds' WHERE id = $1`, [
+  await t.pool.query(`UPDATE "${t.schema}".jobs SET run_at = now() - interval '30 minutes' WHERE id = $1`, [
     waiting,
   ])
   const later = await t.pgq.enqueue('build_report', {}, { queue: 'reports', delayMs: 3_600_000 })
@@ -90,7 +90,7 @@ describe('pgq stats', () => {
     expect(lines[1]).toMatch(
       /^QUEUE\s+WAITING\s+SCHEDULED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+LAG\s+DONE\/MIN/,
     )
-    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+1\s+1\s+1\s+0\s+1m3\ds\s+0\.4\s+1$/)
+    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+1\s+1\s+1\s+0\s+3\dm\d\ds\s+0\.4\s+1$/)
     expect(lines[3]).toMatch(/^reports\s+0\s+1\s+0\s+0\s+0\s+0\s+-\s+0\s+0$/)
     expect(lines[4]).toMatch(/^\(all\)\s+1\s+1\s+1/)
     const json = JSON.parse((await cli('stats', '--json', '--window', '10')).stdout)
