@@ -60,7 +60,15 @@ export interface SchedulesOptions {
   readonly maxPayloadBytes?: number
 }
 
-/** The schedule does not exist. */
+/**
+ * The schedule does not exist (`code` `PGQ_SCHEDULE_NOT_FOUND`, `context.name`).
+ *
+ * ```ts
+ * await schedules.pause('nightly').catch((e) => {
+ *   if (!(e instanceof PgqScheduleNotFoundError)) throw e
+ * })
+ * ```
+ */
 export class PgqScheduleNotFoundError extends PgqError {
   constructor(name: string) {
     super('PGQ_SCHEDULE_NOT_FOUND', `schedule "${name}" does not exist`, { name })
