@@ -79,7 +79,13 @@ function describeValue(value: unknown): string {
   return Object.prototype.toString.call(value)
 }
 
-/** One failed attempt as stored in a job's error history (see `Job.errors`). */
+/**
+ * One failed attempt as stored in a job's error history (see `Job.errors`).
+ *
+ * ```ts
+ * const lines = error.errors.map((e: JobErrorRecord) => `#${e.attempt} ${e.message}`)
+ * ```
+ */
 export interface JobErrorRecord {
   readonly attempt: number
   readonly at: string

@@ -2,7 +2,13 @@ import { PgqValidationError } from './errors.js'
 import { assertName } from './identifiers.js'
 import { JOB_STATES, type JobState } from './job-record.js'
 
-/** A job id: the decimal string pgq returns, or a number/bigint. */
+/**
+ * A job id: the decimal string pgq returns, or a number/bigint.
+ *
+ * ```ts
+ * const id: JobId = (await pgq.enqueue(task, payload)).id
+ * ```
+ */
 export type JobId = string | number | bigint
 
 /**

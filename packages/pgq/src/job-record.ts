@@ -1,9 +1,21 @@
 import type { JobErrorRecord } from './errors.js'
 
-/** The states a job goes through: `available` → `running` → `succeeded` | `failed` | `cancelled`. */
+/**
+ * The states a job goes through: `available` → `running` → `succeeded` | `failed` | `cancelled`.
+ *
+ * ```ts
+ * const state: JobState = (await pgq.jobs.get(id))?.state ?? 'available'
+ * ```
+ */
 export type JobState = 'available' | 'running' | 'succeeded' | 'failed' | 'cancelled'
 
-/** All job states, in lifecycle order. */
+/**
+ * All job states, in lifecycle order.
+ *
+ * ```ts
+ * if (!JOB_STATES.includes(input as JobState)) throw new Error(`unknown state ${input}`)
+ * ```
+ */
 export const JOB_STATES: readonly JobState[] = Object.freeze([
   'available',
   'running',
@@ -12,10 +24,22 @@ export const JOB_STATES: readonly JobState[] = Object.freeze([
   'cancelled',
 ])
 
-/** The states a job never leaves (except by an explicit retry). */
+/**
+ * The states a job never leaves (except by an explicit retry).
+ *
+ * ```ts
+ * const done = FINAL_STATES.includes(job.state)
+ * ```
+ */
 export const FINAL_STATES: readonly JobState[] = Object.freeze(['succeeded', 'failed', 'cancelled'])
 
-/** One entry of a job's error history: one failed attempt (`attempt`, `at`, `message`, `stack`). */
+/**
+ * One entry of a job's error history: one failed attempt (`attempt`, `at`, `message`, `stack`).
+ *
+ * ```ts
+ * const last: JobErrorEntry | undefined = job.errors.at(-1)
+ * ```
+ */
 export type JobErrorEntry = JobErrorRecord
 
 /**

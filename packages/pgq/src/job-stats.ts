@@ -1,13 +1,26 @@
 import type { QueueStatsRow } from './sql/admin-queries.js'
 
-/** Jobs finished in the stats window, by final state. */
+/**
+ * Jobs finished in the stats window, by final state.
+ *
+ * ```ts
+ * const { failed }: FinishedCounts = (await pgq.jobs.stats()).totals.recent
+ * ```
+ */
 export interface FinishedCounts {
   readonly succeeded: number
   readonly failed: number
   readonly cancelled: number
 }
 
-/** One queue in {@link JobStats}. */
+/**
+ * One queue in {@link JobStats}.
+ *
+ * ```ts
+ * const emails = (await pgq.jobs.stats()).queues.find((q) => q.queue === 'emails')
+ * if (emails && emails.lagMs > 60_000) alert('emails are a minute behind')
+ * ```
+ */
 export interface QueueStats {
   readonly queue: string
   /** Available and due now: waiting for a worker. */

@@ -26,7 +26,13 @@ import {
   retryJobs,
 } from './sql/admin-queries.js'
 
-/** Options of {@link Jobs}. */
+/**
+ * Options of {@link Jobs}.
+ *
+ * ```ts
+ * const jobs = new Jobs({ pool, schema: 'pgq', batchSize: 500, pollIntervalMs: 1_000 })
+ * ```
+ */
 export interface JobsOptions {
   readonly pool: pg.Pool
   readonly schema: string
@@ -38,12 +44,24 @@ export interface JobsOptions {
   readonly pollIntervalMs?: number
 }
 
-/** Where an admin statement runs: pgq's pool by default, or your connection or transaction. */
+/**
+ * Where an admin statement runs: pgq's pool by default, or your connection or transaction.
+ *
+ * ```ts
+ * await pgq.jobs.cancel(orderJobId, { db: trx }) // cancelled only if the transaction commits
+ * ```
+ */
 export interface AdminOptions {
   readonly db?: Executor
 }
 
-/** A page of {@link Jobs.list}: newest first; pass the last id as `beforeId` for the next page. */
+/**
+ * A page of {@link Jobs.list}: newest first; pass the last id as `beforeId` for the next page.
+ *
+ * ```ts
+ * const next = await pgq.jobs.list({ queue: 'emails', limit: 100, beforeId: '4711' })
+ * ```
+ */
 export interface JobListFilter extends JobFilter {
   /** Jobs per page (default 50, at most 1,000). */
   readonly limit?: number
@@ -51,7 +69,13 @@ export interface JobListFilter extends JobFilter {
   readonly beforeId?: JobId
 }
 
-/** Options of {@link Jobs.retry}. */
+/**
+ * Options of {@link Jobs.retry}.
+ *
+ * ```ts
+ * await pgq.jobs.retry({ queue: 'emails.dead' }, { queue: 'emails' })
+ * ```
+ */
 export interface RetryOptions extends AdminOptions {
   /** Move the retried jobs to this queue (e.g. back from a dead-letter queue). */
   readonly queue?: string

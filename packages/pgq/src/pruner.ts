@@ -4,7 +4,13 @@ import { type SchemaNames, schemaNames } from './schema-names.js'
 import { PeriodicService, type Service } from './service.js'
 import { pruneJobs } from './sql/admin-queries.js'
 
-/** Options of {@link Pruner}. */
+/**
+ * Options of {@link Pruner}.
+ *
+ * ```ts
+ * new Pruner({ pool, schema: 'pgq', onError: (component, error) => console.error(component, error), batchSize: 500 })
+ * ```
+ */
 export interface PrunerOptions {
   readonly pool: pg.Pool
   readonly schema: string

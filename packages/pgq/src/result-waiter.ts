@@ -11,7 +11,13 @@ import { assertJobId, type JobId } from './job-filter.js'
 import { type SchemaNames, schemaNames } from './schema-names.js'
 import { getJobOutcomes, type JobOutcomeRow, listenTo } from './sql/admin-queries.js'
 
-/** Options of {@link ResultWaiter}. */
+/**
+ * Options of {@link ResultWaiter}.
+ *
+ * ```ts
+ * const waiter = new ResultWaiter({ pool, schema: 'pgq', pollIntervalMs: 1_000 })
+ * ```
+ */
 export interface ResultWaiterOptions {
   readonly pool: pg.Pool
   readonly schema: string
@@ -21,7 +27,13 @@ export interface ResultWaiterOptions {
   readonly idleMs?: number
 }
 
-/** Options of one wait. */
+/**
+ * Options of one wait.
+ *
+ * ```ts
+ * await pgq.jobs.waitFor(id, { timeoutMs: 30_000, signal: request.signal, onProgress: (p) => send(p) })
+ * ```
+ */
 export interface WaitOptions {
   /** Give up after this many ms with a {@link JobTimeoutError} (default: wait until the job finishes). */
   readonly timeoutMs?: number
