@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { parseCron } from './cron.js'
+import { nextFireTime, parseCron } from './cron.js'
 import { PgqValidationError } from './errors.js'
 import { planFires } from './fire-plan.js'
 import { assertSchemaName } from './identifiers.js'
@@ -119,15 +119,17 @@ export class ScheduleEnqueuer implements Service {
     if (this.#started) return
     this.#started = true
     const { schedules, pool, logger } = this.#options
-    if (schedules) {
-      await writeDefinitions(pool, this.#names, schedules, 'code')
-      const removed = await deleteCodeSchedulesExcept(
-        pool,
-        this.#names,
-        schedules.map((s) => s.name),
-      )
-      for (const name of removed)
-        logger.info('code schedule removed (no longer declared)', { schedule: name })
+    try {
+      if (schedules) {
+        await writeDefinitions(pool, this.#names, schedules, 'code')
+        const kept = schedules.map((s) => s.name)
+        for (const name of await deleteCodeSchedulesExcept(pool, this.#names, kept)) {
+          logger.info('code schedule removed (no longer declared)', { schedule: name })
+        }
+      }
+    } catch (error) {
+      this.#started = false
+      throw error
     }
     this.#loop.start()
   }
@@ -167,8 +169,8 @@ export class ScheduleEnqueuer implements Service {
       try {
         const spec = parseCron(row.cron, row.timezone, 'cron', row.now)
         if (row.next_run_at === null) {
-          const plan = planFires(spec, row.now, row.now, 'skip', 1)
-          advances.set(row.name, advance(row.name, plan.next))
+          // new, resumed, or its cron/timezone changed: the first tick after now, nothing to fire
+          advances.set(row.name, advance(row.name, nextFireTime(spec, row.now)))
           continue
         }
         const plan = planFires(spec, row.next_run_at, row.now, row.missed, row.backfill_limit)
