@@ -43,11 +43,14 @@ export class JobCompleter implements Service {
 
   push(item: FinalizeItem): void {
     this.#buffer.push(item)
-    // cleared in a .finally callback, which always runs after this assignment
     if (!this.#flushing) {
-      this.#flushing = this.#drain().finally(() => {
-        this.#flushing = undefined
-      })
+      // Write on the next turn of the event loop, so outcomes produced in this turn share one
+      // statement. Cleared in .finally, which always runs after this assignment.
+      this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.#drain())
+        .finally(() => {
+          this.#flushing = undefined
+        })
     }
   }
 

@@ -64,11 +64,15 @@ export class JobFetcher implements Service {
   wake(): void {
     if (this.#stopped) return
     this.#wanted = true
-    // cleared in a .finally callback, which always runs after this assignment
     if (!this.#loop) {
-      this.#loop = this.#run().finally(() => {
-        this.#loop = undefined
-      })
+      // Start on the next turn of the event loop, so all slots freed in this turn (a batch of fast
+      // jobs finishing together) are claimed by one statement. Cleared in .finally, which always
+      // runs after this assignment.
+      this.#loop = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.#run())
+        .finally(() => {
+          this.#loop = undefined
+        })
     }
   }
 
