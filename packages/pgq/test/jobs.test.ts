@@ -132,7 +132,9 @@ describe('cancel', () => {
       async () =>
         (
           await t.pool.query(
-            `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.query LIKE '%target AS%'`,
+            `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+             WHERE NOT l.granted AND a.query LIKE '%target AS%' AND a.query LIKE $1`,
+            [`%"${t.schema}".jobs%`],
           )
         ).rowCount,
       5_000,
