@@ -29,6 +29,7 @@ async function jobTicks(name: string): Promise<number[]> {
 }
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/schedules.mjs', import.meta.url))
+const TASKS = fileURLToPath(new URL('./fixtures/tasks.mjs', import.meta.url))
 
 /** Starts `pgq schedule run` and resolves once it logged that it started. */
 async function startScheduler(...extra: string[]): Promise<ChildProcess> {
@@ -112,6 +113,10 @@ describe('pgq schedule: writes and validation', () => {
       /schedule.missed: must be "skip", "once" or "all"/,
     ],
     [['add', 'bad name', '* * * * *', 'report'], /schedule.name: must be 1-128 characters/],
+    [
+      ['add', 'x', '* * * * *', 'reccord', '--tasks', TASKS],
+      /schedule.task: unknown task "reccord"; known tasks: record, slow, suicide/,
+    ],
     [['pause', 'ghost'], /schedule "ghost" does not exist/],
     [['remove', 'ghost'], /schedule "ghost" does not exist/],
   ])('rejects %j', async (args, message) => {
@@ -124,6 +129,9 @@ describe('pgq schedule: writes and validation', () => {
 describe('pgq schedule: pause, resume, trigger, remove', () => {
   it('each verb in text and --json', async () => {
     expect((await cli('add', 'hourly', '0 * * * *', 'sync')).code).toBe(0)
+    const known = await cli('add', 'known-task', '@daily', 'record', '--tasks', TASKS)
+    expect(known.code, known.stderr).toBe(0)
+    expect((await cli('remove', 'known-task')).code).toBe(0)
     expect((await cli('pause', 'hourly')).stdout.trim()).toBe('paused hourly')
     expect(
       JSON.parse((await cli('list', '--json')).stdout).find((s: { name: string }) => s.name === 'hourly'),

@@ -12,6 +12,7 @@ import {
   Schedules,
 } from 'pgq'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
+import { loadTaskModule } from '../task-module.js'
 
 interface WriteOptions extends ConnectionOptions {
   readonly payload?: string
@@ -21,6 +22,7 @@ interface WriteOptions extends ConnectionOptions {
   readonly maxAttempts?: string
   readonly missed?: string
   readonly backfillLimit?: string
+  readonly tasks?: string
   readonly json?: boolean
 }
 
@@ -43,14 +45,17 @@ function parsePayload(text: string | undefined): unknown {
   }
 }
 
-/** Runs `fn` with a `Schedules` on a short-lived pool. */
+/** Runs `fn` with a `Schedules` on a short-lived pool (checking task names when a module is given). */
 async function withSchedules<T>(
-  options: ConnectionOptions,
+  options: ConnectionOptions & { readonly tasks?: string },
   fn: (schedules: Schedules) => Promise<T>,
 ): Promise<T> {
+  const knownTasks = options.tasks
+    ? new Set((await loadTaskModule(options.tasks)).tasks.map((t) => t.name))
+    : undefined
   const pool = openPool(options, 2)
   try {
-    return await fn(new Schedules({ pool, schema: options.schema }))
+    return await fn(new Schedules({ pool, schema: options.schema, ...(knownTasks ? { knownTasks } : {}) }))
   } finally {
     await pool.end()
   }
@@ -105,6 +110,7 @@ function registerWrite(schedule: Command, verb: 'add' | 'set', description: stri
         '--backfill-limit <n>',
         'with --missed all: most recent missed ticks enqueued at most (default 100)',
       )
+      .option('--tasks <module>', 'reject a task that this module (defineTask() results) does not export')
       .option('--json', 'machine-readable output'),
   ).action(async (name: string, cron: string, task: string, options: WriteOptions) => {
     const input = {
