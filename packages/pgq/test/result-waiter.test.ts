@@ -121,6 +121,27 @@ describe('ResultWaiter in one process', () => {
   })
 })
 
+describe('ResultWaiter when its connection dies', () => {
+  it('reconnects, catches up on what finished meanwhile, and is woken by NOTIFY again', async () => {
+    const lonely = new ResultWaiter({ pool: t.pool, schema: t.schema, pollIntervalMs: 600_000 })
+    const [during, after] = await seedJobs(t, 2)
+    const waits = [lonely.wait(during!), lonely.wait(after!)]
+    await waitFor(async () => (await listeners()) === 2, 5_000, 'LISTEN')
+    // Kill the backend LISTENing for `lonely` (the file's shared waiter connected first, so it is not the newest).
+    await t.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1
+       ORDER BY backend_start DESC LIMIT 1`,
+      [`LISTEN "${t.schema}:events"`],
+    )
+    await waitFor(async () => (await listeners()) === 1, 5_000, 'backend gone')
+    await markSucceeded(t, during!, 'finished while disconnected')
+    await waitFor(async () => (await listeners()) === 2, 10_000, 'LISTEN again')
+    await markSucceeded(t, after!, 'finished after the reconnect')
+    expect(await Promise.all(waits)).toEqual(['finished while disconnected', 'finished after the reconnect'])
+    await lonely.close()
+  })
+})
+
 function waitInChild(ids: string[]): Promise<{ id: string; ok: boolean; result?: unknown; name?: string }[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [FIXTURE, t.url, t.schema, ...ids], {
