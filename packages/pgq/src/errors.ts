@@ -113,8 +113,8 @@ export class JobFailedError extends PgqError {
     const last = errors.at(-1)
     super(
       'PGQ_JOB_FAILED',
-      `job ${jobId} (${task}) failed after ${errors.length} attempt(s): ${last?.message ?? 'no error recorded'}`,
-      { jobId, task, attempts: errors.length },
+      `job ${jobId} (${task}) failed: ${last?.message ?? 'no error recorded'} (${errors.length} error(s) recorded)`,
+      { jobId, task, errorCount: errors.length },
     )
     this.jobId = jobId
     this.task = task

@@ -65,7 +65,7 @@ describe('ResultWaiter in one process', () => {
       'timeout talking to S3',
       'S3 503',
     ])
-    expect((error as Error).message).toMatch(/failed after 2 attempt\(s\): S3 503/)
+    expect((error as Error).message).toBe(`job ${failed} (work) failed: S3 503 (2 error(s) recorded)`)
     expect(await waits[1]).toBeInstanceOf(JobCancelledError)
   })
 
