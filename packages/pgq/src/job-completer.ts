@@ -8,6 +8,7 @@ export interface JobCompleterOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly maxErrorsKept: number
+  readonly preparedStatements: boolean
   /** Largest batch per statement (default 500). */
   readonly maxBatch?: number
   /** Called once per item after its write: `written` false means the lease had been lost. */
@@ -72,7 +73,13 @@ export class JobCompleter implements Service {
       const batch = this.#buffer.splice(0, this.#options.maxBatch!)
       try {
         const written = new Set(
-          await finalizeJobs(this.#options.pool, this.#options.names, batch, this.#options.maxErrorsKept),
+          await finalizeJobs(
+            this.#options.pool,
+            this.#options.names,
+            batch,
+            this.#options.maxErrorsKept,
+            this.#options.preparedStatements,
+          ),
         )
         this.#retryDelayMs = 0
         for (const item of batch) this.#options.onWritten(item, written.has(item.id))

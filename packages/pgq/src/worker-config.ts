@@ -42,6 +42,11 @@ export interface WorkerOptions {
   /** Run the rescuer (and, when wired, the pruner) in this worker (default true). */
   readonly maintenance?: boolean
   readonly logger?: Logger
+  /**
+   * Prepare the hot statements (claim, outcome) once per connection (default true). Turn off behind
+   * PgBouncer in transaction mode older than 1.21 (no `max_prepared_statements`).
+   */
+  readonly preparedStatements?: boolean
   /** Run the periodic-schedule enqueuer in this worker (default true). */
   readonly scheduler?: boolean
   /** Schedules declared in code, upserted when the worker starts (see docs/periodic-jobs.md). */
@@ -66,6 +71,7 @@ export interface WorkerConfig {
   readonly maxStackChars: number
   readonly maintenance: boolean
   readonly logger: Logger
+  readonly preparedStatements: boolean
 }
 
 const DAY = 86_400_000
@@ -86,6 +92,7 @@ const KNOWN = new Set([
   'maintenance',
   'logger',
   'scheduler',
+  'preparedStatements',
   'schedules',
   'pruneIntervalMs',
 ])
@@ -153,5 +160,6 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     maxStackChars: assertInt(options.maxStackChars ?? 4_000, 'worker.maxStackChars', 0, 1_000_000),
     maintenance: options.maintenance ?? true,
     logger: options.logger ?? silentLogger,
+    preparedStatements: options.preparedStatements ?? true,
   })
 }

@@ -76,6 +76,7 @@ export class Worker extends WorkerEvents {
       pool: deps.pool,
       names: deps.names,
       maxErrorsKept: this.config.maxErrorsKept,
+      preparedStatements: this.config.preparedStatements,
       onWritten: (item, written) => this.#onWritten(item, written),
       onError: (component, error) => this.reportError(component, error),
     })
@@ -88,13 +89,12 @@ export class Worker extends WorkerEvents {
           concurrency,
           pollIntervalMs: this.config.pollIntervalMs,
           claim: (limit) =>
-            claimJobs(deps.pool, deps.names, {
-              queue,
-              limit,
-              workerId: this.id,
-              leaseMs: this.config.leaseMs,
-              tasks,
-            }),
+            claimJobs(
+              deps.pool,
+              deps.names,
+              { queue, limit, workerId: this.id, leaseMs: this.config.leaseMs, tasks },
+              this.config.preparedStatements,
+            ),
           onJobs: (rows) => this.#run(rows),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
           onError: (component, error) => this.reportError(component, error),

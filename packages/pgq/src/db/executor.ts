@@ -36,6 +36,7 @@ export async function runQuery<R>(
   executor: Executor,
   text: string,
   values: unknown[] = [],
+  name?: string,
 ): Promise<QueryResult<R>> {
   if (isKysely(executor)) {
     const result = await executor.executeQuery(CompiledQuery.raw(text, values))
@@ -43,7 +44,10 @@ export async function runQuery<R>(
       result.numAffectedRows === undefined ? result.rows.length : Number(result.numAffectedRows)
     return { rows: result.rows as R[], rowCount: affected }
   }
-  const result = await (executor as PgQueryable).query(text, values)
+  // With a name, node-postgres prepares the statement once per connection (no parse/plan later).
+  const result = name
+    ? await (executor as pg.Pool).query({ name, text, values })
+    : await (executor as PgQueryable).query(text, values)
   return { rows: result.rows as R[], rowCount: result.rowCount ?? result.rows.length }
 }
 

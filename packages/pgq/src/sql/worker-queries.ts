@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../schema-names.js'
 
@@ -9,6 +10,18 @@ import type { SchemaNames } from '../schema-names.js'
  * that use it must reference `async_commit` so it is evaluated.
  */
 const ASYNC_COMMIT = `async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)`
+
+/**
+ * The name under which a hot statement is prepared per connection, or undefined when prepared
+ * statements are off (PgBouncer in transaction mode before 1.21 cannot keep them).
+ */
+function statementName(prepared: boolean, query: string, names: SchemaNames): string | undefined {
+  if (!prepared) return undefined
+  const name = `pgq_${query}_${names.schema}`
+  return name.length <= 63
+    ? name
+    : `pgq_${query}_${createHash('sha1').update(names.schema).digest('hex').slice(0, 16)}`
+}
 
 // Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
 // still `running` under the same `lease_token`. Zero rows back means the lease was lost.
@@ -53,6 +66,7 @@ export async function claimJobs(
   db: Executor,
   names: SchemaNames,
   params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
+  prepared = false,
 ): Promise<ClaimedJobRow[]> {
   const result = await runQuery<ClaimedJobRow>(
     db,
@@ -75,6 +89,7 @@ export async function claimJobs(
      WHERE j.id = picked.id
      RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
+    statementName(prepared, 'claim', names),
   )
   return result.rows
 }
@@ -109,6 +124,7 @@ export async function finalizeJobs(
   names: SchemaNames,
   items: readonly FinalizeItem[],
   maxErrorsKept: number,
+  prepared = false,
 ): Promise<string[]> {
   const result = await runQuery<{ id: string; final: boolean }>(
     db,
@@ -160,6 +176,7 @@ export async function finalizeJobs(
       names.eventsChannel,
       names.jobsChannel,
     ],
+    statementName(prepared, 'finalize', names),
   )
   return result.rows.map((r) => r.id)
 }
