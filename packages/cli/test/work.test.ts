@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
-import { startWorkerProcess, type WorkerProcess } from './worker-process.js'
+import { startWorkerProcess, TASKS_FIXTURE, type WorkerProcess } from './worker-process.js'
 
 let t: TestSchema
 let env: Record<string, string>
@@ -21,6 +21,7 @@ afterEach(async () => {
     await p.exited
   }
   await t.pool.query(`TRUNCATE "${t.schema}".jobs, "${t.schema}".runs, "${t.schema}".completions`)
+  await t.pool.query(`DELETE FROM "${t.schema}".schedules`)
 })
 afterAll(async () => {
   await t.drop()
@@ -29,7 +30,7 @@ afterAll(async () => {
 async function worker(
   args: string[],
   extraEnv: Record<string, string> = {},
-  options: { waitReady?: boolean } = {},
+  options: { waitReady?: boolean; tasks?: string } = {},
 ): Promise<WorkerProcess> {
   const p = await startWorkerProcess(
     ['--schema', t.schema, '--log-level', 'warn', ...args],
@@ -215,5 +216,21 @@ describe('pgq work (real processes)', () => {
       long.map((j) => j.id),
     ])
     expect(after.rows.every((r) => r.attempts === 1)).toBe(true)
+  })
+
+  it('fires the schedules a tasks module declares in code', async () => {
+    const tasks = TASKS_FIXTURE.replace('tasks.mjs', 'tasks-with-schedule.mjs')
+    await worker([], {}, { tasks })
+    await waitFor(
+      async () =>
+        (await count(
+          `SELECT count(*)::int AS n FROM ${jobs()} WHERE schedule_name = 'every_second' AND state = 'succeeded'`,
+        )) >= 2,
+      15_000,
+      'two scheduled runs',
+    )
+    const row = (await t.pool.query(`SELECT source FROM "${t.schema}".schedules WHERE name = 'every_second'`))
+      .rows[0]
+    expect(row.source).toBe('code')
   })
 })

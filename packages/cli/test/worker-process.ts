@@ -20,9 +20,9 @@ export interface WorkerProcess {
 export async function startWorkerProcess(
   args: string[],
   env: Record<string, string>,
-  options: { waitReady?: boolean } = {},
+  options: { waitReady?: boolean; tasks?: string } = {},
 ): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'work', '--tasks', TASKS_FIXTURE, ...args], {
+  const child = spawn(process.execPath, [CLI, 'work', '--tasks', options.tasks ?? TASKS_FIXTURE, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

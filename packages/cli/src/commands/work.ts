@@ -1,5 +1,12 @@
 import type { Command } from 'commander'
-import { createLineLogger, createPgq, type LogLevel, type Worker, type WorkerOptions } from 'pgq'
+import {
+  collectScheduleDefinitions,
+  createLineLogger,
+  createPgq,
+  type LogLevel,
+  type Worker,
+  type WorkerOptions,
+} from 'pgq'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -9,6 +16,8 @@ interface WorkOptions extends ConnectionOptions {
   readonly concurrency?: string
   readonly pollInterval?: string
   readonly listen: boolean
+  readonly scheduler: boolean
+  readonly preparedStatements: boolean
   readonly lease?: string
   readonly rescueInterval?: string
   readonly shutdownGrace?: string
@@ -63,6 +72,8 @@ export function registerWork(program: Command): void {
       .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)')
       .option('--poll-interval <ms>', 'poll fallback interval (default 1000)')
       .option('--no-listen', 'poll only (for poolers that cannot LISTEN)')
+      .option('--no-scheduler', 'do not fire periodic schedules in this worker')
+      .option('--no-prepared-statements', 'for PgBouncer < 1.21 in transaction mode')
       .option('--lease <ms>', 'job lease, renewed by the heartbeat (default 15000)')
       .option('--rescue-interval <ms>', 'how often expired leases are looked for (default 5000)')
       .option('--shutdown-grace <ms>', 'time running jobs get to finish on SIGTERM (default 10000)')
@@ -71,6 +82,7 @@ export function registerWork(program: Command): void {
   ).action(async (options: WorkOptions) => {
     const logger = createLineLogger(options.logLevel)
     const module = await loadTaskModule(options.tasks)
+    const schedules = collectScheduleDefinitions(module.exports)
     const concurrency = int(options.concurrency, '--concurrency')
     const pool = openPool(options, int(options.poolSize, '--pool-size') ?? 10)
     const pgq = createPgq({ pool, schema: options.schema })
@@ -85,6 +97,10 @@ export function registerWork(program: Command): void {
         : {}),
       ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
       listen: options.listen,
+      scheduler: options.scheduler,
+      preparedStatements: options.preparedStatements,
+      // schedules the module declares in code (defineSchedule) are upserted when the worker starts
+      ...(schedules.length > 0 ? { schedules } : {}),
       logger,
     }
     const worker = pgq.createWorker(workerOptions)
