@@ -251,13 +251,18 @@ export class ResultWaiter {
   }
 
   #onNotification(payload: string | undefined): void {
-    const match = /^(finished|progress):(\d+)$/.exec(payload ?? '')
+    // `finished:<id>[,<id>…]` (a worker announces a batch of outcomes at once) or `progress:<id>`
+    const match = /^(finished|progress):(\d+(?:,\d+)*)$/.exec(payload ?? '')
     if (!match) return
-    const [, kind, id] = match
-    const set = this.#waiters.get(id!)
-    if (!set) return
-    if (kind === 'finished' || [...set].some((w) => w.onProgress)) this.#requestCheck([id!])
+    const [, kind, list] = match
+    const due: string[] = []
+    for (const id of list!.split(',')) {
+      const set = this.#waiters.get(id)
+      if (set && (kind === 'finished' || [...set].some((w) => w.onProgress))) due.push(id)
+    }
+    if (due.length > 0) this.#requestCheck(due)
   }
+
 
   /** Batches reads: ids requested while a read is in flight are read together right after it. */
   #requestCheck(ids: readonly string[]): void {
