@@ -158,7 +158,7 @@ export class JobExecutor {
       return this.#item(job, 'available', null, this.#errorJson(job, error), delayMs, false)
     }
     this.#deps.events.emit('job:failed', { job: job.info, error })
-    return this.#item(
+    const item = this.#item(
       job,
       'failed',
       null,
@@ -167,6 +167,8 @@ export class JobExecutor {
       false,
       this.#retentionFor('failed', task),
     )
+    // a task with a dead-letter queue parks its failed jobs there, for inspection and redrive
+    return task?.deadLetterQueue ? { ...item, queue: task.deadLetterQueue } : item
   }
 
   #errorJson(job: RunningJob, error: unknown): string {
@@ -208,6 +210,7 @@ export class JobExecutor {
       delayMs,
       refundAttempt,
       retentionMs,
+      queue: null,
     }
   }
 }

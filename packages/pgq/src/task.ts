@@ -52,6 +52,12 @@ export interface TaskOptions<P, R> {
   readonly parsePayload?: (payload: unknown) => P
   /** Delete a job as soon as it succeeds instead of keeping its result for the retention period. */
   readonly deleteOnSuccess?: boolean
+  /**
+   * Dead-letter queue: a job of this task that fails for good is moved to this queue (still in
+   * state `failed`, with its errors), where it waits to be inspected and redriven with
+   * `pgq.jobs.retry({ queue }, { queue: original })`. Default: it stays in its queue.
+   */
+  readonly deadLetterQueue?: string
 }
 
 /** A task, frozen and validated. Pass it to `pgq.enqueue()` and to workers. */
@@ -78,6 +84,7 @@ const KNOWN = new Set([
   'retry',
   'parsePayload',
   'deleteOnSuccess',
+  'deadLetterQueue',
 ])
 
 /**
@@ -111,6 +118,7 @@ export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, 
   if (options.hardTimeoutGraceMs !== undefined) {
     assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, 2 ** 31 - 1)
   }
+  if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
   const retryPolicy = resolveRetryPolicy(options.retry, 'task.retry')
   return Object.freeze({ ...options, queue, retryPolicy })
 }

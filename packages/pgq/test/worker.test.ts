@@ -223,3 +223,27 @@ describe('Worker', () => {
     )
   })
 })
+
+describe('dead-letter queue', () => {
+  it('moves a job that fails for good to the task’s dead-letter queue, from where it can be redriven', async () => {
+    let fail = true
+    const fragile = defineTask({
+      name: 'fragile',
+      queue: 'imports',
+      maxAttempts: 1,
+      deadLetterQueue: 'imports.dead',
+      handler: async () => {
+        if (fail) throw new Error('upstream is down')
+        return 'imported'
+      },
+    })
+    await start(t.pgq.createWorker({ tasks: [fragile], queues: ['imports'], pollIntervalMs: 50 }))
+    const { id } = await t.pgq.enqueue(fragile, {})
+    await waitFor(async () => (await job(id)).state === 'failed', 5_000, 'failed')
+    expect((await job(id)).queue).toBe('imports.dead')
+    fail = false
+    await t.pgq.jobs.retry({ queue: 'imports.dead' }, { queue: 'imports' })
+    await waitFor(async () => (await job(id)).state === 'succeeded', 5_000, 'redriven')
+    expect((await job(id)).result).toBe('imported')
+  })
+})

@@ -112,6 +112,8 @@ export interface FinalizeItem {
   refundAttempt: boolean
   /** Retention of the finished row; null keeps it forever. */
   retentionMs: number | null
+  /** Move the job to this queue (a failed job's dead-letter queue); null keeps its queue. */
+  queue: string | null
 }
 
 /**
@@ -130,12 +132,13 @@ export async function finalizeJobs(
     db,
     `WITH ${ASYNC_COMMIT},
      u AS (
-       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[])
-         AS u(id, token, state, result, error, delay_ms, refund, retention_ms)
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[], $12::text[])
+         AS u(id, token, state, result, error, delay_ms, refund, retention_ms, queue)
      ),
      done AS (
        UPDATE ${names.jobs} AS j
        SET state = ${EFFECTIVE_STATE},
+           queue = coalesce(u.queue, j.queue),
            result = u.result,
            errors = CASE WHEN u.error IS NULL THEN j.errors
                          ELSE (SELECT coalesce(jsonb_agg(e.value ORDER BY e.n), '[]'::jsonb)
@@ -175,6 +178,7 @@ export async function finalizeJobs(
       maxErrorsKept,
       names.eventsChannel,
       names.jobsChannel,
+      items.map((i) => i.queue),
     ],
     statementName(prepared, 'finalize', names),
   )
