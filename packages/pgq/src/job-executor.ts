@@ -16,6 +16,7 @@ export interface JobExecutorDeps {
   readonly names: SchemaNames
   readonly events: WorkerEvents
   readonly maxPayloadBytes: number
+  readonly onError: (component: string, error: unknown) => void
 }
 
 /** Default grace between a task's soft and hard time limit. */
@@ -44,7 +45,9 @@ export class JobExecutor {
         new PermanentError(`no handler for task "${job.row.task}" in this worker`),
       )
 
-    const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job)
+    const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job, (error) =>
+      this.#deps.onError('progress', error),
+    )
     const context: TaskContext = Object.freeze({
       jobId: job.row.id,
       task: job.row.task,

@@ -23,10 +23,13 @@ export class ProgressReporter {
   #timer: NodeJS.Timeout | undefined
   #writing: Promise<void> = Promise.resolve()
 
-  constructor(pool: pg.Pool, names: SchemaNames, job: RunningJob) {
+  readonly #onError: ((error: unknown) => void) | undefined
+
+  constructor(pool: pg.Pool, names: SchemaNames, job: RunningJob, onError?: (error: unknown) => void) {
     this.#pool = pool
     this.#names = names
     this.#job = job
+    this.#onError = onError
   }
 
   /** Validates and records a progress value; resolves once it is written or scheduled. */
@@ -68,15 +71,19 @@ export class ProgressReporter {
     this.#pending = undefined
     this.#lastWriteAt = performance.now()
     if (json === undefined || this.#job.dropped) return this.#writing
-    this.#writing = this.#writing
-      .catch(() => {})
-      .then(async () => {
+    // Progress is best effort: a failed write (database briefly unreachable) must not fail the job,
+    // and the next report or the final flush writes the latest value anyway.
+    this.#writing = this.#writing.then(async () => {
+      try {
         await setProgress(this.#pool, this.#names, {
           id: this.#job.row.id,
           leaseToken: this.#job.row.lease_token,
           progress: json,
         })
-      })
+      } catch (error) {
+        this.#onError?.(error)
+      }
+    })
     return this.#writing
   }
 }

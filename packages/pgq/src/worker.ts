@@ -71,6 +71,7 @@ export class Worker extends WorkerEvents {
       names: deps.names,
       events: this,
       maxPayloadBytes: deps.maxPayloadBytes,
+      onError: (component, error) => this.reportError(component, error),
     })
     this.#completer = new JobCompleter({
       pool: deps.pool,
