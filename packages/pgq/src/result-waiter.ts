@@ -263,7 +263,6 @@ export class ResultWaiter {
     if (due.length > 0) this.#requestCheck(due)
   }
 
-
   /** Batches reads: ids requested while a read is in flight are read together right after it. */
   #requestCheck(ids: readonly string[]): void {
     for (const id of ids) if (this.#waiters.has(id)) this.#pending.add(id)
