@@ -190,7 +190,9 @@ describe('ResultWaiter with a real worker', () => {
   it('is woken by the batched `finished:<id>,<id>,…` a worker sends for many outcomes at once', async () => {
     const { defineTask } = await import('../src/task.js')
     const square = defineTask({ name: 'square', handler: async (p: { n: number }) => p.n * p.n })
-    const jobs = await t.pgq.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ task: square, payload: { n } })))
+    const jobs = await t.pgq.enqueueMany(
+      Array.from({ length: 20 }, (_, n) => ({ task: square, payload: { n } })),
+    )
     // the waiter polls every 10 minutes: once it listens, only notifications can settle these in time
     const results = Promise.all(jobs.map((j) => waiter.wait(j.id, { timeoutMs: 10_000 })))
     await waitFor(async () => (await listeners()) >= 1, 5_000, 'LISTEN')
