@@ -36,7 +36,11 @@ export const FULL: SuiteConfig = {
   latency: { count: 300, gapMs: 10 },
   io: { count: 10_000, concurrency: 200, handlerMs: 20, timeoutMs: 30_000 },
   backlog: { small: 10_000, large: 1_000_000, target: 10_000, systems: ['pgq', 'raw-sql'] },
-  rss: { jobs: 200_000, timeoutMs: 300_000, systems: ['pgq', 'graphile-worker', 'pg-boss', 'bullmq'] },
+  rss: {
+    jobs: 200_000,
+    timeoutMs: 300_000,
+    systems: ['pgq', 'graphile-worker', 'pg-boss', 'bullmq', 'raw-sql'],
+  },
   notifyRtt: { count: 300, gapMs: 10 },
 }
 
@@ -50,7 +54,7 @@ export const QUICK: SuiteConfig = {
   latency: { count: 50, gapMs: 10 },
   io: { count: 2_000, concurrency: 200, handlerMs: 20, timeoutMs: 10_000 },
   backlog: { small: 2_000, large: 50_000, target: 2_000, systems: ['pgq', 'raw-sql'] },
-  rss: { jobs: 20_000, timeoutMs: 60_000, systems: ['pgq'] },
+  rss: { jobs: 20_000, timeoutMs: 60_000, systems: ['pgq', 'raw-sql'] },
   notifyRtt: { count: 60, gapMs: 10 },
 }
 

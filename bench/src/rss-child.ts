@@ -28,7 +28,7 @@ export interface RssChildResult {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RssChildArgs
-  const system = createSystem(args.system, args.env)
+  const system = await createSystem(args.system, args.env)
   const samples: RssSample[] = []
   let done = 0
   let finish: () => void = () => {}

@@ -41,7 +41,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   const results = new Results()
   const systems: BenchSystem[] = []
   for (const name of options.systems) {
-    const system = createSystem(name, options.env)
+    const system = await createSystem(name, options.env)
     try {
       await system.setup()
       systems.push(system)

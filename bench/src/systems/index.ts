@@ -1,10 +1,5 @@
 import type { BenchEnv, BenchSystem } from '../types.js'
 import { packageVersion } from '../versions.js'
-import { BullMqSystem } from './bullmq.js'
-import { GraphileSystem } from './graphile.js'
-import { PgBossSystem } from './pgboss.js'
-import { PgqSystem } from './pgq.js'
-import { RawSqlSystem } from './raw-sql.js'
 
 /** Every system the harness knows, in report order. */
 export const SYSTEM_NAMES = ['pgq', 'graphile-worker', 'pg-boss', 'bullmq', 'raw-sql'] as const
@@ -12,18 +7,21 @@ export const SYSTEM_NAMES = ['pgq', 'graphile-worker', 'pg-boss', 'bullmq', 'raw
 /** One of {@link SYSTEM_NAMES}. */
 export type SystemName = (typeof SYSTEM_NAMES)[number]
 
-/** Creates the adapter of one system (not yet set up). */
-export function createSystem(name: SystemName, env: BenchEnv): BenchSystem {
+/**
+ * Creates the adapter of one system (not yet set up). Adapters are imported on demand, so a worker
+ * child process loads only its own library and its RSS is not inflated by the others.
+ */
+export async function createSystem(name: SystemName, env: BenchEnv): Promise<BenchSystem> {
   switch (name) {
     case 'pgq':
-      return new PgqSystem(env, packageVersion('pgq'))
+      return new (await import('./pgq.js')).PgqSystem(env, packageVersion('pgq'))
     case 'graphile-worker':
-      return new GraphileSystem(env, packageVersion('graphile-worker'))
+      return new (await import('./graphile.js')).GraphileSystem(env, packageVersion('graphile-worker'))
     case 'pg-boss':
-      return new PgBossSystem(env, packageVersion('pg-boss'))
+      return new (await import('./pgboss.js')).PgBossSystem(env, packageVersion('pg-boss'))
     case 'bullmq':
-      return new BullMqSystem(env, packageVersion('bullmq'))
+      return new (await import('./bullmq.js')).BullMqSystem(env, packageVersion('bullmq'))
     case 'raw-sql':
-      return new RawSqlSystem(env)
+      return new (await import('./raw-sql.js')).RawSqlSystem(env)
   }
 }
