@@ -39,6 +39,8 @@ export interface VideoAppOptions {
   readonly retryDelayMs?: number
   /** Worker poll fallback, in ms (default 1,000). */
   readonly pollIntervalMs?: number
+  /** Called after migrations, before the worker starts: e.g. to read the database or hook worker events. */
+  readonly onStarting?: (pgq: Pgq, worker: Worker | undefined) => Promise<void> | void
 }
 
 /** The running example; `stop()` shuts it all down (API, worker, client, database). */
@@ -87,8 +89,9 @@ export async function startVideoApp(options: VideoAppOptions = {}): Promise<Vide
         ...(options.logger ? { logger: options.logger } : {}),
         ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
       })
-      await worker.start()
     }
+    await options.onStarting?.(pgq, worker)
+    await worker?.start()
     app = buildApp({ pool: pgq.pool, pgq, tables, tasks })
     const url = await app.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' })
     const started = app
