@@ -3,6 +3,7 @@
 import { Command } from 'commander'
 import { registerCancel } from './commands/cancel.js'
 import { registerDemo } from './commands/demo.js'
+import { registerDev } from './commands/dev.js'
 import { registerEnqueue } from './commands/enqueue.js'
 import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
@@ -20,6 +21,7 @@ const program = new Command()
 
 registerMigrate(program)
 registerDemo(program)
+registerDev(program)
 registerEnqueue(program)
 registerJobs(program)
 registerStats(program)

@@ -1,0 +1,126 @@
+import type { Command } from 'commander'
+import {
+  collectScheduleDefinitions,
+  createLineLogger,
+  type Logger,
+  type LogLevel,
+  startDev,
+  type Worker,
+  type WorkerOptions,
+} from 'pgq'
+import { intOption } from '../format.js'
+import { loadTaskModule } from '../task-module.js'
+import { parseQueues } from './work.js'
+
+interface DevCommandOptions {
+  readonly tasks?: string
+  readonly dataDir: string
+  readonly databaseUrl?: string
+  readonly schema: string
+  readonly port?: number
+  readonly queues?: string
+  readonly concurrency?: number
+  readonly logLevel: LogLevel
+}
+
+/**
+ * `pgq dev`: an embedded PostgreSQL kept in ./.pgq/data (or `--database-url`), migrated, with a
+ * worker and the scheduler for a tasks module; prints the URL and runs until Ctrl-C.
+ */
+export function registerDev(program: Command): void {
+  program
+    .command('dev')
+    .description('development: embedded PostgreSQL in .pgq/data, migrated, plus a worker and the scheduler')
+    .option('--tasks <module>', 'module exporting defineTask() (and defineSchedule()) results to run')
+    .option('--data-dir <dir>', 'where the embedded PostgreSQL keeps its data', '.pgq/data')
+    .option(
+      '--database-url <url>',
+      'use this PostgreSQL instead of the embedded one (default: $DATABASE_URL)',
+    )
+    .option('--schema <name>', 'schema holding pgq tables', process.env.PGQ_SCHEMA ?? 'pgq')
+    .option(
+      '--port <n>',
+      'port of the embedded PostgreSQL (default: the last one, else a free one)',
+      intOption(1, 65_535),
+    )
+    .option('-Q, --queues <list>', 'queues to work: "emails,reports" or "emails=50,video=2"')
+    .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)', intOption(1, 10_000))
+    .option('--log-level <level>', 'debug | info | warn | error | silent', 'info')
+    .action((options: DevCommandOptions) => dev(options))
+}
+
+async function dev(options: DevCommandOptions): Promise<void> {
+  const logger = createLineLogger(options.logLevel)
+  const say = (line: string) => process.stdout.write(`${line}\n`)
+  const worker = options.tasks ? await workerOptions(options, logger) : undefined
+  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL
+  if (!databaseUrl) say(`starting PostgreSQL in ${options.dataDir} …`)
+  const env = await startDev({
+    ...(databaseUrl ? { databaseUrl } : { dataDir: options.dataDir }),
+    ...(options.port ? { embedded: { port: options.port } } : {}),
+    schema: options.schema,
+    ...(worker ? { worker } : {}),
+  })
+  let signals = 0
+  const stop = (signal: NodeJS.Signals) => {
+    if (++signals > 1) process.exit(1)
+    logger.info('stopping: finishing running jobs, then the database', { signal })
+    void env.stop().then(() => process.exit(0))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  if (env.worker) logJobs(env.worker, logger)
+
+  if (env.embedded) {
+    const how = env.embedded.created ? 'a new cluster' : 'the data of earlier runs'
+    say(
+      `PostgreSQL ${env.embedded.shared ? 'already running' : 'started'} on port ${env.embedded.port} with ${how}`,
+    )
+    say(`  its log: ${env.embedded.logFile}`)
+  }
+  say(
+    `schema "${options.schema}" at migration ${env.migration.version} (applied now: ${env.migration.applied.length})`,
+  )
+  say(`DATABASE_URL=${env.url}`)
+  say(`  psql ${env.url}`)
+  if (env.worker) {
+    const queues = [...env.worker.config.queues].map(([q, n]) => `${q}=${n}`).join(', ')
+    const tasks = [...env.worker.config.tasks.keys()].join(', ')
+    say(`worker and scheduler running: tasks ${tasks}; queues ${queues}`)
+  } else {
+    say('no --tasks: database only (run your worker against DATABASE_URL, or pass --tasks <module>)')
+  }
+  say('Ctrl-C stops everything; the data stays for the next run')
+}
+
+async function workerOptions(options: DevCommandOptions, logger: Logger): Promise<WorkerOptions> {
+  const module = await loadTaskModule(options.tasks!)
+  const schedules = collectScheduleDefinitions(module.exports)
+  return {
+    tasks: module.tasks,
+    ...(options.queues ? { queues: parseQueues(options.queues, options.concurrency) } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(schedules.length > 0 ? { schedules } : {}),
+    logger,
+  }
+}
+
+function logJobs(worker: Worker, logger: Logger): void {
+  worker.on('job:start', ({ job }) =>
+    logger.info('job started', { job: job.id, task: job.task, attempt: job.attempt }),
+  )
+  worker.on('job:succeeded', ({ job, durationMs }) =>
+    logger.info('job succeeded', { job: job.id, task: job.task, ms: Math.round(durationMs) }),
+  )
+  worker.on('job:retry', ({ job, error, delayMs }) =>
+    logger.warn('job failed, will retry', {
+      job: job.id,
+      task: job.task,
+      retry_in_ms: delayMs,
+      error: error.message,
+    }),
+  )
+  worker.on('job:failed', ({ job, error }) =>
+    logger.error('job failed', { job: job.id, task: job.task, attempt: job.attempt, error: error.message }),
+  )
+}
