@@ -1,0 +1,66 @@
+// Samples of docs/operations.md.
+import { createLineLogger, createPgq, defineTask } from 'pgq'
+import { metrics, pool } from './stubs.js'
+
+const sendEmail = defineTask({ name: 'send_email', queue: 'emails', handler: async () => ({ sent: true }) })
+
+// #region worker-process
+// worker.ts: one process per container; scale by adding containers.
+const pgq = createPgq({ connectionString: process.env.DATABASE_URL, poolSize: 12 })
+const worker = pgq.createWorker({
+  tasks: [sendEmail],
+  queues: { emails: 10 },
+  shutdownGraceMs: 25_000, // below your orchestrator's kill timeout (Kubernetes: 30 s by default)
+  logger: createLineLogger('info'), // one line per event to stderr; never payloads
+})
+await worker.start()
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    await worker.stop() // stop claiming, let running jobs finish, release the rest, deregister
+    await pgq.close()
+    process.exit(0)
+  })
+}
+// #endregion worker-process
+
+export function behindPgBouncer() {
+  // #region pgbouncer
+  // Statements go through PgBouncer (transaction pooling); LISTEN needs a session of its own.
+  const pooled = createPgq({ connectionString: process.env.PGBOUNCER_URL })
+  const listening = pooled.createWorker({
+    tasks: [sendEmail],
+    listenConnectionString: process.env.DIRECT_DATABASE_URL, // straight to PostgreSQL
+  })
+  // …or no LISTEN at all: poll only, every pollIntervalMs
+  const pollOnly = pooled.createWorker({ tasks: [sendEmail], listen: false, pollIntervalMs: 500 })
+  // #endregion pgbouncer
+  return [listening, pollOnly]
+}
+
+// #region metrics
+worker.on('job:succeeded', ({ job, durationMs }) =>
+  metrics.timing('jobs.duration', durationMs, { task: job.task }),
+)
+worker.on('job:retry', ({ job }) => metrics.increment('jobs.retried', { task: job.task }))
+worker.on('job:failed', ({ job }) => metrics.increment('jobs.failed', { task: job.task }))
+worker.on('worker:error', ({ component, error }) => console.error(`pgq ${component}: ${error.message}`))
+
+setInterval(async () => {
+  const { queues } = await pgq.jobs.stats()
+  for (const q of queues) {
+    metrics.gauge('queue.waiting', q.waiting, { queue: q.queue })
+    metrics.gauge('queue.lag_ms', q.lagMs, { queue: q.queue }) // age of the oldest due job
+  }
+}, 15_000).unref()
+// #endregion metrics
+
+export async function healthCheck() {
+  // #region health
+  // Celery's inspect().ping(): which workers have beaten their heart lately?
+  const { rows } = await pool.query(
+    `SELECT hostname, pid, queues, now() - heartbeat_at AS silent_for
+       FROM pgq.workers WHERE heartbeat_at > now() - interval '30 seconds'`,
+  )
+  return { ok: rows.length > 0, workers: rows }
+  // #endregion health
+}
