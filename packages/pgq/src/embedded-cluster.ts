@@ -2,20 +2,25 @@
 // temporary folder renamed into place, and the server in its own process group (so Ctrl-C in a
 // terminal reaches the Node process, which then stops the worker before the database).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import {
   chmodSync,
   chownSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { createRequire } from 'node:module'
 import { arch, platform } from 'node:os'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PgqError } from './errors.js'
 
@@ -92,22 +97,51 @@ export function runAsFor(user: string): RunAs | undefined {
   }
 }
 
-/** @internal As root, every folder above the data folder must let the PostgreSQL user through. */
-export function assertReachable(dataDir: string, runAs: RunAs | undefined): void {
-  if (!runAs) return
+/** @internal The first folder above `dataDir` the PostgreSQL user cannot enter, if any. */
+export function blockingDir(dataDir: string, runAs: RunAs): string | undefined {
   for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
     const stat = statSync(dir)
     const passes = stat.uid === runAs.uid ? stat.mode & 0o100 : stat.mode & 0o001
-    if (!passes) {
-      throw new PgqError(
-        'PGQ_EMBEDDED_PERMISSIONS',
-        `PostgreSQL runs as the system user "${runAs.user}" (it refuses root) and cannot enter ${dir}: ` +
-          `run \`chmod o+x ${dir}\` or choose a data folder elsewhere`,
-        { dir, user: runAs.user },
-      )
-    }
-    if (dirname(dir) === dir) return
+    if (!passes) return dir
+    if (dirname(dir) === dir) return undefined
   }
+}
+
+/** @internal As root, every folder above the data folder must let the PostgreSQL user through. */
+export function assertReachable(dataDir: string, runAs: RunAs | undefined): void {
+  const dir = runAs && blockingDir(dataDir, runAs)
+  if (!dir || !runAs) return
+  throw new PgqError(
+    'PGQ_EMBEDDED_PERMISSIONS',
+    `PostgreSQL runs as the system user "${runAs.user}" (it refuses root) and cannot enter ${dir}: ` +
+      `run \`chmod o+x ${dir}\` or choose a data folder elsewhere`,
+    { dir, user: runAs.user },
+  )
+}
+
+/** @internal Where relocated clusters live (see {@link placeDataDir}). */
+export const RELOCATED_ROOT = '/var/lib/pgq-embedded'
+
+/**
+ * @internal The folder PostgreSQL uses for `dataDir`. As root, PostgreSQL runs as a system user
+ * that may not be able to enter the project (a clone under `/root`, mode 700). A new cluster then
+ * lives in `/var/lib/pgq-embedded/<hash of the path>/data` and `dataDir` becomes a symlink to it,
+ * so the next run finds the data at the same place. An existing folder or symlink is used as is.
+ */
+export function placeDataDir(dataDir: string, runAs: RunAs | undefined): string {
+  let link: string | undefined
+  try {
+    if (lstatSync(dataDir).isSymbolicLink()) link = resolve(dirname(dataDir), readlinkSync(dataDir))
+    else return realpathSync(dataDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  if (link) return link
+  if (!runAs || blockingDir(dataDir, runAs) === undefined) return dataDir
+  const home = join(RELOCATED_ROOT, createHash('sha256').update(dataDir).digest('hex').slice(0, 16))
+  mkdirSync(home, { recursive: true, mode: 0o755 })
+  symlinkSync(join(home, 'data'), dataDir)
+  return join(home, 'data')
 }
 
 /**

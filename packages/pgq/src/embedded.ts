@@ -7,6 +7,7 @@ import {
   assertReachable,
   initCluster,
   loadBinaries,
+  placeDataDir,
   runAsFor,
   spawnServer,
   tail,
@@ -42,7 +43,7 @@ export interface EmbeddedPostgres {
   /** `postgres://postgres:postgres@127.0.0.1:<port>/postgres` */
   readonly url: string
   readonly port: number
-  /** Absolute path of the data folder. */
+  /** Absolute path of the data folder PostgreSQL uses (symlinks resolved; see the root note above). */
   readonly dataDir: string
   /** The server's log file (inside the data folder). */
   readonly logFile: string
@@ -68,7 +69,8 @@ const PASSWORD = 'postgres'
  * there, the call joins it (`shared: true`); a server orphaned by a crashed process is adopted;
  * a stale `postmaster.pid` (even one whose pid now belongs to another program) is removed. As
  * root, PostgreSQL runs as the system user `postgres` (created if missing), because it refuses
- * to run as root.
+ * to run as root; when that user cannot enter the project's folders (a clone under `/root`), a new
+ * cluster is kept in `/var/lib/pgq-embedded/<hash>/data` and `dataDir` becomes a symlink to it.
  *
  * ```ts
  * const db = await startEmbeddedPostgres({ dataDir: '.pgq/data' })
@@ -81,10 +83,12 @@ const PASSWORD = 'postgres'
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
 ): Promise<EmbeddedPostgres> {
-  const dataDir = resolve(options.dataDir ?? '.pgq/data')
+  const requested = resolve(options.dataDir ?? '.pgq/data')
   const timeoutMs = options.startTimeoutMs ?? 60_000
   const binaries = await loadBinaries()
   const runAs = runAsFor(options.systemUser ?? USER)
+  mkdirSync(dirname(requested), { recursive: true })
+  const dataDir = placeDataDir(requested, runAs)
   mkdirSync(dirname(dataDir), { recursive: true })
   assertReachable(dataDir, runAs)
   const release = await acquireStartLock(dataDir, timeoutMs)

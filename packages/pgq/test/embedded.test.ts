@@ -1,7 +1,16 @@
 // The embedded PostgreSQL of `pgq dev` and `pgq demo`: persistence, a second start on the same
 // folder, recovery after a crash (orphaned server, stale postmaster.pid) and running as root.
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -112,10 +121,34 @@ describe('startEmbeddedPostgres', () => {
   })
 
   it.runIf(process.getuid?.() === 0)(
-    'as root, says which folder the postgres user cannot enter',
+    'as root, keeps a cluster the postgres user could not reach in /var/lib/pgq-embedded, behind a symlink',
     async () => {
-      const closed = join(root, 'closed')
+      const closed = join(root, 'closed') // like a clone under /root (mode 700)
       mkdirSync(closed, { mode: 0o700 })
+      chmodSync(closed, 0o700)
+      const link = join(closed, 'data')
+      const first = await start(link)
+      try {
+        expect(lstatSync(link).isSymbolicLink()).toBe(true)
+        expect(first.dataDir).toBe(realpathSync(link))
+        expect(first.dataDir.startsWith('/var/lib/pgq-embedded/')).toBe(true)
+        await query(first.url, 'CREATE TABLE kept (n int)')
+        await first.stop()
+        const second = await start(link) // found again through the symlink
+        expect(second).toMatchObject({ created: false, dataDir: first.dataDir })
+        expect(await query(second.url, 'SELECT count(*)::int AS n FROM kept')).toEqual([{ n: 0 }])
+        await second.stop()
+      } finally {
+        rmSync(dirname(first.dataDir), { recursive: true, force: true })
+      }
+    },
+  )
+
+  it.runIf(process.getuid?.() === 0)(
+    'as root, says which existing folder the postgres user cannot enter',
+    async () => {
+      const closed = join(root, 'closed-existing')
+      mkdirSync(join(closed, 'data'), { recursive: true, mode: 0o700 })
       chmodSync(closed, 0o700)
       const error = await startEmbeddedPostgres({ dataDir: join(closed, 'data') }).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(PgqError)
