@@ -38,6 +38,8 @@ export class JobExecutor {
     const { config, events } = this.#deps
     const task = config.tasks.get(job.row.task)
     events.emit('job:start', { job: job.info })
+    // cancelled (or lost) while it waited in the prefetch buffer: do not run it at all
+    if (job.controller.signal.aborted) return this.#afterAbort(job, task, job.controller.signal.reason)
     if (!task)
       return this.#failure(
         job,

@@ -10,7 +10,8 @@ export class RunningJob {
   readonly row: ClaimedJobRow
   readonly info: JobInfo
   readonly controller = new AbortController()
-  readonly startedAt = performance.now()
+  /** performance.now() when the handler started (0 while claimed ahead, not started). */
+  startedAt = 0
   /** Set once the outcome must not be written (lease lost, released on shutdown). */
   dropped = false
   /** Resolves when the handler's run is over (outcome computed or given up by the hard limit). */
@@ -25,6 +26,10 @@ export class RunningJob {
       attempt: row.attempts,
       maxAttempts: row.max_attempts,
     })
+  }
+
+  markStarted(): void {
+    this.startedAt = performance.now()
   }
 
   get abortReason(): JobAbortedError['reason'] | undefined {

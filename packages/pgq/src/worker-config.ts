@@ -43,6 +43,12 @@ export interface WorkerOptions {
   readonly maintenance?: boolean
   readonly logger?: Logger
   /**
+   * Claim ahead what a queue is expected to start within this many ms at its current rate, so fast
+   * jobs are claimed in large batches (default 50; 0 turns it off). Jobs that take longer than
+   * this are never claimed ahead, so idle workers elsewhere are not starved of them.
+   */
+  readonly prefetchWindowMs?: number
+  /**
    * Prepare the hot statements (claim, outcome) once per connection (default true). Turn off behind
    * PgBouncer in transaction mode older than 1.21 (no `max_prepared_statements`).
    */
@@ -72,6 +78,7 @@ export interface WorkerConfig {
   readonly maintenance: boolean
   readonly logger: Logger
   readonly preparedStatements: boolean
+  readonly prefetchWindowMs: number
 }
 
 const DAY = 86_400_000
@@ -93,6 +100,7 @@ const KNOWN = new Set([
   'logger',
   'scheduler',
   'preparedStatements',
+  'prefetchWindowMs',
   'schedules',
   'pruneIntervalMs',
 ])
@@ -161,5 +169,6 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     maintenance: options.maintenance ?? true,
     logger: options.logger ?? silentLogger,
     preparedStatements: options.preparedStatements ?? true,
+    prefetchWindowMs: assertInt(options.prefetchWindowMs ?? 50, 'worker.prefetchWindowMs', 0, 10_000),
   })
 }

@@ -96,7 +96,9 @@ export class Worker extends WorkerEvents {
               { queue, limit, workerId: this.id, leaseMs: this.config.leaseMs, tasks },
               this.config.preparedStatements,
             ),
-          onJobs: (rows) => this.#run(rows),
+          prefetchWindowMs: this.config.prefetchWindowMs,
+          onClaimed: (rows) => this.#claimed(rows),
+          onStart: (row) => this.#start(row),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
           onError: (component, error) => this.reportError(component, error),
         }),
@@ -187,7 +189,9 @@ export class Worker extends WorkerEvents {
       return
     }
     this.#state = 'stopping'
-    await Promise.all([...this.#fetchers.values()].map((f) => f.stop()))
+    const notStarted = (await Promise.all([...this.#fetchers.values()].map((f) => f.stop()))).flat()
+    if (notStarted.length > 0)
+      await this.#release(notStarted.map((row) => this.#held.get(row.id)!).filter(Boolean))
     const grace = new Promise<'grace-over'>((resolve) =>
       setTimeout(() => resolve('grace-over'), graceMs).unref(),
     )
@@ -198,20 +202,7 @@ export class Worker extends WorkerEvents {
       job.abort('shutdown')
     }
     await this.#completer.stop()
-    if (unfinished.length > 0) {
-      try {
-        await releaseJobs(this.#deps.pool, this.#deps.names, {
-          ids: unfinished.map((j) => j.row.id),
-          tokens: unfinished.map((j) => j.row.lease_token),
-        })
-        for (const job of unfinished) {
-          this.#held.delete(job.row.id)
-          this.emit('job:released', { job: job.info })
-        }
-      } catch (error) {
-        this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
-      }
-    }
+    if (unfinished.length > 0) await this.#release(unfinished)
     for (const service of this.#services) await service.stop()
     await this.#listener?.stop()
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
@@ -222,23 +213,46 @@ export class Worker extends WorkerEvents {
     this.emit('worker:stopped', { workerId: this.id })
   }
 
+  /** Gives jobs back without charging an attempt, so another worker takes them at once. */
+  async #release(jobs: RunningJob[]): Promise<void> {
+    for (const job of jobs) job.dropped = true
+    try {
+      await releaseJobs(this.#deps.pool, this.#deps.names, {
+        ids: jobs.map((j) => j.row.id),
+        tokens: jobs.map((j) => j.row.lease_token),
+      })
+      for (const job of jobs) {
+        this.#held.delete(job.row.id)
+        this.emit('job:released', { job: job.info })
+      }
+    } catch (error) {
+      this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
+    }
+  }
+
   readonly #settled = new WeakSet<RunningJob>()
 
   #isSettled(job: RunningJob): boolean {
     return this.#settled.has(job)
   }
 
-  #run(rows: ClaimedJobRow[]): void {
-    for (const row of rows) {
-      const job = new RunningJob(row)
-      this.#held.set(row.id, job)
-      job.done = this.#executor.execute(job).then((item) => {
-        this.#settled.add(job)
-        this.#fetchers.get(row.queue)?.slotFreed()
-        if (item) this.#completer.push(item)
-        else this.#held.delete(row.id)
-      })
-    }
+  /** Claimed jobs are held (their leases renewed by the heartbeat) from the claim on. */
+  #claimed(rows: ClaimedJobRow[]): void {
+    for (const row of rows) this.#held.set(row.id, new RunningJob(row))
+  }
+
+  /** Runs a held job; false when it is no longer held (its lease was lost while it waited). */
+  #start(row: ClaimedJobRow): boolean {
+    const job = this.#held.get(row.id)
+    if (!job || job.dropped) return false
+    job.markStarted()
+    job.done = this.#executor.execute(job).then((item) => {
+      this.#settled.add(job)
+      this.#fetchers.get(row.queue)?.slotFreed()
+      if (item) this.#completer.push(item)
+      else this.#held.delete(row.id)
+    })
+    return true
   }
 
   #onWritten(item: FinalizeItem, written: boolean): void {

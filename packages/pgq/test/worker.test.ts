@@ -247,3 +247,47 @@ describe('dead-letter queue', () => {
     expect((await job(id)).result).toBe('imported')
   })
 })
+
+describe('claiming ahead (prefetch)', () => {
+  it('claims fast jobs ahead, and releases the ones not started on stop without spending an attempt', async () => {
+    const fast = defineTask({ name: 'fast', handler: async () => null })
+    const worker = await start(t.pgq.createWorker({ tasks: [fast], concurrency: 2, pollIntervalMs: 60_000 }))
+    let claimedAhead = 0
+    await t.pgq.enqueueMany(Array.from({ length: 5000 }, () => ({ task: fast, payload: {} })))
+    await waitFor(
+      async () => {
+        claimedAhead = Math.max(claimedAhead, worker.heldJobs - 2)
+        return (await states()).succeeded >= 500
+      },
+      20_000,
+      '500 done',
+    )
+    await worker.stop({ graceMs: 1_000 })
+    expect(claimedAhead).toBeGreaterThan(0) // more held than running: claimed ahead
+    const after = await states()
+    expect(after.running ?? 0).toBe(0) // nothing left behind under a lease
+    expect((after.available ?? 0) + after.succeeded!).toBe(5000)
+    const spent = await t.pool.query(
+      `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE state = 'available' AND attempts > 0`,
+    )
+    expect(spent.rows[0].n).toBe(0)
+  })
+
+  it('never claims slow jobs ahead: two workers share them', async () => {
+    const ranBy: string[] = []
+    const slowish = defineTask({
+      name: 'slowish',
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300))
+      },
+    })
+    const a = await start(t.pgq.createWorker({ tasks: [slowish], concurrency: 1, pollIntervalMs: 100 }))
+    const b = await start(t.pgq.createWorker({ tasks: [slowish], concurrency: 1, pollIntervalMs: 100 }))
+    a.on('job:start', () => ranBy.push('a'))
+    b.on('job:start', () => ranBy.push('b'))
+    await t.pgq.enqueueMany(Array.from({ length: 6 }, () => ({ task: slowish, payload: {} })))
+    await waitFor(async () => (await states()).succeeded === 6, 15_000, 'six done')
+    expect(ranBy.filter((w) => w === 'a').length).toBeGreaterThanOrEqual(2)
+    expect(ranBy.filter((w) => w === 'b').length).toBeGreaterThanOrEqual(2)
+  })
+})
