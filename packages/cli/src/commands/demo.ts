@@ -66,6 +66,8 @@ async function demo(options: DemoOptions): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return
     stopping = true
+    if (code !== 0)
+      log.say('stopping: the app, the worker (running jobs finish or go back to the queue), the database')
     await videoApp.stop()
     process.exit(code)
   }
