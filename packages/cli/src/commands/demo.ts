@@ -5,6 +5,8 @@ import { runTour } from '../demo/tour.js'
 import { logWorkerEvents, TourLog } from '../demo/tour-log.js'
 import { intOption, json, table } from '../format.js'
 
+const CLEANUP_SCHEDULE = 'cleanup-temp-files'
+
 interface DemoOptions {
   readonly dataDir: string
   readonly databaseUrl?: string
@@ -68,6 +70,10 @@ async function demo(options: DemoOptions): Promise<void> {
     stopping = true
     if (code !== 0)
       log.say('stopping: the app, the worker (running jobs finish or go back to the queue), the database')
+    await videoApp.worker?.stop()
+    // The tour's every-2-seconds schedule must not keep firing for whatever runs on this database next
+    // (`pgq dev`, the example app, which declares its own hourly clean-up); the next demo declares it again.
+    await videoApp.pgq.schedules.remove(CLEANUP_SCHEDULE).catch(() => false)
     await videoApp.stop()
     process.exit(code)
   }
