@@ -72,7 +72,7 @@ function rssTable(report: BenchReport): string[] {
   const entries = Object.entries(report.rss)
   if (entries.length === 0) return []
   const lines = [
-    '### Worker memory (child process, best settings)',
+    '### Worker memory (child process; best settings unless marked)',
     '',
     row(['system', 'jobs', 'jobs/s', 'peak RSS MB', 'after warm-up MB', 'end MB', 'flat']),
     row(['---', '---:', '---:', '---:', '---:', '---:', '---']),

@@ -33,7 +33,7 @@ export async function measureWorkerRss(
   await system.reset()
   await fill(system, jobs)
   const here = dirname(fileURLToPath(import.meta.url))
-  const args: RssChildArgs = { system: system.name as SystemName, env, jobs, profile, sampleMs: 200 }
+  const args: RssChildArgs = { system: system.name as SystemName, env, jobs, profile, sampleMs: 50 }
   const child = fork(join(here, 'rss-child.js'), [JSON.stringify(args)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
@@ -54,7 +54,10 @@ export async function measureWorkerRss(
   const inRange = (lo: number, hi: number) =>
     result.samples.filter((s) => s.done >= jobs * lo && s.done <= jobs * hi).map((s) => s.rssBytes)
   const peak = Math.max(...result.samples.map((s) => s.rssBytes))
-  const warm = Math.max(...inRange(0.1, 0.3), 0)
+  // A fast run may have no sample inside the window: then the first one after 10 % stands in.
+  const warmWindow = inRange(0.1, 0.3)
+  const firstWarm = result.samples.find((s) => s.done >= jobs * 0.1)?.rssBytes ?? 0
+  const warm = Math.max(...(warmWindow.length ? warmWindow : [firstWarm]))
   const late = Math.max(...inRange(0.7, 1), 0)
   return {
     jobs,

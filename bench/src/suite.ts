@@ -174,20 +174,27 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
       record('notify', 'notifyP99', raw, percentile(times, 99))
     }
   }
-  for (const system of systems.filter((s) => config.rss.systems.includes(s.name as SystemName))) {
+  // Worker memory: every system with its best settings; pgq also with its defaults (what most users run).
+  const rssRuns: Array<[BenchSystem, WorkerProfile]> = []
+  for (const s of systems.filter((s) => config.rss.systems.includes(s.name as SystemName))) {
+    if (s.name === 'pgq') rssRuns.push([s, 'defaults'])
+    rssRuns.push([s, 'best'])
+  }
+  for (const [system, profile] of rssRuns) {
+    const key = profile === 'best' ? system.name : `${system.name} (defaults)`
     if (system.workerAvailable?.() === false) {
-      results.rss[system.name] = { error: 'worker not available yet' }
+      results.rss[key] = { error: 'worker not available yet' }
       continue
     }
     try {
-      const r = await measureWorkerRss(system, options.env, config.rss.jobs, 'best', config.rss.timeoutMs)
-      results.rss[system.name] = r
+      const r = await measureWorkerRss(system, options.env, config.rss.jobs, profile, config.rss.timeoutMs)
+      results.rss[key] = r
       log(
-        `[rss] ${system.name}: peak ${r.peakMb.toFixed(1)} MB, warm ${r.warmMb.toFixed(1)} → late ${r.lateMb.toFixed(1)} MB`,
+        `[rss] ${key}: peak ${r.peakMb.toFixed(1)} MB, warm ${r.warmMb.toFixed(1)} → late ${r.lateMb.toFixed(1)} MB`,
       )
     } catch (error) {
-      results.rss[system.name] = { error: (error as Error).message }
-      log(`[rss] ${system.name}: FAILED: ${(error as Error).message}`)
+      results.rss[key] = { error: (error as Error).message }
+      log(`[rss] ${key}: FAILED: ${(error as Error).message}`)
     }
   }
   for (const system of systems) await system.close().catch(() => {})
