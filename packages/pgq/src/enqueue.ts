@@ -36,10 +36,25 @@ export interface EnqueuedJob {
 }
 
 /** One job of a bulk enqueue. */
-export interface JobSpec<P = unknown> {
-  readonly task: TaskDefinition<P, unknown> | string
-  readonly payload: P
+export interface JobSpec {
+  readonly task: AnyTaskDefinition | string
+  readonly payload: unknown
   readonly options?: Omit<EnqueueOptions, 'db'>
+}
+
+/**
+ * Builds one job of a bulk enqueue with its payload type-checked against the task.
+ *
+ * ```ts
+ * await pgq.enqueueMany([jobSpec(sendEmail, { to: 'a@example.com' }), jobSpec(syncCrm, { userId: 7 })])
+ * ```
+ */
+export function jobSpec<P>(
+  task: TaskDefinition<P, unknown> | string,
+  payload: P,
+  options?: Omit<EnqueueOptions, 'db'>,
+): JobSpec {
+  return options === undefined ? { task, payload } : { task, payload, options }
 }
 
 const KNOWN = new Set(['db', 'queue', 'priority', 'runAt', 'delayMs', 'maxAttempts', 'dedupKey', 'dedupMode'])

@@ -20,6 +20,8 @@ export interface JobInfo {
 export interface WorkerEventMap {
   'job:start': { job: JobInfo }
   'job:succeeded': { job: JobInfo; durationMs: number }
+  /** The handler reported progress (emitted for every report; the database write is throttled). */
+  'job:progress': { job: JobInfo; value: number | null }
   /** The attempt failed and the job will run again after `delayMs`. */
   'job:retry': { job: JobInfo; error: Error; delayMs: number }
   /** The job failed for good (attempts exhausted, or a non-retryable error). */

@@ -3,7 +3,7 @@ export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
 export { type DevEnvironment, type DevOptions, startDev } from './dev.js'
 export { type EmbeddedPostgres, type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded.js'
-export type { EnqueuedJob, EnqueueOptions, JobSpec } from './enqueue.js'
+export { type EnqueuedJob, type EnqueueOptions, type JobSpec, jobSpec } from './enqueue.js'
 export {
   JobCancelledError,
   type JobErrorRecord,

@@ -57,7 +57,11 @@ export class JobExecutor {
       attempt: job.row.attempts,
       maxAttempts: job.row.max_attempts,
       signal: job.controller.signal,
-      progress: (value: number | null, meta?: unknown) => progress.report(value, meta),
+      progress: (value: number | null, meta?: unknown) => {
+        const written = progress.report(value, meta)
+        if (typeof value === 'number' || value === null) events.emit('job:progress', { job: job.info, value })
+        return written
+      },
     })
 
     let soft: NodeJS.Timeout | undefined

@@ -108,13 +108,7 @@ export class Pgq {
     options: { readonly db?: Executor } = {},
   ): Promise<EnqueuedJob[]> {
     const encoded = jobs.map((job, index) =>
-      encodeJob(
-        job.task as TaskDefinition<unknown, unknown> | string,
-        job.payload,
-        job.options ?? {},
-        this.config.maxPayloadBytes,
-        `jobs[${index}].`,
-      ),
+      encodeJob(job.task, job.payload, job.options ?? {}, this.config.maxPayloadBytes, `jobs[${index}].`),
     )
     return insertEncodedJobs(options.db ?? this.config.pool, this.names, encoded)
   }

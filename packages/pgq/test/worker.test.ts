@@ -202,6 +202,23 @@ describe('Worker', () => {
     expect((await job(id)).errors[0].message).toBe('timed out after 50 ms')
   })
 
+  it('emits job:progress for every report and stores the last value', async () => {
+    const steps = defineTask({
+      name: 'steps',
+      handler: async (_p: object, ctx) => {
+        for (const value of [0, 50, 100]) await ctx.progress(value, { step: value })
+        return 'done'
+      },
+    })
+    const worker = await start(t.pgq.createWorker({ tasks: [steps], pollIntervalMs: 5_000 }))
+    const seen: (number | null)[] = []
+    worker.on('job:progress', ({ value }) => seen.push(value))
+    const { id } = await t.pgq.enqueue(steps, {})
+    await waitFor(async () => (await job(id)).state === 'succeeded', 5_000, 'done')
+    expect(seen).toEqual([0, 50, 100])
+    expect((await job(id)).progress).toMatchObject({ value: 100, meta: { step: 100 } })
+  })
+
   it('refuses to start on an unmigrated schema', async () => {
     const empty = await createTestSchema({ migrate: false })
     try {

@@ -147,6 +147,9 @@ function logJobEvents(worker: Worker, logger: ReturnType<typeof createLineLogger
   worker.on('job:failed', ({ job, error }) =>
     logger.error('job failed', { job: job.id, task: job.task, attempt: job.attempt, error: error.message }),
   )
+  worker.on('job:progress', ({ job, value }) =>
+    logger.debug('job progress', { job: job.id, task: job.task, value }),
+  )
   worker.on('job:cancelled', ({ job }) => logger.info('job cancelled', { job: job.id, task: job.task }))
   worker.on('job:released', ({ job }) =>
     logger.info('job released for another worker', { job: job.id, task: job.task }),
