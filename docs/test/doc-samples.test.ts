@@ -17,6 +17,8 @@ const GUIDES = [
   'docs/from-celery.md',
   'docs/from-graphile-worker-and-pg-boss.md',
   'docs/operations.md',
+  'docs/enqueue.md',
+  'docs/workers.md',
   'examples/video-app/README.md',
 ]
 const CLI = join(ROOT, 'packages', 'cli', 'dist', 'main.js')

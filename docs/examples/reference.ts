@@ -1,0 +1,83 @@
+// Samples of the reference pages docs/enqueue.md and docs/workers.md (regions are copied into the
+// pages by scripts/sync-doc-snippets.mjs and typechecked here by `tsc -b`).
+import type { KyselyLike } from 'pgq'
+import { pool } from './stubs.js'
+
+/** The shape of a Kysely instance these samples use (a real `Kysely<DB>` fits it). */
+interface Transaction extends KyselyLike {
+  insertInto(table: 'users'): { values(row: { id: number; email: string }): { execute(): Promise<unknown> } }
+}
+declare const db: { transaction(): { execute<T>(fn: (trx: Transaction) => Promise<T>): Promise<T> } }
+const id = 42
+const user = { id: 7, email: 'a@example.com' }
+const users = [user]
+
+// #region define-and-enqueue
+import { createPgq, defineTask } from 'pgq'
+
+export const processVideo = defineTask({
+  name: 'process_video',
+  queue: 'heavy_compute',
+  maxAttempts: 3,
+  async handler(payload: { videoId: number }, ctx) {
+    // …
+  },
+})
+
+const pgq = createPgq({ connectionString: process.env.DATABASE_URL }) // or { pool }
+const job = await pgq.enqueue(processVideo, { videoId: 42 }) // { id: '17', deduplicated: false }
+// #endregion define-and-enqueue
+
+export const welcomeEmail = defineTask({
+  name: 'welcome_email',
+  handler: async (_p: { userId: number }) => null,
+})
+export const sendEmail = defineTask({ name: 'send_email', handler: async (_p: { to: string }) => null })
+export const syncCrm = defineTask({ name: 'sync_crm', handler: async (_p: { userId: number }) => null })
+
+// #region in-transaction
+// node-postgres
+const client = await pool.connect()
+await client.query('BEGIN')
+await client.query('UPDATE videos SET status = $1 WHERE id = $2', ['queued', id])
+await pgq.enqueue(processVideo, { videoId: id }, { db: client })
+await client.query('COMMIT') // the job exists from here on; workers are woken now
+client.release()
+
+// Kysely
+await db.transaction().execute(async (trx) => {
+  await trx.insertInto('users').values(user).execute()
+  await pgq.enqueue(welcomeEmail, { userId: user.id }, { db: trx })
+})
+// #endregion in-transaction
+
+await db.transaction().execute(async (trx) => {
+  // #region bulk
+  const jobs = await pgq.enqueueMany(
+    users.map((u) => ({ task: sendEmail, payload: { to: u.email }, options: { priority: 1 } })),
+    { db: trx },
+  )
+  // #endregion bulk
+  return jobs
+})
+
+// #region job-spec
+import { jobSpec } from 'pgq'
+
+await pgq.enqueueMany([
+  jobSpec(sendEmail, { to: 'a@example.com' }),
+  jobSpec(syncCrm, { userId: 7 }, { priority: 5 }),
+])
+// #endregion job-spec
+
+// #region create-worker
+const worker = pgq.createWorker({
+  tasks: [sendEmail, processVideo],
+  queues: { emails: 20, heavy_compute: 2 }, // queue → jobs at once; or ['emails'] + concurrency
+})
+await worker.start()
+process.on('SIGTERM', () => worker.stop())
+
+// #endregion create-worker
+
+export { job }
