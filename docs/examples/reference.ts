@@ -1,7 +1,7 @@
 // Samples of the reference pages docs/enqueue.md and docs/workers.md (regions are copied into the
 // pages by scripts/sync-doc-snippets.mjs and typechecked here by `tsc -b`).
 import type { KyselyLike } from 'pgq'
-import { pool } from './stubs.js'
+import { encodeVideo, pool } from './stubs.js'
 
 /** The shape of a Kysely instance these samples use (a real `Kysely<DB>` fits it). */
 interface Transaction extends KyselyLike {
@@ -20,7 +20,7 @@ export const processVideo = defineTask({
   queue: 'heavy_compute',
   maxAttempts: 3,
   async handler(payload: { videoId: number }, ctx) {
-    // …
+    await encodeVideo(`/videos/${payload.videoId}.mp4`, { signal: ctx.signal })
   },
 })
 
@@ -77,7 +77,5 @@ const worker = pgq.createWorker({
 })
 await worker.start()
 process.on('SIGTERM', () => worker.stop())
-
 // #endregion create-worker
-
-export { job }
+console.log(job.id)
