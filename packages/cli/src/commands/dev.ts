@@ -5,10 +5,10 @@ import {
   type Logger,
   type LogLevel,
   startDev,
-  type Worker,
   type WorkerOptions,
 } from 'pgq'
 import { intOption } from '../format.js'
+import { logJobEvents } from '../job-log.js'
 import { loadTaskModule } from '../task-module.js'
 import { parseQueues } from './work.js'
 
@@ -69,7 +69,7 @@ async function dev(options: DevCommandOptions): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
-  if (env.worker) logJobs(env.worker, logger)
+  if (env.worker) logJobEvents(env.worker, logger, 'info')
 
   if (env.embedded) {
     const how = env.embedded.created ? 'a new cluster' : 'the data of earlier runs'
@@ -103,24 +103,4 @@ async function workerOptions(options: DevCommandOptions, logger: Logger): Promis
     ...(schedules.length > 0 ? { schedules } : {}),
     logger,
   }
-}
-
-function logJobs(worker: Worker, logger: Logger): void {
-  worker.on('job:start', ({ job }) =>
-    logger.info('job started', { job: job.id, task: job.task, attempt: job.attempt }),
-  )
-  worker.on('job:succeeded', ({ job, durationMs }) =>
-    logger.info('job succeeded', { job: job.id, task: job.task, ms: Math.round(durationMs) }),
-  )
-  worker.on('job:retry', ({ job, error, delayMs }) =>
-    logger.warn('job failed, will retry', {
-      job: job.id,
-      task: job.task,
-      retry_in_ms: delayMs,
-      error: error.message,
-    }),
-  )
-  worker.on('job:failed', ({ job, error }) =>
-    logger.error('job failed', { job: job.id, task: job.task, attempt: job.attempt, error: error.message }),
-  )
 }

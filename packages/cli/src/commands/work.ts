@@ -4,9 +4,9 @@ import {
   createLineLogger,
   createPgq,
   type LogLevel,
-  type Worker,
   type WorkerOptions,
 } from 'pgq'
+import { logJobEvents } from '../job-log.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -126,33 +126,4 @@ export function registerWork(program: Command): void {
       `pgq: worker ${worker.id} ready (pid ${process.pid}, queues ${queues}, tasks ${module.tasks.map((t) => t.name).join(',')})\n`,
     )
   })
-}
-
-function logJobEvents(worker: Worker, logger: ReturnType<typeof createLineLogger>): void {
-  worker.on('job:start', ({ job }) =>
-    logger.debug('job started', { job: job.id, task: job.task, attempt: job.attempt }),
-  )
-  worker.on('job:succeeded', ({ job, durationMs }) =>
-    logger.info('job succeeded', { job: job.id, task: job.task, ms: Math.round(durationMs) }),
-  )
-  worker.on('job:retry', ({ job, error, delayMs }) =>
-    logger.warn('job failed, will retry', {
-      job: job.id,
-      task: job.task,
-      attempt: job.attempt,
-      retry_in_ms: delayMs,
-      error: error.message,
-    }),
-  )
-  worker.on('job:failed', ({ job, error }) =>
-    logger.error('job failed', { job: job.id, task: job.task, attempt: job.attempt, error: error.message }),
-  )
-  worker.on('job:progress', ({ job, value }) =>
-    logger.debug('job progress', { job: job.id, task: job.task, value }),
-  )
-  worker.on('job:cancelled', ({ job }) => logger.info('job cancelled', { job: job.id, task: job.task }))
-  worker.on('job:released', ({ job }) =>
-    logger.info('job released for another worker', { job: job.id, task: job.task }),
-  )
-  worker.on('job:lease-lost', ({ job }) => logger.warn('lease lost', { job: job.id, task: job.task }))
 }
