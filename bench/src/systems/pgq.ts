@@ -87,6 +87,10 @@ export class PgqSystem implements BenchSystem {
       },
     })
     const worker = client.createWorker({ tasks: [task], ...PROFILES[options.profile](options.concurrency) })
+    // Surface the worker's own errors: a stalled drain is easier to explain with them.
+    worker.on('worker:error', ({ component, error }) => {
+      process.stderr.write(`pgq worker:error ${component}: ${error.message}\n`)
+    })
     await worker.start()
     return {
       async stop() {
