@@ -44,15 +44,19 @@ export class JobCompleter implements Service {
 
   push(item: FinalizeItem): void {
     this.#buffer.push(item)
-    if (!this.#flushing) {
-      // Write on the next turn of the event loop, so outcomes produced in this turn share one
-      // statement. Cleared in .finally, which always runs after this assignment.
-      this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
-        .then(() => this.#drain())
-        .finally(() => {
-          this.#flushing = undefined
-        })
-    }
+    if (!this.#flushing) this.#startDrain()
+  }
+
+  #startDrain(): void {
+    // Write on the next turn of the event loop, so outcomes produced in this turn share one
+    // statement. An outcome pushed after the drain's last check but before this promise settles
+    // finds #flushing still set, so the .finally callback starts another drain for it.
+    this.#flushing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.#drain())
+      .finally(() => {
+        this.#flushing = undefined
+        if (this.#buffer.length > 0 && !this.#stopped) this.#startDrain()
+      })
   }
 
   /** Writes everything buffered (retrying until it lands or `stop` gives up). */

@@ -90,6 +90,8 @@ export class JobFetcher {
         .then(() => this.#run())
         .finally(() => {
           this.#loop = undefined
+          // a wake that came after the loop's last check but before it settled
+          if (this.#wanted) this.wake()
         })
     }
   }
