@@ -308,3 +308,29 @@ describe('claiming ahead (prefetch)', () => {
     expect(ranBy.filter((w) => w === 'b').length).toBeGreaterThanOrEqual(2)
   })
 })
+
+describe('under load', () => {
+  it('heartbeat, completer and claims share rows without deadlocks (locks taken in id order)', async () => {
+    const jittery = defineTask({
+      name: 'jittery',
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5))
+      },
+    })
+    // a heartbeat every 50 ms renews hundreds of held jobs while the completer finishes them
+    const worker = await start(
+      t.pgq.createWorker({
+        tasks: [jittery],
+        concurrency: 200,
+        leaseMs: 600,
+        heartbeatMs: 50,
+        pollIntervalMs: 100,
+      }),
+    )
+    const errors: string[] = []
+    worker.on('worker:error', ({ error }) => errors.push(error.message))
+    await t.pgq.enqueueMany(Array.from({ length: 15_000 }, () => ({ task: jittery, payload: {} })))
+    await waitFor(async () => (await states()).succeeded === 15_000, 60_000, '15,000 done')
+    expect(errors).toEqual([])
+  })
+})

@@ -23,6 +23,15 @@ function statementName(prepared: boolean, query: string, names: SchemaNames): st
     : `pgq_${query}_${createHash('sha1').update(names.schema).digest('hex').slice(0, 16)}`
 }
 
+/**
+ * Locks the given jobs in id order before a statement updates several of them. The heartbeat, the
+ * completer and shutdown each update many of a worker's jobs at once, from different connections;
+ * taking the row locks in one global order means they wait for each other instead of deadlocking.
+ */
+function lockInIdOrder(names: SchemaNames, idsParam: string): string {
+  return `SELECT l.id FROM ${names.jobs} AS l WHERE l.id = ANY(${idsParam}::bigint[]) ORDER BY l.id FOR UPDATE`
+}
+
 // Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
 // still `running` under the same `lease_token`. Zero rows back means the lease was lost.
 
@@ -135,6 +144,7 @@ export async function finalizeJobs(
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[], $12::text[])
          AS u(id, token, state, result, error, delay_ms, refund, retention_ms, queue)
      ),
+     locked AS MATERIALIZED (${lockInIdOrder(names, '$1')}),
      done AS (
        UPDATE ${names.jobs} AS j
        SET state = ${EFFECTIVE_STATE},
@@ -151,8 +161,8 @@ export async function finalizeJobs(
            delete_after = CASE WHEN ${EFFECTIVE_STATE} = 'available' OR u.retention_ms IS NULL THEN NULL
                                ELSE now() + u.retention_ms * interval '1 millisecond' END,
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
-       FROM u
-       WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'running'
+       FROM u, locked
+       WHERE j.id = u.id AND locked.id = u.id AND j.lease_token = u.token AND j.state = 'running'
        RETURNING j.id, j.state <> 'available' AS final, j.queue, j.run_at
      ),
      notified AS (
@@ -205,11 +215,12 @@ export async function renewLeases(
     `WITH beat AS (
        UPDATE ${names.workers} SET heartbeat_at = now() WHERE id = $1 RETURNING id
      ),
+     locked AS MATERIALIZED (${lockInIdOrder(names, '$2')}),
      renewed AS (
        UPDATE ${names.jobs} AS j
        SET lease_expires_at = now() + $4 * interval '1 millisecond'
-       FROM unnest($2::bigint[], $3::uuid[]) AS h(id, token)
-       WHERE j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       FROM unnest($2::bigint[], $3::uuid[]) AS h(id, token), locked
+       WHERE j.id = h.id AND locked.id = h.id AND j.lease_token = h.token AND j.state = 'running'
        RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested
      )
      SELECT r.id::text AS id, r.cancel_requested FROM renewed r, (SELECT count(*) FROM beat) AS b`,
@@ -229,12 +240,13 @@ export async function releaseJobs(
 ): Promise<string[]> {
   const result = await runQuery<{ id: string }>(
     db,
-    `WITH released AS (
+    `WITH locked AS MATERIALIZED (${lockInIdOrder(names, '$1')}),
+     released AS (
        UPDATE ${names.jobs} AS j
        SET state = 'available', attempts = j.attempts - 1, run_at = now(),
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL, started_at = NULL
-       FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token)
-       WHERE j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token), locked
+       WHERE j.id = h.id AND locked.id = h.id AND j.lease_token = h.token AND j.state = 'running'
        RETURNING j.id, j.queue
      ),
      woken AS (SELECT count(pg_notify($3, queue)) AS n FROM (SELECT DISTINCT queue FROM released) q)
