@@ -38,6 +38,8 @@ async function main(): Promise<void> {
     names = names.filter((n) => n !== 'bullmq')
   }
   const t0 = performance.now()
+  // Taken now, next to the build that `pnpm bench` just ran, not after a run others may commit during.
+  const pgqRevision = gitRevision()
   const db = await startDatabase()
   console.log(`pgq bench, ${config.mode} mode, on ${db.source}`)
   const pool = harnessPool(db.url)
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
       config,
       databaseSource: db.source,
       settings,
-      pgqRevision: gitRevision(),
+      pgqRevision,
       skipped,
     })
     writeReport(report, markdownPath, jsonPath)
