@@ -43,8 +43,11 @@ CREATE TABLE {{schema}}.jobs (
   delete_after       timestamptz,
 
   CONSTRAINT jobs_state_check CHECK (state IN ('available', 'running', 'succeeded', 'failed', 'cancelled')),
-  CONSTRAINT jobs_queue_check CHECK (queue ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  CONSTRAINT jobs_task_check CHECK (task ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  -- the full name rule (^[A-Za-z0-9_.:-]{1,128}$) is checked by enqueue_many() once per distinct
+  -- name of a batch; per row, the table only bounds the length (a regex per row costs ~40 % of a
+  -- bulk insert)
+  CONSTRAINT jobs_queue_check CHECK (length(queue) BETWEEN 1 AND 128),
+  CONSTRAINT jobs_task_check CHECK (length(task) BETWEEN 1 AND 128),
   CONSTRAINT jobs_attempts_check CHECK (attempts >= 0 AND max_attempts >= 1),
   CONSTRAINT jobs_interruptions_check CHECK (interruptions >= 0 AND max_interruptions >= 1),
   CONSTRAINT jobs_dedup_key_check CHECK (dedup_key IS NULL OR length(dedup_key) BETWEEN 1 AND 512),

@@ -19,25 +19,36 @@ DECLARE
   found_id bigint;
   tries integer;
   bad_ord bigint;
+  has_keys boolean;
+  names text[];
+  bad_name text;
 BEGIN
   IF jobs IS NULL OR jsonb_typeof(jobs) <> 'array' THEN
     RAISE EXCEPTION 'pgq: enqueue_many expects a JSON array of job objects' USING ERRCODE = '22023';
   END IF;
-  SELECT e.ord INTO bad_ord
-  FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord)
-  WHERE jsonb_typeof(e.elem) <> 'object'
-     OR jsonb_typeof(e.elem->'task') IS DISTINCT FROM 'string'
-     OR coalesce(e.elem->>'dedup_mode', 'keep') NOT IN ('keep', 'replace')
-  LIMIT 1;
+  -- One pass over the batch: its shape, whether it has dedup keys, and its distinct names. Names are
+  -- checked once per distinct value here (the table only checks their length), so a batch of
+  -- 20,000 jobs of one task costs one regular-expression match, not 40,000.
+  SELECT
+    min(e.ord) FILTER (WHERE jsonb_typeof(e.elem) <> 'object'
+                          OR jsonb_typeof(e.elem->'task') IS DISTINCT FROM 'string'
+                          OR coalesce(e.elem->>'dedup_mode', 'keep') NOT IN ('keep', 'replace')),
+    coalesce(bool_or(jsonb_typeof(e.elem->'dedup_key') = 'string'), false),
+    array_agg(DISTINCT e.elem->>'task') || array_agg(DISTINCT coalesce(e.elem->>'queue', 'default'))
+  INTO bad_ord, has_keys, names
+  FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord);
   IF bad_ord IS NOT NULL THEN
     RAISE EXCEPTION 'pgq: job % of the batch is not an object with a task name (and dedup_mode keep|replace)', bad_ord
       USING ERRCODE = '22023';
   END IF;
+  SELECT n INTO bad_name FROM unnest(names) AS n WHERE n IS NOT NULL AND n !~ '^[A-Za-z0-9_.:-]{1,128}$' LIMIT 1;
+  IF bad_name IS NOT NULL THEN
+    RAISE EXCEPTION 'pgq: task and queue names must be 1-128 characters of A-Z a-z 0-9 _ . : -, got %', quote_literal(bad_name)
+      USING ERRCODE = '22023';
+  END IF;
 
   -- Fast path: no dedup keys in the batch, so every job is inserted: one statement, no loop.
-  IF NOT EXISTS (
-    SELECT 1 FROM jsonb_array_elements(jobs) AS e(elem) WHERE jsonb_typeof(e.elem->'dedup_key') = 'string'
-  ) THEN
+  IF NOT has_keys THEN
     RETURN QUERY
     WITH input AS (
       SELECT e.ord::integer AS ord, x.*
