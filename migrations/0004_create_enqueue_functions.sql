@@ -19,23 +19,26 @@ DECLARE
   found_id bigint;
   tries integer;
   bad_ord bigint;
-  has_keys boolean;
   names text[];
   bad_name text;
+  done_ords integer[];
+  done_ids bigint[];
+  dup_ords integer[] := '{}';
+  dup_ids bigint[] := '{}';
+  leftovers jsonb;
 BEGIN
   IF jobs IS NULL OR jsonb_typeof(jobs) <> 'array' THEN
     RAISE EXCEPTION 'pgq: enqueue_many expects a JSON array of job objects' USING ERRCODE = '22023';
   END IF;
-  -- One pass over the batch: its shape, whether it has dedup keys, and its distinct names. Names are
+  -- One pass over the batch: its shape and its distinct names. Names are
   -- checked once per distinct value here (the table only checks their length), so a batch of
   -- 20,000 jobs of one task costs one regular-expression match, not 40,000.
   SELECT
     min(e.ord) FILTER (WHERE jsonb_typeof(e.elem) <> 'object'
                           OR jsonb_typeof(e.elem->'task') IS DISTINCT FROM 'string'
                           OR coalesce(e.elem->>'dedup_mode', 'keep') NOT IN ('keep', 'replace')),
-    coalesce(bool_or(jsonb_typeof(e.elem->'dedup_key') = 'string'), false),
     array_agg(DISTINCT e.elem->>'task') || array_agg(DISTINCT coalesce(e.elem->>'queue', 'default'))
-  INTO bad_ord, has_keys, names
+  INTO bad_ord, names
   FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord);
   IF bad_ord IS NOT NULL THEN
     RAISE EXCEPTION 'pgq: job % of the batch is not an object with a task name (and dedup_mode keep|replace)', bad_ord
@@ -47,121 +50,77 @@ BEGIN
       USING ERRCODE = '22023';
   END IF;
 
-  -- Fast path: no dedup keys in the batch, so every job is inserted: one statement, no loop.
-  IF NOT has_keys THEN
-    RETURN QUERY
-    WITH input AS (
-      SELECT e.ord::integer AS ord, x.*
-      FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord)
-      CROSS JOIN LATERAL jsonb_to_record(e.elem) AS x(
-        task text, payload jsonb, queue text, priority smallint, run_at timestamptz,
-        delay_ms double precision, max_attempts smallint, max_interruptions smallint,
-        meta jsonb, schedule_name text, scheduled_for timestamptz
-      )
-    ),
-    prepared AS MATERIALIZED (
-      SELECT
-        i.ord,
-        nextval('{{schema}}.jobs_id_seq') AS new_id,
-        i.task,
-        coalesce(i.payload, '{}'::jsonb) AS payload,
-        coalesce(i.queue, 'default') AS queue,
-        coalesce(i.priority, 0::smallint) AS priority,
-        coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
-        coalesce(i.max_attempts, 5::smallint) AS max_attempts,
-        coalesce(i.max_interruptions, 3::smallint) AS max_interruptions,
-        coalesce(i.meta, '{}'::jsonb) AS meta,
-        i.schedule_name,
-        i.scheduled_for
-      FROM input i
-      ORDER BY i.ord
-    ),
-    inserted AS (
-      INSERT INTO {{schema}}.jobs AS j (
-        id, task, payload, queue, priority, run_at, max_attempts, max_interruptions, meta, schedule_name, scheduled_for
-      ) OVERRIDING SYSTEM VALUE
-      SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts, p.max_interruptions,
-        p.meta, p.schedule_name, p.scheduled_for
-      FROM prepared p
-      RETURNING j.queue, j.run_at
-    ),
-    wakeups AS (
-      SELECT count(pg_notify(
-        '{{schema_name}}:jobs',
-        w.queue || CASE WHEN w.first_run_at > now()
-          THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END
-      )) AS sent
-      FROM (SELECT ins.queue, min(ins.run_at) AS first_run_at FROM inserted ins GROUP BY ins.queue) w
+  -- One statement inserts every job it can: all of them when the batch has no dedup keys. Each
+  -- job gets its id before the insert (nextval), so results map back to input positions.
+  WITH input AS (
+    SELECT e.ord::integer AS ord, x.*
+    FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord)
+    CROSS JOIN LATERAL jsonb_to_record(e.elem) AS x(
+      task text, payload jsonb, queue text, priority smallint, run_at timestamptz,
+      delay_ms double precision, max_attempts smallint, max_interruptions smallint,
+      dedup_key text, dedup_mode text, meta jsonb, schedule_name text, scheduled_for timestamptz
     )
-    SELECT p.ord, p.new_id, false FROM prepared p CROSS JOIN wakeups ORDER BY p.ord;
-    RETURN;
-  END IF;
-
-  FOR r IN
-    WITH input AS (
-      SELECT e.ord::integer AS ord, x.*
-      FROM jsonb_array_elements(jobs) WITH ORDINALITY AS e(elem, ord)
-      CROSS JOIN LATERAL jsonb_to_record(e.elem) AS x(
-        task text, payload jsonb, queue text, priority smallint, run_at timestamptz,
-        delay_ms double precision, max_attempts smallint, max_interruptions smallint,
-        dedup_key text, dedup_mode text, meta jsonb, schedule_name text, scheduled_for timestamptz
-      )
-    ),
-    prepared AS MATERIALIZED (
-      SELECT
-        i.ord,
-        i.task,
-        coalesce(i.payload, '{}'::jsonb) AS payload,
-        coalesce(i.queue, 'default') AS queue,
-        coalesce(i.priority, 0::smallint) AS priority,
-        coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
-        coalesce(i.max_attempts, 5::smallint) AS max_attempts,
-        coalesce(i.max_interruptions, 3::smallint) AS max_interruptions,
-        i.dedup_key,
-        coalesce(i.dedup_mode, 'keep') AS dedup_mode,
-        coalesce(i.meta, '{}'::jsonb) AS meta,
-        i.schedule_name,
-        i.scheduled_for,
-        -- the first row of each (task, dedup_key) in this call is inserted; later ones are duplicates
-        i.dedup_key IS NULL
-          OR i.ord = min(i.ord) OVER (PARTITION BY i.task, i.dedup_key) AS is_first,
-        nextval('{{schema}}.jobs_id_seq') AS new_id
-      FROM input i
-    ),
-    inserted AS (
-      INSERT INTO {{schema}}.jobs AS j (
-        id, task, payload, queue, priority, run_at, max_attempts, max_interruptions,
-        dedup_key, meta, schedule_name, scheduled_for
-      ) OVERRIDING SYSTEM VALUE
-      SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts,
-        p.max_interruptions, p.dedup_key, p.meta, p.schedule_name, p.scheduled_for
-      FROM prepared p
-      WHERE p.is_first
-      ORDER BY p.ord
-      ON CONFLICT (task, dedup_key) WHERE dedup_key IS NOT NULL AND state IN ('available', 'running')
-        DO NOTHING
-      RETURNING j.id, j.queue, j.run_at
-    ),
-    wakeups AS (
-      SELECT count(pg_notify(
-        '{{schema_name}}:jobs',
-        w.queue || CASE WHEN w.first_run_at > now()
-          THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END
-      )) AS sent
-      FROM (SELECT ins.queue, min(ins.run_at) AS first_run_at FROM inserted ins GROUP BY ins.queue) w
-    )
-    SELECT p.*, ins.id AS inserted_id
+  ),
+  prepared AS MATERIALIZED (
+    SELECT
+      i.ord,
+      i.task,
+      coalesce(i.payload, '{}'::jsonb) AS payload,
+      coalesce(i.queue, 'default') AS queue,
+      coalesce(i.priority, 0::smallint) AS priority,
+      coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
+      coalesce(i.max_attempts, 5::smallint) AS max_attempts,
+      coalesce(i.max_interruptions, 3::smallint) AS max_interruptions,
+      i.dedup_key,
+      coalesce(i.dedup_mode, 'keep') AS dedup_mode,
+      coalesce(i.meta, '{}'::jsonb) AS meta,
+      i.schedule_name,
+      i.scheduled_for,
+      -- the first row of each (task, dedup_key) in this call is inserted; later ones are duplicates
+      i.dedup_key IS NULL
+        OR i.ord = min(i.ord) OVER (PARTITION BY i.task, i.dedup_key) AS is_first,
+      nextval('{{schema}}.jobs_id_seq') AS new_id
+    FROM input i
+  ),
+  inserted AS (
+    INSERT INTO {{schema}}.jobs AS j (
+      id, task, payload, queue, priority, run_at, max_attempts, max_interruptions,
+      dedup_key, meta, schedule_name, scheduled_for
+    ) OVERRIDING SYSTEM VALUE
+    SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts,
+      p.max_interruptions, p.dedup_key, p.meta, p.schedule_name, p.scheduled_for
     FROM prepared p
-    CROSS JOIN wakeups
-    LEFT JOIN inserted ins ON ins.id = p.new_id
+    WHERE p.is_first
     ORDER BY p.ord
-  LOOP
-    IF r.inserted_id IS NOT NULL THEN
-      ord := r.ord; id := r.inserted_id; deduplicated := false;
-      RETURN NEXT;
-      CONTINUE;
-    END IF;
+    ON CONFLICT (task, dedup_key) WHERE dedup_key IS NOT NULL AND state IN ('available', 'running')
+      DO NOTHING
+    RETURNING j.id, j.queue, j.run_at
+  ),
+  wakeups AS (
+    SELECT count(pg_notify(
+      '{{schema_name}}:jobs',
+      w.queue || CASE WHEN w.first_run_at > now()
+        THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END
+    )) AS sent
+    FROM (SELECT ins.queue, min(ins.run_at) AS first_run_at FROM inserted ins GROUP BY ins.queue) w
+  )
+  SELECT
+    coalesce(array_agg(p.ord) FILTER (WHERE ins.id IS NOT NULL), '{}'),
+    coalesce(array_agg(ins.id) FILTER (WHERE ins.id IS NOT NULL), '{}'),
+    coalesce(jsonb_agg(to_jsonb(p)) FILTER (WHERE ins.id IS NULL), '[]')
+  INTO done_ords, done_ids, leftovers
+  FROM prepared p
+  CROSS JOIN wakeups
+  LEFT JOIN inserted ins ON ins.id = p.new_id;
 
+  -- The rest had a dedup key already held by a live job (or by an earlier row of this batch).
+  FOR r IN
+    SELECT * FROM jsonb_to_recordset(leftovers) AS x(
+      ord integer, task text, payload jsonb, queue text, priority smallint, run_at timestamptz,
+      max_attempts smallint, max_interruptions smallint, dedup_key text, dedup_mode text, meta jsonb,
+      schedule_name text, scheduled_for timestamptz
+    )
+  LOOP
     -- A live job with this (task, dedup_key) exists (or committed while we waited on its insert).
     -- Keep it, or in 'replace' mode update it while it is still waiting. If it finished in the
     -- meantime, insert ours. Each statement sees the latest committed rows (READ COMMITTED).
@@ -197,8 +156,7 @@ BEGIN
       RETURNING j.id INTO found_id;
       IF found_id IS NOT NULL THEN
         PERFORM pg_notify('{{schema_name}}:jobs', r.queue);
-        ord := r.ord; id := found_id; deduplicated := false;
-        RETURN NEXT;
+        done_ords := done_ords || r.ord; done_ids := done_ids || found_id;
         found_id := NULL;
         EXIT;
       END IF;
@@ -210,10 +168,15 @@ BEGIN
     END LOOP;
 
     IF found_id IS NOT NULL THEN
-      ord := r.ord; id := found_id; deduplicated := true;
-      RETURN NEXT;
+      dup_ords := dup_ords || r.ord; dup_ids := dup_ids || found_id;
     END IF;
   END LOOP;
+
+  RETURN QUERY
+    SELECT d.o, d.i, false FROM unnest(done_ords, done_ids) AS d(o, i)
+    UNION ALL
+    SELECT d.o, d.i, true FROM unnest(dup_ords, dup_ids) AS d(o, i)
+    ORDER BY 1;
 END
 $fn$;
 
