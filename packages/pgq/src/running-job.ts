@@ -14,6 +14,8 @@ export class RunningJob {
   startedAt = 0
   /** Set once the outcome must not be written (lease lost, released on shutdown). */
   dropped = false
+  /** Set once the handler's run is over and its outcome (if any) is handed to the completer. */
+  settled = false
   /** Resolves when the handler's run is over (outcome computed or given up by the hard limit). */
   done: Promise<void> = Promise.resolve()
 

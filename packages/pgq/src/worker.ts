@@ -196,7 +196,7 @@ export class Worker extends WorkerEvents {
       setTimeout(() => resolve('grace-over'), graceMs).unref(),
     )
     await Promise.race([Promise.all([...this.#held.values()].map((job) => job.done)), grace])
-    const unfinished = [...this.#held.values()].filter((job) => !job.dropped && !this.#isSettled(job))
+    const unfinished = [...this.#held.values()].filter((job) => !job.dropped && !job.settled)
     for (const job of unfinished) {
       job.dropped = true
       job.abort('shutdown')
@@ -230,12 +230,6 @@ export class Worker extends WorkerEvents {
     }
   }
 
-  readonly #settled = new WeakSet<RunningJob>()
-
-  #isSettled(job: RunningJob): boolean {
-    return this.#settled.has(job)
-  }
-
   /** Claimed jobs are held (their leases renewed by the heartbeat) from the claim on. */
   #claimed(rows: ClaimedJobRow[]): void {
     for (const row of rows) this.#held.set(row.id, new RunningJob(row))
@@ -247,7 +241,7 @@ export class Worker extends WorkerEvents {
     if (!job || job.dropped) return false
     job.markStarted()
     job.done = this.#executor.execute(job).then((item) => {
-      this.#settled.add(job)
+      job.settled = true
       this.#fetchers.get(row.queue)?.slotFreed()
       if (item) this.#completer.push(item)
       else this.#held.delete(row.id)
@@ -278,7 +272,7 @@ export class Worker extends WorkerEvents {
       if (!this.#held.has(job.row.id)) continue // finished while the heartbeat ran
       const cancel = alive.get(job.row.id)
       if (cancel === undefined) {
-        if (this.#settled.has(job)) continue // its outcome write decides
+        if (job.settled) continue // its outcome write decides
         job.dropped = true
         job.abort('lease-lost')
         this.#held.delete(job.row.id)
