@@ -1,4 +1,4 @@
-// Embeds migrations/*.sql into packages/pgq/src/generated/migrations.ts, so the library ships its
+// Embeds migrations/*.sql into packages/pgq/src/migrate/generated/migrations.ts, so the library ships its
 // schema without reading files at run time. Run by `pnpm build` and `pnpm test`; the output is
 // committed and CI checks that it is in sync (`git diff --exit-code`).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -24,7 +24,7 @@ import type { MigrationSource } from '../migrations.js'
 
 export const migrations: readonly MigrationSource[] = Object.freeze(${JSON.stringify(migrations, null, 2)})
 `
-const target = join(root, 'packages/pgq/src/generated/migrations.ts')
+const target = join(root, 'packages/pgq/src/migrate/generated/migrations.ts')
 let previous = ''
 try {
   previous = readFileSync(target, 'utf8')

@@ -1,5 +1,7 @@
 // Samples of docs/getting-started.md (regions are copied into the guide by scripts/sync-doc-snippets.mjs).
-import { createPgq, defineSchedule, defineTask, startDev } from 'pgq'
+
+import { startDev } from '@pgq/embedded'
+import { createPgq, defineSchedule, defineTask } from 'pgq'
 import { encodeVideo, mailer, pool } from './stubs.js'
 
 // #region define-tasks

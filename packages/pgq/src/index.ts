@@ -1,9 +1,26 @@
-export type { PgqOptions } from './config.js'
-export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from './cron.js'
+export { assertJobId, type JobFilter, type JobId } from './admin/job-filter.js'
+export {
+  FINAL_STATES,
+  JOB_STATES,
+  type Job,
+  type JobErrorEntry,
+  type JobState,
+  type JobSummary,
+} from './admin/job-record.js'
+export type { FinishedCounts, JobStats, QueueStats } from './admin/job-stats.js'
+export {
+  type AdminOptions,
+  type JobListFilter,
+  Jobs,
+  type JobsOptions,
+  type RetryOptions,
+} from './admin/jobs.js'
+export type { PgqOptions } from './client/config.js'
+export { type EnqueuedJob, type EnqueueOptions, type JobSpec, jobSpec } from './client/enqueue.js'
+export { createPgq, Pgq } from './client/pgq.js'
+export { ResultWaiter, type ResultWaiterOptions, type WaitOptions } from './client/result-waiter.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
-export { type DevEnvironment, type DevOptions, startDev } from './dev.js'
-export { type EmbeddedPostgres, type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded.js'
-export { type EnqueuedJob, type EnqueueOptions, type JobSpec, jobSpec } from './enqueue.js'
+export { assertName, assertSchemaName } from './db/identifiers.js'
 export {
   JobCancelledError,
   type JobErrorRecord,
@@ -15,7 +32,16 @@ export {
   PgqSchemaVersionError,
   PgqValidationError,
 } from './errors.js'
-export type { JobInfo, WorkerEventMap } from './events.js'
+export { createLineLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.js'
+export { Pruner, type PrunerOptions } from './maintenance/pruner.js'
+export { LATEST_MIGRATION, MIGRATIONS, type MigrationSource, renderMigration } from './migrate/migrations.js'
+export {
+  type MigrationResult,
+  type MigrationStatus,
+  Migrator,
+  type MigratorOptions,
+} from './migrate/migrator.js'
+export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from './schedule/cron.js'
 export {
   type FirePlan,
   MISSED_POLICIES,
@@ -23,28 +49,7 @@ export {
   ON_TIME_GRACE_MS,
   type PlannedFire,
   planFires,
-} from './fire-plan.js'
-export { assertName, assertSchemaName } from './identifiers.js'
-export { assertJobId, type JobFilter, type JobId } from './job-filter.js'
-export { JobAbortedError, PermanentError, type Snooze, snooze } from './job-outcome.js'
-export {
-  FINAL_STATES,
-  JOB_STATES,
-  type Job,
-  type JobErrorEntry,
-  type JobState,
-  type JobSummary,
-} from './job-record.js'
-export type { FinishedCounts, JobStats, QueueStats } from './job-stats.js'
-export { type AdminOptions, type JobListFilter, Jobs, type JobsOptions, type RetryOptions } from './jobs.js'
-export { createLineLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.js'
-export { LATEST_MIGRATION, MIGRATIONS, type MigrationSource, renderMigration } from './migrations.js'
-export { type MigrationResult, type MigrationStatus, Migrator, type MigratorOptions } from './migrator.js'
-export { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue, serializeJson } from './payload.js'
-export { createPgq, Pgq } from './pgq.js'
-export { Pruner, type PrunerOptions } from './pruner.js'
-export { ResultWaiter, type ResultWaiterOptions, type WaitOptions } from './result-waiter.js'
-export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
+} from './schedule/fire-plan.js'
 export {
   collectScheduleDefinitions,
   defineSchedule,
@@ -52,9 +57,22 @@ export {
   type ScheduleDefinition,
   type ScheduleOptions,
   type ScheduleValidation,
-} from './schedule-definition.js'
-export { ScheduleEnqueuer, type ScheduleEnqueuerOptions, type TickResult } from './schedule-enqueuer.js'
-export { PgqScheduleNotFoundError, type ScheduleInfo, Schedules, type SchedulesOptions } from './schedules.js'
+} from './schedule/schedule-definition.js'
+export {
+  ScheduleEnqueuer,
+  type ScheduleEnqueuerOptions,
+  type TickResult,
+} from './schedule/schedule-enqueuer.js'
+export {
+  PgqScheduleNotFoundError,
+  type ScheduleInfo,
+  Schedules,
+  type SchedulesOptions,
+} from './schedule/schedules.js'
+export { assertTimeZone, formatInZone } from './schedule/time-zone.js'
+export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job-outcome.js'
+export { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue, serializeJson } from './task/payload.js'
+export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './task/retry-policy.js'
 export {
   type AnyTaskDefinition,
   defineTask,
@@ -62,7 +80,7 @@ export {
   type TaskDefinition,
   type TaskHandler,
   type TaskOptions,
-} from './task.js'
-export { assertTimeZone, formatInZone } from './time-zone.js'
-export { Worker } from './worker.js'
-export type { RetentionOptions, WorkerOptions } from './worker-config.js'
+} from './task/task.js'
+export type { JobInfo, WorkerEventMap } from './worker/events.js'
+export { Worker } from './worker/worker.js'
+export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { fireTimes, nextFireTime, nextFireTimes, parseCron } from '../src/cron.js'
 import { PgqValidationError } from '../src/errors.js'
-import { assertTimeZone, formatInZone } from '../src/time-zone.js'
+import { fireTimes, nextFireTime, nextFireTimes, parseCron } from '../src/schedule/cron.js'
+import { assertTimeZone, formatInZone } from '../src/schedule/time-zone.js'
 
 /** The next `n` fire times as local ISO strings of the schedule's zone. */
 function local(cron: string, tz: string, from: string, n: number): string[] {

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgqValidationError } from '../src/errors.js'
-import { defineTask } from '../src/task.js'
+import { defineTask } from '../src/task/task.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema
@@ -343,7 +343,7 @@ describe('bad input', () => {
 
 function createTestSchemaPgq(maxPayloadBytes: number) {
   // a second client on the same schema with a tiny payload limit
-  return new (t.pgq.constructor as typeof import('../src/pgq.js').Pgq)({
+  return new (t.pgq.constructor as typeof import('../src/client/pgq.js').Pgq)({
     pool: t.pool,
     schema: t.schema,
     maxPayloadBytes,

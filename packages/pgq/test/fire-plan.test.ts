@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parseCron } from '../src/cron.js'
-import { planFires } from '../src/fire-plan.js'
+import { parseCron } from '../src/schedule/cron.js'
+import { planFires } from '../src/schedule/fire-plan.js'
 
 const at = (iso: string) => new Date(iso)
 const times = (plan: ReturnType<typeof planFires>) =>

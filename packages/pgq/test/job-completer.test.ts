@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { JobCompleter } from '../src/job-completer.js'
 import { claimJobs, type FinalizeItem } from '../src/sql/worker-queries.js'
+import { JobCompleter } from '../src/worker/job-completer.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema

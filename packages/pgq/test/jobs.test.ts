@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { Jobs } from '../src/admin/jobs.js'
 import { PgqValidationError } from '../src/errors.js'
-import { Jobs } from '../src/jobs.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 import {
   jobRow,

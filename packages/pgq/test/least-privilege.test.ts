@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Migrator } from '../src/migrator.js'
-import { createPgq } from '../src/pgq.js'
-import { defineTask } from '../src/task.js'
+import { createPgq } from '../src/client/pgq.js'
+import { Migrator } from '../src/migrate/migrator.js'
+import { defineTask } from '../src/task/task.js'
 import { databaseUrl, uniqueSchemaName, waitFor } from './test-database.js'
 
 // pgq must install and run as an ordinary role: no superuser, no CREATEROLE, no extensions.

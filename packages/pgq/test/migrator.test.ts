@@ -1,8 +1,8 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgqMigrationError, PgqSchemaVersionError, PgqValidationError } from '../src/errors.js'
-import { LATEST_MIGRATION, MIGRATIONS } from '../src/migrations.js'
-import { Migrator } from '../src/migrator.js'
+import { LATEST_MIGRATION, MIGRATIONS } from '../src/migrate/migrations.js'
+import { Migrator } from '../src/migrate/migrator.js'
 import { databaseUrl, uniqueSchemaName } from './test-database.js'
 
 let pool: pg.Pool

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { PgqValidationError } from '../src/errors.js'
-import { Pruner } from '../src/pruner.js'
+import { Pruner } from '../src/maintenance/pruner.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 import { markRunning, seedJobs } from './worker-simulation.js'
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ResultWaiter } from '../src/client/result-waiter.js'
 import {
   JobCancelledError,
   JobFailedError,
@@ -9,7 +10,6 @@ import {
   JobTimeoutError,
   PgqValidationError,
 } from '../src/errors.js'
-import { ResultWaiter } from '../src/result-waiter.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 import {
   markCancelled,
@@ -188,7 +188,7 @@ describe('ResultWaiter across processes', () => {
 
 describe('ResultWaiter with a real worker', () => {
   it('is woken by the batched `finished:<id>,<id>,…` a worker sends for many outcomes at once', async () => {
-    const { defineTask } = await import('../src/task.js')
+    const { defineTask } = await import('../src/task/task.js')
     const square = defineTask({ name: 'square', handler: async (p: { n: number }) => p.n * p.n })
     const jobs = await t.pgq.enqueueMany(
       Array.from({ length: 20 }, (_, n) => ({ task: square, payload: { n } })),

@@ -2,9 +2,9 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PgqValidationError } from '../src/errors.js'
 import { silentLogger } from '../src/logger.js'
-import { defineSchedule } from '../src/schedule-definition.js'
-import { ScheduleEnqueuer } from '../src/schedule-enqueuer.js'
-import { Schedules } from '../src/schedules.js'
+import { defineSchedule } from '../src/schedule/schedule-definition.js'
+import { ScheduleEnqueuer } from '../src/schedule/schedule-enqueuer.js'
+import { Schedules } from '../src/schedule/schedules.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let db: TestSchema

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PgqError, PgqValidationError } from '../src/errors.js'
 import { silentLogger } from '../src/logger.js'
-import { defineSchedule } from '../src/schedule-definition.js'
-import { ScheduleEnqueuer } from '../src/schedule-enqueuer.js'
-import { PgqScheduleNotFoundError, Schedules } from '../src/schedules.js'
-import { defineTask } from '../src/task.js'
+import { defineSchedule } from '../src/schedule/schedule-definition.js'
+import { ScheduleEnqueuer } from '../src/schedule/schedule-enqueuer.js'
+import { PgqScheduleNotFoundError, Schedules } from '../src/schedule/schedules.js'
+import { defineTask } from '../src/task/task.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 
 let db: TestSchema

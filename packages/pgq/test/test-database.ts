@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { inject } from 'vitest'
-import { Migrator } from '../src/migrator.js'
-import { createPgq, type Pgq } from '../src/pgq.js'
+import { createPgq, type Pgq } from '../src/client/pgq.js'
+import { Migrator } from '../src/migrate/migrator.js'
 
 export interface TestSchema {
   readonly url: string

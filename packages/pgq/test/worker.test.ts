@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { PermanentError, snooze } from '../src/job-outcome.js'
-import { defineTask } from '../src/task.js'
-import type { Worker } from '../src/worker.js'
+import { PermanentError, snooze } from '../src/task/job-outcome.js'
+import { defineTask } from '../src/task/task.js'
+import type { Worker } from '../src/worker/worker.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema

@@ -1,10 +1,10 @@
+import { startDev } from '@pgq/embedded'
 import type { Command } from 'commander'
 import {
   collectScheduleDefinitions,
   createLineLogger,
   type Logger,
   type LogLevel,
-  startDev,
   type WorkerOptions,
 } from 'pgq'
 import { intOption } from '../format.js'

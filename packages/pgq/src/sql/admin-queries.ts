@@ -1,10 +1,11 @@
 // Reading and administering jobs: get, list, cancel, retry, delete, prune, stats, and the reads of
 // the ResultWaiter. Every value is a bound parameter; identifiers come from schemaNames().
+
+import type { ResolvedFilter } from '../admin/job-filter.js'
+import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../admin/job-record.js'
 import { type Executor, runQuery } from '../db/executor.js'
-import { quoteIdentifier } from '../identifiers.js'
-import type { ResolvedFilter } from '../job-filter.js'
-import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../job-record.js'
-import type { SchemaNames } from '../schema-names.js'
+import { quoteIdentifier } from '../db/identifiers.js'
+import type { SchemaNames } from '../db/schema-names.js'
 
 const SUMMARY_COLUMNS = `j.id::text AS id, j.task, j.queue, j.state, j.priority, j.attempts, j.max_attempts,
   j.interruptions, j.dedup_key, j.run_at, j.created_at, j.started_at, j.finished_at, j.delete_after,

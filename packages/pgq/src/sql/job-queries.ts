@@ -1,5 +1,5 @@
 import { type Executor, runQuery } from '../db/executor.js'
-import type { SchemaNames } from '../schema-names.js'
+import type { SchemaNames } from '../db/schema-names.js'
 
 /** @internal One row of `enqueue_many`: the input position (1-based), the job id, and whether it was a duplicate. */
 export interface EnqueuedRow {

@@ -1,5 +1,5 @@
 import { type Executor, runQuery } from '../db/executor.js'
-import type { SchemaNames } from '../schema-names.js'
+import type { SchemaNames } from '../db/schema-names.js'
 
 /** A two-key advisory lock namespace for pgq's migrations ("pgqm"), so it never collides with app locks. */
 const MIGRATION_LOCK_NAMESPACE = 0x7067716d

@@ -1,5 +1,5 @@
 import { type Executor, runQuery } from '../db/executor.js'
-import type { SchemaNames } from '../schema-names.js'
+import type { SchemaNames } from '../db/schema-names.js'
 
 /** @internal A row of `<schema>.schedules` as pgq reads it (`payload` as JSON text, ids as strings). */
 export interface ScheduleRow {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { type Executor, runQuery } from '../db/executor.js'
-import type { SchemaNames } from '../schema-names.js'
+import type { SchemaNames } from '../db/schema-names.js'
 
 /**
  * A CTE that makes the statement's own transaction commit asynchronously (no wait for the WAL

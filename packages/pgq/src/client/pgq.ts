@@ -1,0 +1,182 @@
+import { Jobs } from '../admin/jobs.js'
+import type { Executor } from '../db/executor.js'
+import { type SchemaNames, schemaNames } from '../db/schema-names.js'
+import { Pruner } from '../maintenance/pruner.js'
+import { type MigrationResult, Migrator } from '../migrate/migrator.js'
+import { ScheduleEnqueuer } from '../schedule/schedule-enqueuer.js'
+import { Schedules } from '../schedule/schedules.js'
+import type { TaskDefinition } from '../task/task.js'
+import { Worker } from '../worker/worker.js'
+import type { WorkerOptions } from '../worker/worker-config.js'
+import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
+import {
+  type EnqueuedJob,
+  type EnqueueOptions,
+  encodeJob,
+  insertEncodedJobs,
+  type JobSpec,
+} from './enqueue.js'
+
+/**
+ * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
+ *
+ * ```ts
+ * const pgq = createPgq({ connectionString: process.env.DATABASE_URL })
+ * await pgq.migrate()
+ * const job = await pgq.enqueue(sendEmail, { to: 'a@example.com' })
+ * ```
+ */
+export class Pgq {
+  readonly config: PgqConfig
+  /** @internal */
+  readonly names: SchemaNames
+
+  constructor(options: PgqOptions) {
+    this.config = resolveConfig(options)
+    this.names = schemaNames(this.config.schema)
+  }
+
+  #jobs: Jobs | undefined
+  #schedules: Schedules | undefined
+
+  /**
+   * Jobs by id and by filter: get, list, wait for a result, cancel, retry, delete, stats.
+   *
+   * ```ts
+   * const { id } = await pgq.enqueue(buildReport, { month: '2026-10' })
+   * const result = await pgq.jobs.waitFor(id, { timeoutMs: 60_000 })
+   * ```
+   */
+  get jobs(): Jobs {
+    this.#jobs ??= new Jobs({ pool: this.config.pool, schema: this.config.schema })
+    return this.#jobs
+  }
+
+  /**
+   * Periodic schedules (rows of `<schema>.schedules`): set, list, pause, resume, trigger, remove.
+   *
+   * ```ts
+   * await pgq.schedules.set({ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Paris', task: 'build_report' })
+   * ```
+   */
+  get schedules(): Schedules {
+    this.#schedules ??= new Schedules({
+      pool: this.config.pool,
+      schema: this.config.schema,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+    })
+    return this.#schedules
+  }
+
+  /** The pool pgq runs its own statements on. */
+  get pool() {
+    return this.config.pool
+  }
+
+  /**
+   * Enqueues one job. With `options.db` it runs on your connection or transaction, so it commits or
+   * rolls back with your own writes; otherwise it is its own short transaction on pgq's pool.
+   * Workers are woken when the job commits.
+   *
+   * ```ts
+   * await client.query('BEGIN')
+   * await client.query('INSERT INTO videos (id) VALUES ($1)', [id])
+   * const job = await pgq.enqueue(processVideo, { videoId: id }, { db: client })
+   * await client.query('COMMIT') // the job exists only from here on
+   * ```
+   */
+  async enqueue<P>(
+    task: TaskDefinition<P, unknown> | string,
+    payload: P,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueuedJob> {
+    const encoded = encodeJob(task, payload, options, this.config.maxPayloadBytes, '')
+    const [job] = await insertEncodedJobs(options.db ?? this.config.pool, this.names, [encoded])
+    return job!
+  }
+
+  /**
+   * Enqueues many jobs in one statement (one round trip, one NOTIFY per queue). Every job is
+   * validated first; one bad job rejects the whole call before any SQL runs.
+   *
+   * ```ts
+   * await pgq.enqueueMany(users.map((u) => ({ task: sendEmail, payload: { to: u.email } })), { db: trx })
+   * ```
+   */
+  async enqueueMany(
+    jobs: readonly JobSpec[],
+    options: { readonly db?: Executor } = {},
+  ): Promise<EnqueuedJob[]> {
+    const encoded = jobs.map((job, index) =>
+      encodeJob(job.task, job.payload, job.options ?? {}, this.config.maxPayloadBytes, `jobs[${index}].`),
+    )
+    return insertEncodedJobs(options.db ?? this.config.pool, this.names, encoded)
+  }
+
+  /**
+   * Creates a worker that runs the given tasks' jobs on this client's pool and schema. Call
+   * `start()` on it; `stop()` shuts it down gracefully.
+   *
+   * ```ts
+   * const worker = pgq.createWorker({ tasks: [sendEmail], queues: { emails: 20 } })
+   * await worker.start()
+   * ```
+   */
+  createWorker(options: WorkerOptions): Worker {
+    return new Worker(options, {
+      pool: this.config.pool,
+      names: this.names,
+      connectionString: this.config.connectionString,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      extraServices: (worker) => {
+        const services = []
+        const onError = (component: string, error: unknown) => worker.reportError(component, error)
+        if (options.scheduler !== false) {
+          services.push(
+            new ScheduleEnqueuer({
+              pool: this.config.pool,
+              schema: this.config.schema,
+              logger: worker.config.logger,
+              onError,
+              ...(options.schedules ? { schedules: options.schedules } : {}),
+              ...(options.schedules ? { knownTasks: new Set(worker.config.tasks.keys()) } : {}),
+            }),
+          )
+        }
+        if (worker.config.maintenance) {
+          services.push(
+            new Pruner({
+              pool: this.config.pool,
+              schema: this.config.schema,
+              onError,
+              ...(options.pruneIntervalMs ? { intervalMs: options.pruneIntervalMs } : {}),
+            }),
+          )
+        }
+        return services
+      },
+    })
+  }
+
+  /** Applies pending migrations to this client's schema (see {@link Migrator}). */
+  async migrate(): Promise<MigrationResult> {
+    return new Migrator({ pool: this.config.pool, schema: this.config.schema }).migrate()
+  }
+
+  /** Ends the pool if pgq created it. */
+  async close(): Promise<void> {
+    await this.#jobs?.close()
+    if (this.config.ownsPool) await this.config.pool.end()
+  }
+}
+
+/**
+ * Creates a pgq client.
+ *
+ * ```ts
+ * const pgq = createPgq({ pool, schema: 'pgq' })
+ * ```
+ */
+export function createPgq(options: PgqOptions): Pgq {
+  return new Pgq(options)
+}

@@ -1,0 +1,98 @@
+import type pg from 'pg'
+import { type SchemaNames, schemaNames } from '../db/schema-names.js'
+import { PgqValidationError } from '../errors.js'
+import { pruneJobs } from '../sql/admin-queries.js'
+import { PeriodicService, type Service } from '../worker/service.js'
+
+/**
+ * Options of {@link Pruner}.
+ *
+ * ```ts
+ * new Pruner({ pool, schema: 'pgq', onError: (component, error) => console.error(component, error), batchSize: 500 })
+ * ```
+ */
+export interface PrunerOptions {
+  readonly pool: pg.Pool
+  readonly schema: string
+  /** Receives errors of a run (`component` is `'pruner'`); the pruner keeps going. */
+  readonly onError: (component: string, error: unknown) => void
+  /** Time between runs, in ms (default 30,000). */
+  readonly intervalMs?: number
+  /** Jobs deleted per statement; each batch commits on its own (default 1,000). */
+  readonly batchSize?: number
+  /** Largest number of batches in one run, so one run never holds on forever (default 100). */
+  readonly maxBatchesPerRun?: number
+}
+
+/**
+ * Deletes finished jobs (succeeded, failed, cancelled) whose `delete_after` has passed, in small
+ * batches that each commit quickly. The worker sets `delete_after` when it finalizes a job (per-state
+ * retention); the pruner only deletes what is due. Any number of pruners may run at once: each batch
+ * skips rows another one has locked (`FOR UPDATE SKIP LOCKED`).
+ *
+ * ```ts
+ * const pruner = new Pruner({ pool, schema: 'pgq', onError: (c, e) => logger.error(`${c} failed`, { error: String(e) }) })
+ * pruner.start()
+ * await pruner.stop()
+ * ```
+ */
+export class Pruner implements Service {
+  readonly #pool: pg.Pool
+  readonly #names: SchemaNames
+  readonly #batchSize: number
+  readonly #maxBatchesPerRun: number
+  readonly #service: PeriodicService
+
+  constructor(options: PrunerOptions) {
+    const { pool, schema, onError, intervalMs = 30_000, batchSize = 1_000, maxBatchesPerRun = 100 } = options
+    if (typeof pool?.query !== 'function') throw new PgqValidationError('pool', 'must be a pg.Pool', pool)
+    if (typeof onError !== 'function') throw new PgqValidationError('onError', 'must be a function', onError)
+    checkInt('intervalMs', intervalMs, 1, 2 ** 31 - 1)
+    checkInt('batchSize', batchSize, 1, 100_000)
+    checkInt('maxBatchesPerRun', maxBatchesPerRun, 1, 1_000_000)
+    this.#pool = pool
+    this.#names = schemaNames(schema)
+    this.#batchSize = batchSize
+    this.#maxBatchesPerRun = maxBatchesPerRun
+    this.#service = new PeriodicService({
+      name: 'pruner',
+      intervalMs,
+      onError,
+      run: async (signal) => {
+        await this.pruneOnce(signal)
+      },
+    })
+  }
+
+  start(): void {
+    this.#service.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.#service.stop()
+  }
+
+  /**
+   * Deletes due jobs batch by batch until a batch comes back short (or `signal` aborts, or the
+   * per-run cap is reached); returns how many it deleted.
+   *
+   * ```ts
+   * const deleted = await pruner.pruneOnce()
+   * ```
+   */
+  async pruneOnce(signal?: AbortSignal): Promise<number> {
+    let total = 0
+    for (let batch = 0; batch < this.#maxBatchesPerRun && !signal?.aborted; batch++) {
+      const deleted = await pruneJobs(this.#pool, this.#names, this.#batchSize)
+      total += deleted
+      if (deleted < this.#batchSize) break
+    }
+    return total
+  }
+}
+
+function checkInt(path: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
+  }
+}

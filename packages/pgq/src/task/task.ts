@@ -1,0 +1,132 @@
+import { assertName } from '../db/identifiers.js'
+import { PgqValidationError } from '../errors.js'
+import type { JsonValue } from './payload.js'
+import { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
+
+/** What a handler receives besides its payload. */
+export interface TaskContext {
+  /** The job's id (a decimal string; ids are PostgreSQL `bigint`s). */
+  readonly jobId: string
+  readonly task: string
+  readonly queue: string
+  /** 1 for the first run, 2 for the first retry, … (interrupted runs are not counted). */
+  readonly attempt: number
+  readonly maxAttempts: number
+  /**
+   * Aborted when the job should stop: its time limit passed, it was cancelled, its lease was lost,
+   * or the worker is shutting down past its grace period. Pass it to `fetch`, streams, timers.
+   */
+  readonly signal: AbortSignal
+  /**
+   * Reports progress, visible at once to readers of the job (throttled; the last value always
+   * lands). `value` is a number (e.g. percent) and/or a small JSON object.
+   */
+  progress(value: number | null, meta?: JsonValue): Promise<void>
+}
+
+/** The function that does a task's work. Its return value (JSON) is stored as the job's result. */
+export type TaskHandler<P, R> = (payload: P, context: TaskContext) => Promise<R> | R
+
+/** How a task is defined; see {@link defineTask}. */
+export interface TaskOptions<P, R> {
+  /** Unique task name: 1-128 characters of A-Z a-z 0-9 _ . : - */
+  readonly name: string
+  readonly handler: TaskHandler<P, R>
+  /** Default queue of this task's jobs (default `default`). */
+  readonly queue?: string
+  /** Default priority: higher runs first (default 0, range -32768..32767). */
+  readonly priority?: number
+  /** Runs before the job fails for good (default 5). */
+  readonly maxAttempts?: number
+  /**
+   * Soft time limit per attempt, in ms: the handler's signal is aborted. After `hardTimeoutGraceMs`
+   * more, the attempt is failed and its slot freed even if the handler ignores the signal.
+   * Default: none.
+   */
+  readonly timeoutMs?: number
+  /** Grace after the soft limit before the hard limit (default 5,000 ms). */
+  readonly hardTimeoutGraceMs?: number
+  /** Backoff between attempts and which errors retry (default: exponential with jitter). */
+  readonly retry?: RetryPolicyOptions
+  /** Optional runtime validation of the payload, before the handler runs (zod's `parse` fits). */
+  readonly parsePayload?: (payload: unknown) => P
+  /** Delete a job as soon as it succeeds instead of keeping its result for the retention period. */
+  readonly deleteOnSuccess?: boolean
+  /**
+   * Dead-letter queue: a job of this task that fails for good is moved to this queue (still in
+   * state `failed`, with its errors), where it waits to be inspected and redriven with
+   * `pgq.jobs.retry({ queue }, { queue: original })`. Default: it stays in its queue.
+   */
+  readonly deadLetterQueue?: string
+}
+
+/** A task, frozen and validated. Pass it to `pgq.enqueue()` and to workers. */
+export interface TaskDefinition<P = unknown, R = unknown> extends Readonly<TaskOptions<P, R>> {
+  readonly queue: string
+  readonly retryPolicy: RetryPolicy
+  /** Type-level marker of the payload; never set at run time. */
+  readonly __payload?: P
+  readonly __result?: R
+}
+
+/** Any task definition, whatever its payload and result types. */
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds tasks of every payload type
+export type AnyTaskDefinition = TaskDefinition<any, any>
+
+const KNOWN = new Set([
+  'name',
+  'handler',
+  'queue',
+  'priority',
+  'maxAttempts',
+  'timeoutMs',
+  'hardTimeoutGraceMs',
+  'retry',
+  'parsePayload',
+  'deleteOnSuccess',
+  'deadLetterQueue',
+])
+
+/**
+ * Defines a task: its name, handler and defaults. The payload type flows to `enqueue` and to the
+ * handler.
+ *
+ * ```ts
+ * export const sendEmail = defineTask({
+ *   name: 'send_email',
+ *   queue: 'emails',
+ *   maxAttempts: 3,
+ *   async handler(payload: { to: string }, ctx) {
+ *     await mailer.send(payload.to, { signal: ctx.signal })
+ *     return { sent: true }
+ *   },
+ * })
+ * ```
+ */
+export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, R> {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key))
+      throw new PgqValidationError(`task.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
+  }
+  assertName(options.name, 'task.name')
+  if (typeof options.handler !== 'function')
+    throw new PgqValidationError('task.handler', 'must be a function')
+  const queue = assertName(options.queue ?? 'default', 'task.queue')
+  if (options.priority !== undefined) assertInt(options.priority, 'task.priority', -32768, 32767)
+  if (options.maxAttempts !== undefined) assertInt(options.maxAttempts, 'task.maxAttempts', 1, 1000)
+  if (options.timeoutMs !== undefined) assertInt(options.timeoutMs, 'task.timeoutMs', 1, 2 ** 31 - 1)
+  if (options.hardTimeoutGraceMs !== undefined) {
+    assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, 2 ** 31 - 1)
+  }
+  if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
+  const retryPolicy = resolveRetryPolicy(options.retry, 'task.retry')
+  return Object.freeze({ ...options, queue, retryPolicy })
+}
+
+/** @internal Integer within bounds, or a {@link PgqValidationError} naming the path. */
+export function assertInt(value: unknown, path: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
+  }
+  return value
+}
