@@ -82,5 +82,6 @@ export {
   type TaskOptions,
 } from './task/task.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
-export { Worker } from './worker/worker.js'
+export type { LeaseLostReason } from './worker/lease-renewer.js'
+export { Worker, type WorkerHandle } from './worker/worker.js'
 export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'

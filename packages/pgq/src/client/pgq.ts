@@ -1,9 +1,7 @@
 import { Jobs } from '../admin/jobs.js'
 import type { Executor } from '../db/executor.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
-import { Pruner } from '../maintenance/pruner.js'
 import { type MigrationResult, Migrator } from '../migrate/migrator.js'
-import { ScheduleEnqueuer } from '../schedule/schedule-enqueuer.js'
 import { Schedules } from '../schedule/schedules.js'
 import type { TaskDefinition } from '../task/task.js'
 import { Worker } from '../worker/worker.js'
@@ -128,33 +126,6 @@ export class Pgq {
       names: this.names,
       connectionString: this.config.connectionString,
       maxPayloadBytes: this.config.maxPayloadBytes,
-      extraServices: (worker) => {
-        const services = []
-        const onError = (component: string, error: unknown) => worker.reportError(component, error)
-        if (options.scheduler !== false) {
-          services.push(
-            new ScheduleEnqueuer({
-              pool: this.config.pool,
-              schema: this.config.schema,
-              logger: worker.config.logger,
-              onError,
-              ...(options.schedules ? { schedules: options.schedules } : {}),
-              ...(options.schedules ? { knownTasks: new Set(worker.config.tasks.keys()) } : {}),
-            }),
-          )
-        }
-        if (worker.config.maintenance) {
-          services.push(
-            new Pruner({
-              pool: this.config.pool,
-              schema: this.config.schema,
-              onError,
-              ...(options.pruneIntervalMs ? { intervalMs: options.pruneIntervalMs } : {}),
-            }),
-          )
-        }
-        return services
-      },
     })
   }
 

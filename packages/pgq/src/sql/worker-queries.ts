@@ -35,8 +35,8 @@ function lockInIdOrder(names: SchemaNames, idsParam: string): string {
 // Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
 // still `running` under the same `lease_token`. Zero rows back means the lease was lost.
 
-/** @internal A job as claimed by a worker. */
-export interface ClaimedJobRow {
+/** @internal A job as the claim statement returns it (snake_case; mapped to {@link ClaimedJob}). */
+interface ClaimedJobRow {
   id: string
   task: string
   queue: string
@@ -46,12 +46,32 @@ export interface ClaimedJobRow {
   lease_token: string
 }
 
+/**
+ * @internal A job this worker claimed: which run of which job, and the lease token that fences
+ * every write about it.
+ */
+export interface ClaimedJob {
+  readonly id: string
+  readonly task: string
+  readonly queue: string
+  readonly payload: unknown
+  /** 1-based attempt number of this run. */
+  readonly attempt: number
+  readonly maxAttempts: number
+  readonly leaseToken: string
+}
+
+/** @internal What the workers row says about a worker (inserted again by the heartbeat if deleted). */
+export interface WorkerRow {
+  readonly id: string
+  readonly hostname: string
+  readonly pid: number
+  readonly queues: readonly string[]
+  readonly concurrency: number
+}
+
 /** @internal Registers (or refreshes) a worker row. */
-export async function upsertWorker(
-  db: Executor,
-  names: SchemaNames,
-  worker: { id: string; hostname: string; pid: number; queues: string[]; concurrency: number },
-): Promise<void> {
+export async function upsertWorker(db: Executor, names: SchemaNames, worker: WorkerRow): Promise<void> {
   await runQuery(
     db,
     `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency)
@@ -76,7 +96,7 @@ export async function claimJobs(
   names: SchemaNames,
   params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
   prepared = false,
-): Promise<ClaimedJobRow[]> {
+): Promise<ClaimedJob[]> {
   const result = await runQuery<ClaimedJobRow>(
     db,
     `WITH ${ASYNC_COMMIT},
@@ -100,13 +120,21 @@ export async function claimJobs(
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
     statementName(prepared, 'claim', names),
   )
-  return result.rows
+  return result.rows.map((row) => ({
+    id: row.id,
+    task: row.task,
+    queue: row.queue,
+    payload: row.payload,
+    attempt: row.attempts,
+    maxAttempts: row.max_attempts,
+    leaseToken: row.lease_token,
+  }))
 }
 
 /** A retry or snooze requested while a cancel is pending ends the job as cancelled instead. */
 const EFFECTIVE_STATE = `(CASE WHEN u.state = 'available' AND j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE u.state END)`
 
-/** @internal How a run ended, as the completer writes it. */
+/** @internal How a run ended, as the completer writes it (one row of the finalize statement). */
 export interface FinalizeItem {
   id: string
   leaseToken: string
@@ -128,7 +156,8 @@ export interface FinalizeItem {
 /**
  * @internal Writes a batch of outcomes in one statement. A retry requested while a cancel was
  * pending becomes `cancelled`. Final states announce `finished:<id,id,…>` on the events channel.
- * Returns the ids that were written; the others had lost their lease.
+ * Returns the state each written job ended in (a retry requested while a cancel was pending ends
+ * `cancelled`); ids missing from it had lost their lease.
  */
 export async function finalizeJobs(
   db: Executor,
@@ -136,8 +165,8 @@ export async function finalizeJobs(
   items: readonly FinalizeItem[],
   maxErrorsKept: number,
   prepared = false,
-): Promise<string[]> {
-  const result = await runQuery<{ id: string; final: boolean }>(
+): Promise<Map<string, FinalizeItem['state']>> {
+  const result = await runQuery<{ id: string; state: FinalizeItem['state'] }>(
     db,
     `WITH ${ASYNC_COMMIT},
      u AS (
@@ -163,7 +192,7 @@ export async function finalizeJobs(
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
        FROM u, locked
        WHERE j.id = u.id AND locked.id = u.id AND j.lease_token = u.token AND j.state = 'running'
-       RETURNING j.id, j.state <> 'available' AS final, j.queue, j.run_at
+       RETURNING j.id, j.state, j.state <> 'available' AS final, j.queue, j.run_at
      ),
      notified AS (
        SELECT count(pg_notify($10, 'finished:' || ids)) AS n
@@ -175,7 +204,7 @@ export async function finalizeJobs(
                 THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS n
        FROM (SELECT d.queue, min(d.run_at) AS first_run_at FROM done d WHERE NOT d.final GROUP BY d.queue) w
      )
-     SELECT d.id::text AS id, d.final FROM done d, notified, (SELECT count(*) FROM woken) AS w, async_commit`,
+     SELECT d.id::text AS id, d.state FROM done d, notified, (SELECT count(*) FROM woken) AS w, async_commit`,
     [
       items.map((i) => i.id),
       items.map((i) => i.leaseToken),
@@ -192,7 +221,7 @@ export async function finalizeJobs(
     ],
     statementName(prepared, 'finalize', names),
   )
-  return result.rows.map((r) => r.id)
+  return new Map(result.rows.map((r) => [r.id, r.state]))
 }
 
 /** @internal A held job whose lease the heartbeat extended, and whether a cancel was requested. */
@@ -202,18 +231,24 @@ export interface RenewedLeaseRow {
 }
 
 /**
- * @internal The heartbeat: refreshes the worker row and extends the leases of all jobs it holds, in
- * one statement. Held jobs missing from the result have lost their lease.
+ * @internal The heartbeat: refreshes the worker row — inserting it again when it is gone (the
+ * rescuer deletes rows whose heartbeat is stale, as happens to every worker after a long outage) —
+ * and extends the leases of all jobs it holds, in one statement. Held jobs missing from the result
+ * have lost their lease.
  */
 export async function renewLeases(
   db: Executor,
   names: SchemaNames,
-  params: { workerId: string; ids: string[]; tokens: string[]; leaseMs: number },
+  params: { worker: WorkerRow; ids: string[]; tokens: string[]; leaseMs: number },
 ): Promise<RenewedLeaseRow[]> {
+  const { worker } = params
   const result = await runQuery<RenewedLeaseRow>(
     db,
     `WITH beat AS (
-       UPDATE ${names.workers} SET heartbeat_at = now() WHERE id = $1 RETURNING id
+       INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency)
+       VALUES ($1, $5, $6, $7, $8)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+       RETURNING id
      ),
      locked AS MATERIALIZED (${lockInIdOrder(names, '$2')}),
      renewed AS (
@@ -224,7 +259,16 @@ export async function renewLeases(
        RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested
      )
      SELECT r.id::text AS id, r.cancel_requested FROM renewed r, (SELECT count(*) FROM beat) AS b`,
-    [params.workerId, params.ids, params.tokens, params.leaseMs],
+    [
+      worker.id,
+      params.ids,
+      params.tokens,
+      params.leaseMs,
+      worker.hostname,
+      worker.pid,
+      worker.queues,
+      worker.concurrency,
+    ],
   )
   return result.rows
 }

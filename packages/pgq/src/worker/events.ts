@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import type { LeaseLostReason } from './lease-renewer.js'
 
 /** What events say about a job (never its payload). */
 export interface JobInfo {
@@ -19,6 +20,11 @@ export interface JobInfo {
  */
 export interface WorkerEventMap {
   'job:start': { job: JobInfo }
+  /**
+   * The job's success is written. This and the other outcome events (`job:retry`, `job:failed`,
+   * `job:cancelled`, `job:snoozed`) fire only once the database accepted the outcome; an outcome
+   * it refused (the lease was lost) gives `job:lease-lost` instead.
+   */
   'job:succeeded': { job: JobInfo; durationMs: number }
   /** The handler reported progress (emitted for every report; the database write is throttled). */
   'job:progress': { job: JobInfo; value: number | null }
@@ -30,16 +36,24 @@ export interface WorkerEventMap {
   'job:snoozed': { job: JobInfo; delayMs: number }
   /** The soft (`hard: false`) or hard (`hard: true`) time limit passed. */
   'job:timeout': { job: JobInfo; hard: boolean }
-  /** Another worker took the job over (this worker's lease expired); its outcome here is dropped. */
-  'job:lease-lost': { job: JobInfo }
+  /**
+   * This worker no longer holds the job (its lease expired and the job was rescued or taken over):
+   * its handler was aborted and nothing it did is written. `reason` says how the loss was found.
+   */
+  'job:lease-lost': { job: JobInfo; reason: LeaseLostReason }
   /** Released on shutdown without spending an attempt; another worker takes it at once. */
   'job:released': { job: JobInfo }
   'listener:connected': Record<string, never>
   'listener:disconnected': { error: Error | undefined }
   /** Jobs of dead workers returned to their queues (or failed after too many interruptions). */
   'maintenance:rescued': { requeued: number; failed: number }
-  /** An error in a background loop; the loop goes on. */
+  /**
+   * An error in a background loop; the loop goes on, retrying with backoff. Emitted for every
+   * error, while the log gets at most a few lines per outage.
+   */
   'worker:error': { component: string; error: Error }
+  /** The database answered again after errors that lasted `outageMs`; every loop resumes at once. */
+  'worker:recovered': { outageMs: number }
   'worker:started': { workerId: string }
   'worker:stopped': { workerId: string }
 }

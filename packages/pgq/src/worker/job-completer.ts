@@ -1,7 +1,17 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { type FinalizeItem, finalizeJobs } from '../sql/worker-queries.js'
+import { type ClaimedJob, type FinalizeItem, finalizeJobs } from '../sql/worker-queries.js'
+import { Backoff } from '../util/backoff.js'
+import type { JobOutcome } from './outcome.js'
 import type { Service } from './service.js'
+
+/**
+ * What became of an outcome handed to the completer: the state the job was written in (a retry
+ * or snooze requested while a cancel was pending is written `cancelled`), `fenced` when the
+ * database refused it (the lease had been lost), `abandoned` when the worker stopped before it
+ * could be written (the lease expires and the rescuer runs the job again).
+ */
+export type CompletionResult = FinalizeItem['state'] | 'fenced' | 'abandoned'
 
 /** @internal Options of {@link JobCompleter}. */
 export interface JobCompleterOptions {
@@ -11,26 +21,41 @@ export interface JobCompleterOptions {
   readonly preparedStatements: boolean
   /** Largest batch per statement (default 500). */
   readonly maxBatch?: number
-  /** Called once per item after its write: `written` false means the lease had been lost. */
-  readonly onWritten: (item: FinalizeItem, written: boolean) => void
+  /** Backoff after a failed write (default 50 ms doubling to 5 s). */
+  readonly backoff?: Backoff
   readonly onError: (component: string, error: unknown) => void
+  /** A write went through (the database is reachable). */
+  readonly onSuccess?: () => void
+}
+
+interface Pending {
+  readonly item: FinalizeItem
+  readonly resolve: (result: CompletionResult) => void
 }
 
 /**
- * @internal Buffers job outcomes and writes them in batches: while one batch is being written, the
- * next accumulates, so a busy worker writes many outcomes per round trip and an idle one writes
- * each at once. Each write is fenced by lease token (see `finalizeJobs`). A failed write (database
- * down) is retried with backoff; the outcomes stay buffered meanwhile.
+ * @internal Writes job outcomes in batches: while one batch is being written, the next
+ * accumulates, so a busy worker writes many outcomes per round trip and an idle one writes each at
+ * once. Each write is fenced by lease token (see `finalizeJobs`); `complete()` resolves with what
+ * the database did. A failed write (database down) is retried with backoff; the outcomes stay
+ * buffered meanwhile.
+ *
+ * ```ts
+ * const result = await completer.complete(job.claim, { kind: 'snoozed', delayMs: 1_000 })
+ * if (result === 'fenced') console.log('another worker owns the job now')
+ * ```
  */
 export class JobCompleter implements Service {
   readonly #options: JobCompleterOptions
-  #buffer: FinalizeItem[] = []
+  readonly #backoff: Backoff
+  #buffer: Pending[] = []
   #flushing: Promise<void> | undefined
-  #retryDelayMs = 0
   #stopped = false
+  #abort = new AbortController()
 
   constructor(options: JobCompleterOptions) {
     this.#options = Object.freeze({ maxBatch: 500, ...options })
+    this.#backoff = options.backoff ?? new Backoff({ minMs: 50, maxMs: 5_000 })
   }
 
   /** Outcomes waiting to be written (the fetcher stops claiming when this grows too large). */
@@ -40,11 +65,21 @@ export class JobCompleter implements Service {
 
   start(): void {
     this.#stopped = false
+    this.#abort = new AbortController()
   }
 
-  push(item: FinalizeItem): void {
-    this.#buffer.push(item)
-    if (!this.#flushing) this.#startDrain()
+  /** Queues one outcome for writing; resolves once the database wrote or refused it. */
+  complete(claim: ClaimedJob, outcome: JobOutcome): Promise<CompletionResult> {
+    if (this.#stopped) return Promise.resolve('abandoned')
+    return new Promise((resolve) => {
+      this.#buffer.push({ item: toFinalizeItem(claim, outcome), resolve })
+      if (!this.#flushing) this.#startDrain()
+    })
+  }
+
+  /** The database is reachable again: retry a failed write now instead of after the backoff. */
+  resume(): void {
+    this.#backoff.skip()
   }
 
   #startDrain(): void {
@@ -64,34 +99,78 @@ export class JobCompleter implements Service {
     while (this.#flushing) await this.#flushing
   }
 
-  /** Flushes, trying for at most `timeoutMs` when the database is unreachable. */
+  /** Flushes, trying for at most `timeoutMs` when the database is unreachable; the rest is abandoned. */
   async stop(timeoutMs = 5_000): Promise<void> {
-    const gaveUp = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())
+    let timer: NodeJS.Timeout | undefined
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs)
+      timer.unref()
+    })
     await Promise.race([this.flush(), gaveUp])
+    clearTimeout(timer)
     this.#stopped = true
+    this.#abort.abort()
+    for (const pending of this.#buffer.splice(0)) pending.resolve('abandoned')
   }
 
   async #drain(): Promise<void> {
     while (this.#buffer.length > 0 && !this.#stopped) {
-      if (this.#retryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs))
       const batch = this.#buffer.splice(0, this.#options.maxBatch!)
+      let written: Map<string, FinalizeItem['state']>
       try {
-        const written = new Set(
-          await finalizeJobs(
-            this.#options.pool,
-            this.#options.names,
-            batch,
-            this.#options.maxErrorsKept,
-            this.#options.preparedStatements,
-          ),
+        written = await finalizeJobs(
+          this.#options.pool,
+          this.#options.names,
+          batch.map((p) => p.item),
+          this.#options.maxErrorsKept,
+          this.#options.preparedStatements,
         )
-        this.#retryDelayMs = 0
-        for (const item of batch) this.#options.onWritten(item, written.has(item.id))
       } catch (error) {
+        if (this.#stopped) {
+          for (const pending of batch) pending.resolve('abandoned')
+          return
+        }
         this.#buffer.unshift(...batch)
-        this.#retryDelayMs = Math.min(5_000, Math.max(50, this.#retryDelayMs * 2))
         this.#options.onError('completer', error)
+        await this.#backoff.wait(this.#abort.signal)
+        continue
       }
+      this.#backoff.reset()
+      this.#options.onSuccess?.()
+      for (const { item, resolve } of batch) resolve(written.get(item.id) ?? 'fenced')
     }
+  }
+}
+
+/** The finalize statement's row for one outcome. */
+export function toFinalizeItem(claim: ClaimedJob, outcome: JobOutcome): FinalizeItem {
+  const row: FinalizeItem = {
+    id: claim.id,
+    leaseToken: claim.leaseToken,
+    state: 'available',
+    result: null,
+    error: null,
+    delayMs: 0,
+    refundAttempt: false,
+    retentionMs: null,
+    queue: null,
+  }
+  switch (outcome.kind) {
+    case 'succeeded':
+      return { ...row, state: 'succeeded', result: outcome.result, retentionMs: outcome.retentionMs }
+    case 'retry':
+      return { ...row, error: outcome.errorJson, delayMs: outcome.delayMs }
+    case 'snoozed':
+      return { ...row, delayMs: outcome.delayMs, refundAttempt: true }
+    case 'failed':
+      return {
+        ...row,
+        state: 'failed',
+        error: outcome.errorJson,
+        retentionMs: outcome.retentionMs,
+        queue: outcome.deadLetterQueue,
+      }
+    case 'cancelled':
+      return { ...row, state: 'cancelled', error: outcome.errorJson, retentionMs: outcome.retentionMs }
   }
 }

@@ -1,10 +1,10 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import type { FinalizeItem } from '../sql/worker-queries.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
 import type { AnyTaskDefinition, TaskContext } from '../task/task.js'
 import type { WorkerEvents } from './events.js'
+import type { JobOutcome } from './outcome.js'
 import { ProgressReporter } from './progress-reporter.js'
 import type { RunningJob } from './running-job.js'
 import type { WorkerConfig } from './worker-config.js'
@@ -23,9 +23,10 @@ export interface JobExecutorDeps {
 const DEFAULT_HARD_GRACE_MS = 5_000
 
 /**
- * @internal Runs one claimed job's handler and turns what happened into the row to write:
- * success (result), retry (backoff), failure, cancel, snooze — or nothing, when the outcome must
- * be dropped (lease lost, released on shutdown). Never throws.
+ * @internal Runs one claimed job's handler and says how the run ended — a typed {@link JobOutcome}
+ * (success, retry, failure, cancel, snooze), or null when there is nothing to write (lease lost,
+ * released on shutdown). It announces nothing final: the worker emits the outcome's event once the
+ * completer's write went through. Never throws.
  */
 export class JobExecutor {
   readonly #deps: JobExecutorDeps
@@ -34,9 +35,9 @@ export class JobExecutor {
     this.#deps = deps
   }
 
-  async execute(job: RunningJob): Promise<FinalizeItem | null> {
+  async execute(job: RunningJob): Promise<JobOutcome | null> {
     const { config, events } = this.#deps
-    const task = config.tasks.get(job.row.task)
+    const task = config.tasks.get(job.claim.task)
     events.emit('job:start', { job: job.info })
     // cancelled (or lost) while it waited in the prefetch buffer: do not run it at all
     if (job.controller.signal.aborted) return this.#afterAbort(job, task, job.controller.signal.reason)
@@ -44,18 +45,18 @@ export class JobExecutor {
       return this.#failure(
         job,
         undefined,
-        new PermanentError(`no handler for task "${job.row.task}" in this worker`),
+        new PermanentError(`no handler for task "${job.claim.task}" in this worker`),
       )
 
     const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job, (error) =>
       this.#deps.onError('progress', error),
     )
     const context: TaskContext = Object.freeze({
-      jobId: job.row.id,
-      task: job.row.task,
-      queue: job.row.queue,
-      attempt: job.row.attempts,
-      maxAttempts: job.row.max_attempts,
+      jobId: job.claim.id,
+      task: job.claim.task,
+      queue: job.claim.queue,
+      attempt: job.claim.attempt,
+      maxAttempts: job.claim.maxAttempts,
       signal: job.controller.signal,
       progress: (value: number | null, meta?: unknown) => {
         const written = progress.report(value, meta)
@@ -89,7 +90,7 @@ export class JobExecutor {
     })
 
     try {
-      const payload = task.parsePayload ? task.parsePayload(job.row.payload) : job.row.payload
+      const payload = task.parsePayload ? task.parsePayload(job.claim.payload) : job.claim.payload
       const value = await Promise.race([
         Promise.resolve().then(() => task.handler(payload, context)),
         hardLimit,
@@ -103,11 +104,8 @@ export class JobExecutor {
         )
       }
       await progress.flush()
-      if (job.dropped) return null
-      if (isSnooze(value)) {
-        events.emit('job:snoozed', { job: job.info, delayMs: value.delayMs })
-        return this.#item(job, 'available', null, null, value.delayMs, true)
-      }
+      if (isDropped(job)) return null
+      if (isSnooze(value)) return { kind: 'snoozed', delayMs: value.delayMs }
       let result: string | null = null
       if (value !== undefined) {
         try {
@@ -120,8 +118,12 @@ export class JobExecutor {
           )
         }
       }
-      events.emit('job:succeeded', { job: job.info, durationMs: performance.now() - job.startedAt })
-      return this.#item(job, 'succeeded', result, null, 0, false, this.#retentionFor('succeeded', task))
+      return {
+        kind: 'succeeded',
+        result,
+        retentionMs: this.#retentionFor('succeeded', task),
+        durationMs: performance.now() - job.startedAt,
+      }
     } catch (error) {
       await progress.flush().catch(() => {})
       return this.#afterAbort(job, task, error)
@@ -132,26 +134,19 @@ export class JobExecutor {
   }
 
   /** A run that threw (or hit the hard limit): maybe cancelled, dropped, retried or failed. */
-  #afterAbort(job: RunningJob, task: AnyTaskDefinition | undefined, error: unknown): FinalizeItem | null {
-    if (job.dropped) return null
-    const reason = job.abortReason
-    if (reason === 'lease-lost' || reason === 'shutdown') return null
-    if (reason === 'cancelled') {
-      this.#deps.events.emit('job:cancelled', { job: job.info })
-      return this.#item(
-        job,
-        'cancelled',
-        null,
-        this.#errorJson(job, error),
-        0,
-        false,
-        this.#retentionFor('cancelled', task),
-      )
+  #afterAbort(job: RunningJob, task: AnyTaskDefinition | undefined, error: unknown): JobOutcome | null {
+    if (isDropped(job)) return null
+    if (job.abortReason === 'cancelled') {
+      return {
+        kind: 'cancelled',
+        errorJson: this.#errorJson(job, error),
+        retentionMs: this.#retentionFor('cancelled', task),
+      }
     }
     return this.#failure(job, task, error)
   }
 
-  #failure(job: RunningJob, task: AnyTaskDefinition | undefined, thrown: unknown): FinalizeItem {
+  #failure(job: RunningJob, task: AnyTaskDefinition | undefined, thrown: unknown): JobOutcome {
     const error = thrown instanceof Error ? thrown : new Error(String(thrown))
     if (job.abortReason === 'timeout' && error instanceof JobAbortedError) {
       error.message = `timed out after ${task?.timeoutMs} ms`
@@ -159,25 +154,19 @@ export class JobExecutor {
     const retryable =
       task !== undefined &&
       !(error instanceof PermanentError) &&
-      job.row.attempts < job.row.max_attempts &&
+      job.claim.attempt < job.claim.maxAttempts &&
       safeRetryOn(task, error)
-    if (retryable) {
-      const delayMs = task.retryPolicy.delayMs(job.row.attempts)
-      this.#deps.events.emit('job:retry', { job: job.info, error, delayMs })
-      return this.#item(job, 'available', null, this.#errorJson(job, error), delayMs, false)
+    const errorJson = this.#errorJson(job, error)
+    if (retryable)
+      return { kind: 'retry', error, errorJson, delayMs: task.retryPolicy.delayMs(job.claim.attempt) }
+    return {
+      kind: 'failed',
+      error,
+      errorJson,
+      retentionMs: this.#retentionFor('failed', task),
+      // a task with a dead-letter queue parks its failed jobs there, for inspection and redrive
+      deadLetterQueue: task?.deadLetterQueue ?? null,
     }
-    this.#deps.events.emit('job:failed', { job: job.info, error })
-    const item = this.#item(
-      job,
-      'failed',
-      null,
-      this.#errorJson(job, error),
-      0,
-      false,
-      this.#retentionFor('failed', task),
-    )
-    // a task with a dead-letter queue parks its failed jobs there, for inspection and redrive
-    return task?.deadLetterQueue ? { ...item, queue: task.deadLetterQueue } : item
   }
 
   #errorJson(job: RunningJob, error: unknown): string {
@@ -186,7 +175,7 @@ export class JobExecutor {
     const message = String(e.message).slice(0, 2_000)
     // error text may hold anything: make it JSON-safe (no NUL, no lone surrogates) before storing
     return JSON.stringify({
-      attempt: job.row.attempts,
+      attempt: job.claim.attempt,
       name: e.name,
       message: clean(message),
       stack: clean(stack),
@@ -200,28 +189,12 @@ export class JobExecutor {
     if (state === 'succeeded' && task?.deleteOnSuccess) return 0
     return this.#deps.config.retention[state]
   }
+}
 
-  #item(
-    job: RunningJob,
-    state: FinalizeItem['state'],
-    result: string | null,
-    error: string | null,
-    delayMs: number,
-    refundAttempt: boolean,
-    retentionMs: number | null = null,
-  ): FinalizeItem {
-    return {
-      id: job.row.id,
-      leaseToken: job.row.lease_token,
-      state,
-      result,
-      error,
-      delayMs,
-      refundAttempt,
-      retentionMs,
-      queue: null,
-    }
-  }
+/** Lost its lease or released on shutdown: whatever the handler did, nothing is written. */
+function isDropped(job: RunningJob): boolean {
+  const reason = job.abortReason
+  return reason === 'lease-lost' || reason === 'shutdown'
 }
 
 function safeRetryOn(task: AnyTaskDefinition, error: Error): boolean {

@@ -1,4 +1,7 @@
-import type { ClaimedJobRow } from '../sql/worker-queries.js'
+import type { ClaimedJob } from '../sql/worker-queries.js'
+import { Backoff } from '../util/backoff.js'
+import type { HeldJobs } from './held-jobs.js'
+import type { RunningJob } from './running-job.js'
 import { ThroughputMeter } from './throughput-meter.js'
 
 /** @internal Options of {@link JobFetcher}. */
@@ -15,38 +18,59 @@ export interface JobFetcherOptions {
   readonly prefetchWindowMs?: number
   /** Most jobs held claimed but not started (default 500). */
   readonly maxPrefetch?: number
-  readonly claim: (limit: number) => Promise<ClaimedJobRow[]>
-  /** Jobs were claimed (and are now held under a lease, running or not). */
-  readonly onClaimed: (rows: ClaimedJobRow[]) => void
-  /** Start a claimed job; false when it is no longer held (lease lost, cancelled meanwhile). */
-  readonly onStart: (row: ClaimedJobRow) => boolean
+  /** Runs the claim statement for up to `limit` jobs. */
+  readonly claim: (limit: number) => Promise<ClaimedJob[]>
+  /** Where claimed jobs are held (and from where they are started). */
+  readonly held: HeldJobs
+  /** Runs a started job; the worker calls `slotFreed()` when its run is over. */
+  readonly run: (job: RunningJob) => void
   /** False while the worker should not claim (completion backlog, shutting down). */
   readonly canClaim: () => boolean
   readonly onError: (component: string, error: unknown) => void
+  /** A claim statement went through (the database is reachable). */
+  readonly onSuccess?: () => void
+  /** Backoff after a failed claim (default 100 ms doubling to 5 s). */
+  readonly backoff?: Backoff
 }
+
+/** Weight of the newest run time in the moving average of run times. */
+const RUN_TIME_WEIGHT = 0.2
 
 /**
  * @internal Claims jobs of one queue whenever it is woken (NOTIFY, poll, a freed slot, a delayed
  * job's time) and has free slots: one claim statement at a time, sized to the free slots, so wakes
  * that arrive while a claim is in flight fold into the next claim. When jobs finish fast, it also
- * claims ahead (a small local buffer worth `prefetchWindowMs` of work); jobs that take longer than
- * that are never claimed ahead, so idle workers elsewhere are not starved.
+ * claims ahead (a small local buffer worth `prefetchWindowMs` of work). It claims ahead only while
+ * the queue is busy and the average run time of its jobs stays under that window: a queue coming
+ * back from idle claims only its free slots, so slow jobs arriving after a burst of fast ones are
+ * shared with idle workers elsewhere.
+ *
+ * ```ts
+ * const fetcher = new JobFetcher({ queue: 'emails', concurrency: 10, pollIntervalMs: 1_000, claim, held, run, canClaim, onError })
+ * fetcher.start()
+ * ```
  */
 export class JobFetcher {
   readonly #options: JobFetcherOptions
+  readonly #backoff: Backoff
   #active = 0
-  readonly #buffer: ClaimedJobRow[] = []
+  readonly #buffer: ClaimedJob[] = []
   readonly #meter = new ThroughputMeter()
+  /** Moving average of run times in ms; undefined until a job ran since the queue was last idle. */
+  #runMs: number | undefined
+  /** performance.now() when the queue last ran out of work here (nothing running, nothing buffered). */
+  #idleSince = 0
   #wanted = false
   #loop: Promise<void> | undefined
   #moreLikely = true
   #stopped = true
+  #abort = new AbortController()
   #poll: NodeJS.Timeout | undefined
   #delayed: { at: number; timer: NodeJS.Timeout } | undefined
-  #errorDelayMs = 0
 
   constructor(options: JobFetcherOptions) {
     this.#options = Object.freeze({ maxBatch: 100, prefetchWindowMs: 50, maxPrefetch: 500, ...options })
+    this.#backoff = options.backoff ?? new Backoff({ minMs: 100, maxMs: 5_000 })
   }
 
   get queue(): string {
@@ -60,6 +84,7 @@ export class JobFetcher {
 
   start(): void {
     this.#stopped = false
+    this.#abort = new AbortController()
     this.#poll = setInterval(() => this.wake(), this.#options.pollIntervalMs)
     this.#poll.unref?.()
     this.wake()
@@ -69,8 +94,9 @@ export class JobFetcher {
    * Stops claiming and returns the jobs claimed ahead but not started, for the worker to release
    * (jobs already running are the worker's business).
    */
-  async stop(): Promise<ClaimedJobRow[]> {
+  async stop(): Promise<ClaimedJob[]> {
     this.#stopped = true
+    this.#abort.abort()
     clearInterval(this.#poll)
     clearTimeout(this.#delayed?.timer)
     this.#delayed = undefined
@@ -96,6 +122,12 @@ export class JobFetcher {
     }
   }
 
+  /** The database is reachable again: claim now instead of sitting out the error backoff. */
+  resume(): void {
+    this.#backoff.skip()
+    this.wake()
+  }
+
   /** Claim at `epochMs` (a job due then was enqueued); keeps the earliest such time. */
   wakeAt(epochMs: number): void {
     if (this.#stopped) return
@@ -115,24 +147,37 @@ export class JobFetcher {
     this.#delayed = { at: epochMs, timer }
   }
 
-  /** A job of this queue finished; start a buffered one, and claim again if the queue likely has more. */
-  slotFreed(): void {
+  /**
+   * A job of this queue finished after `runMs`: start a buffered one, and claim again if the
+   * queue likely has more.
+   */
+  slotFreed(runMs: number): void {
     this.#active -= 1
     this.#meter.tick()
+    this.#runMs = this.#runMs === undefined ? runMs : this.#runMs + RUN_TIME_WEIGHT * (runMs - this.#runMs)
     this.#startBuffered()
+    if (this.#active === 0 && this.#buffer.length === 0) this.#idleSince = performance.now()
     if (this.#moreLikely || this.#buffer.length < this.#prefetchTarget() / 2) this.wake()
   }
 
-  /** How many jobs to hold claimed ahead: what this queue starts in `prefetchWindowMs`. */
+  /**
+   * How many jobs to hold claimed ahead: what this queue starts in `prefetchWindowMs` — none while
+   * its jobs take longer than that on average, and none for the first claim after an idle spell
+   * longer than the window (what finished before it says nothing about what comes next).
+   */
   #prefetchTarget(): number {
     const { prefetchWindowMs = 0, maxPrefetch = 0 } = this.#options
+    if (this.#runMs === undefined || this.#runMs >= prefetchWindowMs) return 0
     return Math.min(maxPrefetch, Math.floor((this.#meter.perSecond * prefetchWindowMs) / 1000))
   }
 
   #startBuffered(): void {
     while (this.#active < this.#options.concurrency && this.#buffer.length > 0 && !this.#stopped) {
-      const row = this.#buffer.shift()!
-      if (this.#options.onStart(row)) this.#active += 1
+      const claim = this.#buffer.shift()!
+      const job = this.#options.held.start(claim.id)
+      if (!job) continue // dropped while it waited (lease lost)
+      this.#active += 1
+      this.#options.run(job)
     }
   }
 
@@ -140,27 +185,36 @@ export class JobFetcher {
     try {
       while (this.#wanted && !this.#stopped) {
         this.#wanted = false
+        // idle for longer than the window: forget the last burst's run times, so this claim
+        // takes only the free slots
+        if (
+          this.#active === 0 &&
+          this.#buffer.length === 0 &&
+          performance.now() - this.#idleSince > (this.#options.prefetchWindowMs ?? 0)
+        )
+          this.#runMs = undefined
         const free = this.#options.concurrency - this.#active - this.#buffer.length + this.#prefetchTarget()
         if (free <= 0 || !this.#options.canClaim()) {
           this.#moreLikely = true
           break
         }
         const limit = Math.min(free, this.#options.maxBatch!)
-        let rows: ClaimedJobRow[]
+        let claims: ClaimedJob[]
         try {
-          rows = await this.#options.claim(limit)
-          this.#errorDelayMs = 0
+          claims = await this.#options.claim(limit)
         } catch (error) {
           this.#options.onError(`fetcher:${this.#options.queue}`, error)
-          this.#errorDelayMs = Math.min(5_000, Math.max(100, this.#errorDelayMs * 2))
-          await new Promise((resolve) => setTimeout(resolve, this.#errorDelayMs))
+          await this.#backoff.wait(this.#abort.signal)
+          this.#wanted = true
           continue
         }
-        this.#moreLikely = rows.length === limit
+        this.#backoff.reset()
+        this.#options.onSuccess?.()
+        this.#moreLikely = claims.length === limit
         if (this.#moreLikely) this.#wanted = true
-        if (rows.length > 0) {
-          this.#options.onClaimed(rows)
-          this.#buffer.push(...rows)
+        if (claims.length > 0) {
+          this.#options.held.add(claims)
+          this.#buffer.push(...claims)
           this.#startBuffered()
         }
       }

@@ -70,14 +70,15 @@ export class ProgressReporter {
     const json = this.#pending
     this.#pending = undefined
     this.#lastWriteAt = performance.now()
-    if (json === undefined || this.#job.dropped) return this.#writing
+    const lost = this.#job.abortReason === 'lease-lost' || this.#job.abortReason === 'shutdown'
+    if (json === undefined || lost) return this.#writing
     // Progress is best effort: a failed write (database briefly unreachable) must not fail the job,
     // and the next report or the final flush writes the latest value anyway.
     this.#writing = this.#writing.then(async () => {
       try {
         await setProgress(this.#pool, this.#names, {
-          id: this.#job.row.id,
-          leaseToken: this.#job.row.lease_token,
+          id: this.#job.claim.id,
+          leaseToken: this.#job.claim.leaseToken,
           progress: json,
         })
       } catch (error) {

@@ -1,37 +1,37 @@
-import type { ClaimedJobRow } from '../sql/worker-queries.js'
+import type { ClaimedJob } from '../sql/worker-queries.js'
 import { JobAbortedError } from '../task/job-outcome.js'
 import type { JobInfo } from './events.js'
 
 /**
- * @internal A job this worker holds: its claim (id + lease token), its handler's abort
- * controller, and why it was aborted. Shared by the executor, heartbeat, listener and shutdown.
+ * @internal A job this worker holds: its claim (id + lease token), what events say about it, and
+ * its handler's abort controller. Where it is in its life (claimed, running, settled) is kept by
+ * {@link HeldJobs}, the only place that moves it.
  */
 export class RunningJob {
-  readonly row: ClaimedJobRow
+  readonly claim: ClaimedJob
   readonly info: JobInfo
   readonly controller = new AbortController()
-  /** performance.now() when the handler started (0 while claimed ahead, not started). */
-  startedAt = 0
-  /** Set once the outcome must not be written (lease lost, released on shutdown). */
-  dropped = false
-  /** Set once the handler's run is over and its outcome (if any) is handed to the completer. */
-  settled = false
-  /** Resolves when the handler's run is over (outcome computed or given up by the hard limit). */
-  done: Promise<void> = Promise.resolve()
+  #startedAt = 0
 
-  constructor(row: ClaimedJobRow) {
-    this.row = row
+  constructor(claim: ClaimedJob) {
+    this.claim = claim
     this.info = Object.freeze({
-      id: row.id,
-      task: row.task,
-      queue: row.queue,
-      attempt: row.attempts,
-      maxAttempts: row.max_attempts,
+      id: claim.id,
+      task: claim.task,
+      queue: claim.queue,
+      attempt: claim.attempt,
+      maxAttempts: claim.maxAttempts,
     })
   }
 
+  /** performance.now() when the handler started (0 while claimed ahead, not started). */
+  get startedAt(): number {
+    return this.#startedAt
+  }
+
+  /** @internal Called by HeldJobs as the job moves from claimed to running. */
   markStarted(): void {
-    this.startedAt = performance.now()
+    this.#startedAt ||= performance.now()
   }
 
   get abortReason(): JobAbortedError['reason'] | undefined {
@@ -39,6 +39,7 @@ export class RunningJob {
     return reason instanceof JobAbortedError ? reason.reason : undefined
   }
 
+  /** Aborts the handler's signal (first reason wins). */
   abort(reason: JobAbortedError['reason']): void {
     if (!this.controller.signal.aborted) this.controller.abort(new JobAbortedError(reason))
   }

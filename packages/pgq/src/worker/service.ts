@@ -1,3 +1,5 @@
+import { Backoff } from '../util/backoff.js'
+
 /** Something a worker starts and stops: the listener, fetchers, completer, maintenance loops. */
 export interface Service {
   start(): Promise<void> | void
@@ -18,11 +20,20 @@ export interface PeriodicServiceOptions {
   /** One run. Errors are caught and passed to `onError`; they never stop the loop or crash the process. */
   readonly run: (signal: AbortSignal) => Promise<void>
   readonly onError: (name: string, error: unknown) => void
+  /** A run succeeded (the database is reachable). */
+  readonly onSuccess?: () => void
+  /**
+   * After failed runs the next one waits a backoff that starts at `intervalMs` and doubles up to
+   * this (default: the larger of `intervalMs` and 30,000 ms); a success, or `trigger()`, goes back
+   * to the normal interval.
+   */
+  readonly maxBackoffMs?: number
 }
 
 /**
  * Runs a function every `intervalMs` (plus jitter) until stopped; never overlaps itself, never
- * throws out of its timer. `trigger()` runs it early.
+ * throws out of its timer; after failures it backs off (see `maxBackoffMs`). `trigger()` runs it
+ * early.
  *
  * ```ts
  * const rescuer = new PeriodicService({ name: 'rescuer', intervalMs: 5_000, run: rescue, onError: log })
@@ -36,9 +47,16 @@ export class PeriodicService implements Service {
   #running: Promise<void> | undefined
   #abort = new AbortController()
   #stopped = true
+  readonly #backoff: Backoff
+  #failed = false
 
   constructor(options: PeriodicServiceOptions) {
     this.#options = Object.freeze({ jitter: 0.1, runAtStart: true, ...options })
+    const { intervalMs, maxBackoffMs = Math.max(intervalMs, 30_000) } = this.#options
+    this.#backoff = new Backoff({
+      minMs: Math.max(1, intervalMs),
+      maxMs: Math.max(1, intervalMs, maxBackoffMs),
+    })
   }
 
   start(): void {
@@ -60,7 +78,13 @@ export class PeriodicService implements Service {
     }
     this.#running = this.#options
       .run(this.#abort.signal)
+      .then(() => {
+        this.#failed = false
+        this.#backoff.reset()
+        this.#options.onSuccess?.()
+      })
       .catch((error: unknown) => {
+        this.#failed = true
         if (!this.#abort.signal.aborted) this.#options.onError(this.#options.name, error)
       })
       .finally(() => {
@@ -80,7 +104,9 @@ export class PeriodicService implements Service {
   #schedule(): void {
     if (this.#stopped || this.#timer) return
     const { intervalMs, jitter = 0 } = this.#options
-    const delay = Math.max(0, intervalMs * (1 + jitter * (2 * Math.random() - 1)))
+    const delay = this.#failed
+      ? this.#backoff.next()
+      : Math.max(0, intervalMs * (1 + jitter * (2 * Math.random() - 1)))
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       this.trigger()

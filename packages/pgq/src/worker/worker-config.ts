@@ -79,6 +79,12 @@ export interface WorkerConfig {
   readonly logger: Logger
   readonly preparedStatements: boolean
   readonly prefetchWindowMs: number
+  /** Run the schedule enqueuer in this worker. */
+  readonly scheduler: boolean
+  /** Schedules declared in code, upserted by the scheduler on start. */
+  readonly schedules: readonly ScheduleDefinition[] | undefined
+  /** Pruner period in ms (undefined: the pruner's default). */
+  readonly pruneIntervalMs: number | undefined
 }
 
 const DAY = 86_400_000
@@ -170,5 +176,11 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     logger: options.logger ?? silentLogger,
     preparedStatements: options.preparedStatements ?? true,
     prefetchWindowMs: assertInt(options.prefetchWindowMs ?? 50, 'worker.prefetchWindowMs', 0, 10_000),
+    scheduler: options.scheduler !== false,
+    schedules: options.schedules,
+    pruneIntervalMs:
+      options.pruneIntervalMs === undefined || options.pruneIntervalMs === 0
+        ? undefined
+        : assertInt(options.pruneIntervalMs, 'worker.pruneIntervalMs', 1, 2 ** 31 - 1),
   })
 }

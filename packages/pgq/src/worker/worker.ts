@@ -2,25 +2,22 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
+import { PgqSchemaVersionError } from '../errors.js'
+import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { Listener } from '../notify/listener.js'
-import {
-  type ClaimedJobRow,
-  claimJobs,
-  deleteStaleWorkers,
-  deleteWorker,
-  type FinalizeItem,
-  releaseJobs,
-  renewLeases,
-  rescueExpiredJobs,
-  upsertWorker,
-} from '../sql/worker-queries.js'
+import { claimJobs, deleteWorker, releaseJobs, upsertWorker, type WorkerRow } from '../sql/worker-queries.js'
+import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
+import { HeldJobs } from './held-jobs.js'
 import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
-import { RunningJob } from './running-job.js'
-import { PeriodicService, type Service } from './service.js'
+import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
+import { WorkerLifetime } from './lifetime.js'
+import { poolConnectionString } from './listen-url.js'
+import { announceOutcome } from './outcome.js'
+import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
 
 /** @internal What a worker needs from its pgq client. */
@@ -29,8 +26,16 @@ export interface WorkerDeps {
   readonly names: SchemaNames
   readonly connectionString: string | undefined
   readonly maxPayloadBytes: number
-  /** Extra services to run with the worker (scheduler, pruner), built by the pgq client. */
-  readonly extraServices?: (worker: Worker) => Service[]
+}
+
+/**
+ * What `worker.start()` returns: `closed` settles when the worker has stopped — it resolves after
+ * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
+ * the schema was migrated to another version under it (the only fatal condition; losing the
+ * database is not one: the worker waits and resumes).
+ */
+export interface WorkerHandle {
+  readonly closed: Promise<void>
 }
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
@@ -38,12 +43,16 @@ const MAX_COMPLETION_BACKLOG = 5_000
 
 /**
  * Runs jobs: claims them from its queues, runs their handlers with leases, retries, time limits
- * and cancellation, and writes their outcomes. Create it with `pgq.createWorker()`.
+ * and cancellation, and writes their outcomes. Create it with `pgq.createWorker()`. It is the
+ * composition root of the worker's parts — fetchers claim into {@link HeldJobs}, the executor runs
+ * a job to a typed outcome, the completer writes it, the lease renewer keeps held jobs' leases,
+ * and the maintenance group (rescuer, pruner, scheduler) looks after the whole queue.
  *
  * ```ts
  * const worker = pgq.createWorker({ tasks: [sendEmail, processVideo], queues: { emails: 20, video: 2 } })
- * await worker.start()
+ * const { closed } = await worker.start()
  * process.on('SIGTERM', () => worker.stop())
+ * await closed // until stopped
  * ```
  */
 export class Worker extends WorkerEvents {
@@ -51,11 +60,15 @@ export class Worker extends WorkerEvents {
   readonly id = randomUUID()
   readonly config: WorkerConfig
   readonly #deps: WorkerDeps
-  readonly #held = new Map<string, RunningJob>()
+  readonly #row: WorkerRow
+  readonly #held = new HeldJobs()
   readonly #fetchers = new Map<string, JobFetcher>()
   readonly #executor: JobExecutor
   readonly #completer: JobCompleter
-  readonly #services: Service[] = []
+  readonly #renewer: LeaseRenewer
+  readonly #outage: OutageLog
+  readonly #lifetime = new WorkerLifetime()
+  #maintenance: MaintenanceGroup | undefined
   #listener: Listener | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
@@ -63,44 +76,57 @@ export class Worker extends WorkerEvents {
   /** @internal use `pgq.createWorker()` */
   constructor(options: WorkerOptions, deps: WorkerDeps) {
     super()
-    this.config = resolveWorkerConfig(options)
+    const config = resolveWorkerConfig(options)
+    this.config = config
     this.#deps = deps
+    const { pool, names } = deps
+    const onError = (component: string, error: unknown) => this.reportError(component, error)
+    const onSuccess = () => this.#outage.succeeded()
+    this.#outage = new OutageLog({ logger: config.logger, onRecovered: (ms) => this.#recovered(ms) })
+    this.#row = Object.freeze({
+      id: this.id,
+      hostname: hostname(),
+      pid: process.pid,
+      queues: Object.freeze([...config.queues.keys()]),
+      concurrency: [...config.queues.values()].reduce((a, b) => a + b, 0),
+    })
     this.#executor = new JobExecutor({
-      config: this.config,
-      pool: deps.pool,
-      names: deps.names,
+      config,
+      pool,
+      names,
       events: this,
       maxPayloadBytes: deps.maxPayloadBytes,
-      onError: (component, error) => this.reportError(component, error),
+      onError,
     })
-    this.#completer = new JobCompleter({
-      pool: deps.pool,
-      names: deps.names,
-      maxErrorsKept: this.config.maxErrorsKept,
-      preparedStatements: this.config.preparedStatements,
-      onWritten: (item, written) => this.#onWritten(item, written),
-      onError: (component, error) => this.reportError(component, error),
+    const { maxErrorsKept, preparedStatements } = config
+    this.#completer = new JobCompleter({ pool, names, maxErrorsKept, preparedStatements, onError, onSuccess })
+    this.#renewer = new LeaseRenewer({
+      pool,
+      names,
+      worker: this.#row,
+      held: this.#held,
+      leaseMs: config.leaseMs,
+      intervalMs: config.heartbeatMs,
+      onLeaseLost: (job, reason) => this.#leaseLost(job, reason),
+      onError,
+      onSuccess,
     })
-    const tasks = [...this.config.tasks.keys()]
-    for (const [queue, concurrency] of this.config.queues) {
+    const tasks = [...config.tasks.keys()]
+    for (const [queue, concurrency] of config.queues) {
+      const claim = { queue, workerId: this.id, leaseMs: config.leaseMs, tasks }
       this.#fetchers.set(
         queue,
         new JobFetcher({
           queue,
           concurrency,
-          pollIntervalMs: this.config.pollIntervalMs,
-          claim: (limit) =>
-            claimJobs(
-              deps.pool,
-              deps.names,
-              { queue, limit, workerId: this.id, leaseMs: this.config.leaseMs, tasks },
-              this.config.preparedStatements,
-            ),
-          prefetchWindowMs: this.config.prefetchWindowMs,
-          onClaimed: (rows) => this.#claimed(rows),
-          onStart: (row) => this.#start(row),
+          pollIntervalMs: config.pollIntervalMs,
+          prefetchWindowMs: config.prefetchWindowMs,
+          claim: (limit) => claimJobs(pool, names, { ...claim, limit }, preparedStatements),
+          held: this.#held,
+          run: (job) => void this.#process(job),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
-          onError: (component, error) => this.reportError(component, error),
+          onError,
+          onSuccess,
         }),
       )
     }
@@ -111,76 +137,73 @@ export class Worker extends WorkerEvents {
     return this.#held.size
   }
 
+  /** Settles when the worker has stopped (see {@link WorkerHandle}). */
+  get closed(): Promise<void> {
+    return this.#lifetime.closed
+  }
+
   /**
    * Checks the schema version, registers the worker, starts listening, claiming and the
-   * maintenance loops. Throws `PgqSchemaVersionError` when the schema is not migrated.
+   * maintenance loops. Throws `PgqSchemaVersionError` when the schema is not migrated. From here
+   * on the worker keeps the process alive and runs until `stop()`, through any loss of the
+   * database (it retries with backoff and resumes on its own).
    */
-  async start(): Promise<void> {
+  async start(): Promise<WorkerHandle> {
     if (this.#state !== 'new') throw new Error('a worker can be started once')
     const { pool, names } = this.#deps
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
-    const queues = [...this.config.queues.keys()]
-    await upsertWorker(pool, names, {
-      id: this.id,
-      hostname: hostname(),
-      pid: process.pid,
-      queues,
-      concurrency: [...this.config.queues.values()].reduce((a, b) => a + b, 0),
+    await upsertWorker(pool, names, this.#row)
+    this.#maintenance = new MaintenanceGroup({
+      pool,
+      names,
+      config: this.config,
+      onRescued: (counts) => {
+        this.emit('maintenance:rescued', counts)
+        this.config.logger.info('rescued jobs with expired leases', counts)
+      },
+      onError: (component, error) => this.reportError(component, error),
+      onSuccess: () => this.#outage.succeeded(),
     })
     this.#state = 'running'
+    this.#lifetime.begin()
     this.#completer.start()
-    const onError = (component: string, error: unknown) => this.reportError(component, error)
-    this.#services.push(
-      new PeriodicService({
-        name: 'heartbeat',
-        intervalMs: this.config.heartbeatMs,
-        jitter: 0,
-        runAtStart: false,
-        run: () => this.#heartbeat(),
-        onError,
-      }),
-    )
-    if (this.config.maintenance) {
-      this.#services.push(
-        new PeriodicService({
-          name: 'rescuer',
-          intervalMs: this.config.rescueIntervalMs,
-          run: () => this.#rescue(),
-          onError,
-        }),
-      )
-    }
-    this.#services.push(...(this.#deps.extraServices?.(this) ?? []))
-    const listenUrl =
-      this.config.listenConnectionString ?? this.#deps.connectionString ?? poolConnectionString(pool)
-    if (this.config.listen && listenUrl) {
-      this.#listener = new Listener({
-        connectionString: listenUrl,
-        channels: [names.jobsChannel, names.eventsChannel],
-        logger: this.config.logger,
-        onNotification: (channel, payload) => this.#onNotification(channel, payload),
-        onConnected: () => {
-          this.emit('listener:connected', {})
-          for (const fetcher of this.#fetchers.values()) fetcher.wake()
-        },
-        onDisconnected: (error) => this.emit('listener:disconnected', { error }),
-      })
-      await this.#listener.start()
-    }
-    for (const service of this.#services) await service.start()
+    this.#renewer.start()
+    await this.#startListener()
+    await this.#maintenance.start()
     for (const fetcher of this.#fetchers.values()) fetcher.start()
-    this.config.logger.info('worker started', { worker: this.id, queues: queues.join(',') })
+    this.config.logger.info('worker started', { worker: this.id, queues: this.#row.queues.join(',') })
     this.emit('worker:started', { workerId: this.id })
+    return { closed: this.closed }
   }
 
   /**
    * Graceful stop: claim nothing more, let running jobs finish for up to `shutdownGraceMs`, then
    * abort the rest and release them (no attempt spent) so another worker takes them at once; write
-   * buffered outcomes, deregister, stop the loops. Idempotent.
+   * buffered outcomes, deregister, stop the loops. Idempotent. `closed` resolves once it is done.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.graceMs ?? this.config.shutdownGraceMs)
+    this.#stopping ??= this.#stop(options.graceMs ?? this.config.shutdownGraceMs).then(() =>
+      this.#lifetime.end(),
+    )
     return this.#stopping
+  }
+
+  /** claim → execute → complete → announce, for one job the fetcher started. Never throws. */
+  async #process(job: RunningJob): Promise<void> {
+    try {
+      const outcome = await this.#executor.execute(job)
+      this.#fetchers.get(job.claim.queue)?.slotFreed(performance.now() - job.startedAt)
+      if (!outcome || !this.#held.settle(job)) {
+        this.#held.finish(job) // dropped (lease lost, shutdown): nothing to write
+        return
+      }
+      const written = await this.#completer.complete(job.claim, outcome)
+      this.#held.finish(job)
+      if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
+      else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
+    } catch (error) {
+      this.reportError('executor', error)
+    }
   }
 
   async #stop(graceMs: number): Promise<void> {
@@ -190,20 +213,18 @@ export class Worker extends WorkerEvents {
     }
     this.#state = 'stopping'
     const notStarted = (await Promise.all([...this.#fetchers.values()].map((f) => f.stop()))).flat()
-    if (notStarted.length > 0)
-      await this.#release(notStarted.map((row) => this.#held.get(row.id)!).filter(Boolean))
-    const grace = new Promise<'grace-over'>((resolve) =>
-      setTimeout(() => resolve('grace-over'), graceMs).unref(),
-    )
-    await Promise.race([Promise.all([...this.#held.values()].map((job) => job.done)), grace])
-    const unfinished = [...this.#held.values()].filter((job) => !job.dropped && !job.settled)
-    for (const job of unfinished) {
-      job.dropped = true
-      job.abort('shutdown')
-    }
+    await this.#release(notStarted.map((claim) => this.#held.get(claim.id)))
+    let graceTimer: NodeJS.Timeout | undefined
+    const grace = new Promise<void>((resolve) => {
+      graceTimer = setTimeout(resolve, graceMs)
+    })
+    await Promise.race([this.#held.whenNoneRunning(), grace])
+    clearTimeout(graceTimer)
+    const unfinished = this.#held.inState('running')
     await this.#completer.stop()
-    if (unfinished.length > 0) await this.#release(unfinished)
-    for (const service of this.#services) await service.stop()
+    await this.#release(unfinished)
+    await this.#renewer.stop()
+    await this.#maintenance?.stop()
     await this.#listener?.stop()
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
@@ -213,101 +234,56 @@ export class Worker extends WorkerEvents {
     this.emit('worker:stopped', { workerId: this.id })
   }
 
-  /** Gives jobs back without charging an attempt, so another worker takes them at once. */
-  async #release(jobs: RunningJob[]): Promise<void> {
-    for (const job of jobs) job.dropped = true
+  /** Gives held jobs back without charging an attempt, so another worker takes them at once. */
+  async #release(candidates: (RunningJob | undefined)[]): Promise<void> {
+    const jobs = candidates.filter((job): job is RunningJob => !!job && this.#held.drop(job, 'shutdown'))
+    if (jobs.length === 0) return
     try {
-      await releaseJobs(this.#deps.pool, this.#deps.names, {
-        ids: jobs.map((j) => j.row.id),
-        tokens: jobs.map((j) => j.row.lease_token),
-      })
-      for (const job of jobs) {
-        this.#held.delete(job.row.id)
-        this.emit('job:released', { job: job.info })
-      }
+      const released = new Set(
+        await releaseJobs(this.#deps.pool, this.#deps.names, {
+          ids: jobs.map((j) => j.claim.id),
+          tokens: jobs.map((j) => j.claim.leaseToken),
+        }),
+      )
+      for (const job of jobs) if (released.has(job.claim.id)) this.emit('job:released', { job: job.info })
     } catch (error) {
       this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
     }
   }
 
-  /** Claimed jobs are held (their leases renewed by the heartbeat) from the claim on. */
-  #claimed(rows: ClaimedJobRow[]): void {
-    for (const row of rows) this.#held.set(row.id, new RunningJob(row))
-  }
-
-  /** Runs a held job; false when it is no longer held (its lease was lost while it waited). */
-  #start(row: ClaimedJobRow): boolean {
-    const job = this.#held.get(row.id)
-    if (!job || job.dropped) return false
-    job.markStarted()
-    job.done = this.#executor.execute(job).then((item) => {
-      job.settled = true
-      this.#fetchers.get(row.queue)?.slotFreed()
-      if (item) this.#completer.push(item)
-      else this.#held.delete(row.id)
+  #leaseLost(job: RunningJob, reason: LeaseLostReason): void {
+    job.abort('lease-lost')
+    this.emit('job:lease-lost', { job: job.info, reason })
+    this.config.logger.warn('lease lost; the job’s outcome here is dropped', {
+      job: job.claim.id,
+      task: job.claim.task,
+      reason,
     })
-    return true
   }
 
-  #onWritten(item: FinalizeItem, written: boolean): void {
-    const job = this.#held.get(item.id)
-    this.#held.delete(item.id)
-    if (!written && job) {
-      job.abort('lease-lost')
-      this.emit('job:lease-lost', { job: job.info })
-      this.config.logger.warn('job outcome dropped: lease lost', { job: item.id, task: job.info.task })
-    }
-  }
-
-  async #heartbeat(): Promise<void> {
-    const jobs = [...this.#held.values()]
-    const renewed = await renewLeases(this.#deps.pool, this.#deps.names, {
-      workerId: this.id,
-      ids: jobs.map((j) => j.row.id),
-      tokens: jobs.map((j) => j.row.lease_token),
-      leaseMs: this.config.leaseMs,
+  async #startListener(): Promise<void> {
+    const { names, connectionString, pool } = this.#deps
+    const url = this.config.listenConnectionString ?? connectionString ?? poolConnectionString(pool)
+    if (!this.config.listen || !url) return
+    this.#listener = new Listener({
+      connectionString: url,
+      channels: [names.jobsChannel, names.eventsChannel],
+      logger: this.config.logger,
+      onNotification: (channel, payload) => this.#onNotification(channel, payload),
+      onConnected: () => {
+        this.emit('listener:connected', {})
+        this.#outage.succeeded()
+        for (const fetcher of this.#fetchers.values()) fetcher.resume()
+      },
+      onDisconnected: (error) => this.emit('listener:disconnected', { error }),
     })
-    const alive = new Map(renewed.map((r) => [r.id, r.cancel_requested]))
-    for (const job of jobs) {
-      if (!this.#held.has(job.row.id)) continue // finished while the heartbeat ran
-      const cancel = alive.get(job.row.id)
-      if (cancel === undefined) {
-        if (job.settled) continue // its outcome write decides
-        job.dropped = true
-        job.abort('lease-lost')
-        this.#held.delete(job.row.id)
-        this.emit('job:lease-lost', { job: job.info })
-        this.config.logger.warn('lease lost; the handler was aborted', {
-          job: job.row.id,
-          task: job.info.task,
-        })
-      } else if (cancel) {
-        job.abort('cancelled')
-      }
-    }
-  }
-
-  async #rescue(): Promise<void> {
-    const { pool, names } = this.#deps
-    for (;;) {
-      const counts = await rescueExpiredJobs(pool, names, {
-        limit: 1000,
-        failedRetentionMs: this.config.retention.failed,
-      })
-      if (counts.requeued + counts.failed > 0) {
-        this.emit('maintenance:rescued', counts)
-        this.config.logger.info('rescued jobs with expired leases', counts)
-      }
-      if (counts.requeued + counts.failed < 1000) break
-    }
-    await deleteStaleWorkers(pool, names, Math.max(this.config.leaseMs * 4, 60_000))
+    await this.#listener.start()
   }
 
   #onNotification(channel: string, payload: string): void {
     if (channel === this.#deps.names.jobsChannel) {
       const at = payload.lastIndexOf('@')
-      const queue = at === -1 ? payload : payload.slice(0, at)
-      const fetcher = this.#fetchers.get(queue)
+      const fetcher = this.#fetchers.get(at === -1 ? payload : payload.slice(0, at))
       if (!fetcher) return
       if (at === -1) fetcher.wake()
       else fetcher.wakeAt(Number(payload.slice(at + 1)))
@@ -316,19 +292,28 @@ export class Worker extends WorkerEvents {
     }
   }
 
-  /** @internal Reports an error of a background component as a log line and a `worker:error` event. */
+  /** The database answered after an outage: every loop resumes now, and the schema is re-checked. */
+  #recovered(outageMs: number): void {
+    if (this.#state !== 'running') return
+    this.emit('worker:recovered', { outageMs })
+    for (const fetcher of this.#fetchers.values()) fetcher.resume()
+    this.#completer.resume()
+    this.#renewer.trigger()
+    const { pool, names } = this.#deps
+    new Migrator({ pool, schema: names.schema }).assertCurrent().catch((error: unknown) => {
+      if (!(error instanceof PgqSchemaVersionError)) return // unreachable again: the next recovery checks
+      this.config.logger.error('stopping: the schema changed under the worker', { error: error.message })
+      void this.stop().finally(() => this.#lifetime.end(error))
+    })
+  }
+
+  /**
+   * @internal Reports an error of a background component: a `worker:error` event every time, a
+   * log line only for the first error of an outage (then a summary; see OutageLog).
+   */
   reportError(component: string, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error))
-    this.config.logger.error(`${component} error`, { error: err.message })
+    this.#outage.failed(component, err)
     this.emit('worker:error', { component, error: err })
   }
-}
-
-function poolConnectionString(pool: pg.Pool): string | undefined {
-  const options = (pool as unknown as { options?: pg.PoolConfig }).options
-  if (options?.connectionString) return options.connectionString
-  if (!options?.host) return undefined
-  const user = encodeURIComponent(options.user ?? '')
-  const password = options.password ? `:${encodeURIComponent(String(options.password))}` : ''
-  return `postgres://${user}${password}@${options.host}:${options.port ?? 5432}/${options.database ?? ''}`
 }
