@@ -146,6 +146,13 @@ export class ScheduleEnqueuer implements Service {
    */
   async tick(now?: Date): Promise<TickResult> {
     const client = await this.#options.pool.connect()
+    // a checked-out client whose connection dies emits 'error': without a listener that would
+    // crash the process; the failed query rejects anyway, and the broken client is discarded
+    let broken: Error | undefined
+    const onError = (error: Error) => {
+      broken = error
+    }
+    client.on('error', onError)
     try {
       await transactionControl(client, 'BEGIN')
       try {
@@ -158,7 +165,8 @@ export class ScheduleEnqueuer implements Service {
         throw error
       }
     } finally {
-      client.release()
+      client.off('error', onError)
+      client.release(broken)
     }
   }
 

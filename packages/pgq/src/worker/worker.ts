@@ -72,6 +72,8 @@ export class Worker extends WorkerEvents {
   #listener: Listener | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
+  /** An idle pooled connection that dies (server restart) is an outage, never a crash. */
+  readonly #onPoolError = (error: Error) => this.reportError('pool', error)
 
   /** @internal use `pgq.createWorker()` */
   constructor(options: WorkerOptions, deps: WorkerDeps) {
@@ -166,6 +168,7 @@ export class Worker extends WorkerEvents {
     })
     this.#state = 'running'
     this.#lifetime.begin()
+    pool.on('error', this.#onPoolError)
     this.#completer.start()
     this.#renewer.start()
     await this.#startListener()
@@ -229,6 +232,7 @@ export class Worker extends WorkerEvents {
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
+    this.#deps.pool.off('error', this.#onPoolError)
     this.#state = 'stopped'
     this.config.logger.info('worker stopped', { worker: this.id })
     this.emit('worker:stopped', { workerId: this.id })
