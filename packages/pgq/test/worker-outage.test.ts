@@ -1,4 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgq, type Pgq } from '../src/client/pgq.js'
@@ -17,6 +20,7 @@ const schema = uniqueSchemaName('out')
 let admin: pg.Pool
 let pool: pg.Pool
 let pgq: Pgq
+let roleUrl: string
 
 beforeAll(async () => {
   admin = new pg.Pool({ connectionString: databaseUrl(), max: 2 })
@@ -26,7 +30,8 @@ beforeAll(async () => {
   const url = new URL(databaseUrl())
   url.username = role
   url.password = password
-  pool = new pg.Pool({ connectionString: url.toString(), max: 8 })
+  roleUrl = url.toString()
+  pool = new pg.Pool({ connectionString: roleUrl, max: 8 })
   pool.on('error', () => {})
   await new Migrator({ pool, schema }).migrate()
   await pool.query(`CREATE TABLE "${schema}".side_effects (job_id bigint PRIMARY KEY)`)
@@ -173,6 +178,49 @@ describe('a worker through database outages', () => {
       )
     } finally {
       await worker.stop()
+    }
+  })
+})
+
+describe('a worker process', () => {
+  const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'idle-worker.mjs')
+
+  function lines(child: ChildProcess): string[] {
+    const out: string[] = []
+    child.stdout!.on('data', (chunk: Buffer) => out.push(...chunk.toString().split('\n').filter(Boolean)))
+    return out
+  }
+
+  it('idle, with every backend terminated, stays up (closed keeps the event loop alive) and runs jobs after; SIGTERM → stop → exits 0 by itself', async () => {
+    await admin.query(`DELETE FROM "${schema}".jobs`)
+    const child = spawn(process.execPath, [fixture, roleUrl, schema], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    const out = lines(child)
+    try {
+      await waitFor(() => out.includes('ready'), 15_000, 'child ready')
+      for (let round = 0; round < 3; round += 1) {
+        await outage('login')
+        await new Promise((resolve) => setTimeout(resolve, 700))
+        await restore('login')
+      }
+      // the pool is empty and every loop timer is unref()ed: only `closed` holds the process
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      expect(child.exitCode).toBeNull()
+      const { id } = await pgq.enqueue('noop', {})
+      await waitFor(
+        async () =>
+          (await admin.query(`SELECT state FROM "${schema}".jobs WHERE id = $1`, [id])).rows[0].state ===
+          'succeeded',
+        15_000,
+        'job run by the child after the outages',
+      )
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+      expect(out).toContain('closed')
+    } finally {
+      child.kill('SIGKILL')
     }
   })
 })
