@@ -1,0 +1,259 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { JobRescuer } from '../src/maintenance/job-rescuer.js'
+import { type ClaimedJob, claimJobs } from '../src/sql/worker-queries.js'
+import { Backoff } from '../src/util/backoff.js'
+import { HeldJobs } from '../src/worker/held-jobs.js'
+import { JobFetcher } from '../src/worker/job-fetcher.js'
+import { type LeaseLostReason, LeaseRenewer } from '../src/worker/lease-renewer.js'
+import type { RunningJob } from '../src/worker/running-job.js'
+import { freePort } from './global-setup.js'
+import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
+
+let t: TestSchema
+beforeAll(async () => {
+  t = await createTestSchema()
+})
+afterAll(async () => {
+  await t.drop()
+})
+
+const WORKER = '00000000-0000-4000-8000-00000000000a'
+const workerRow = Object.freeze({ id: WORKER, hostname: 'test', pid: 1, queues: ['default'], concurrency: 1 })
+
+function claim(id: string): ClaimedJob {
+  return { id, task: 't', queue: 'q', payload: {}, attempt: 1, maxAttempts: 3, leaseToken: `token-${id}` }
+}
+
+async function claimNow(n: number, leaseMs = 60_000): Promise<ClaimedJob[]> {
+  await t.pgq.enqueueMany(Array.from({ length: n }, () => ({ task: 'noop', payload: {} })))
+  return claimJobs(t.pool, t.pgq.names, {
+    queue: 'default',
+    limit: n,
+    workerId: WORKER,
+    leaseMs,
+    tasks: ['noop'],
+  })
+}
+
+async function stateOf(id: string): Promise<string> {
+  return (await t.pool.query(`SELECT state FROM "${t.schema}".jobs WHERE id = $1`, [id])).rows[0].state
+}
+
+describe('HeldJobs', () => {
+  it('moves a job claimed → running → settled → gone, and nothing else moves it', () => {
+    const held = new HeldJobs()
+    held.add([claim('1'), claim('2')])
+    expect(held.size).toBe(2)
+    const job = held.start('1')!
+    expect(held.stateOf(job)).toBe('running')
+    expect(held.start('1')).toBeUndefined() // already running
+    expect(held.running).toBe(1)
+    expect(held.settle(job)).toBe(true)
+    expect(held.settle(job)).toBe(false)
+    expect(held.drop(job, 'lease-lost')).toBe(false) // settled: its write decides
+    expect(job.controller.signal.aborted).toBe(false)
+    held.finish(job)
+    expect(held.stateOf(job)).toBeUndefined()
+    expect(held.size).toBe(1)
+  })
+
+  it('drop aborts the handler with its reason; a dropped job can neither start nor settle', async () => {
+    const held = new HeldJobs()
+    held.add([claim('1'), claim('2')])
+    const waiting = held.get('2')!
+    expect(held.drop(waiting, 'lease-lost')).toBe(true)
+    expect(held.start('2')).toBeUndefined()
+    const running = held.start('1')!
+    const idle = held.whenNoneRunning()
+    expect(held.drop(running, 'shutdown')).toBe(true)
+    expect(running.abortReason).toBe('shutdown')
+    expect(held.settle(running)).toBe(false)
+    await idle // no handler counted as running any more
+    expect(held.size).toBe(0)
+  })
+})
+
+describe('LeaseRenewer', () => {
+  function renewer(held: HeldJobs, lost: { job: RunningJob; reason: LeaseLostReason }[], leaseMs = 60_000) {
+    return new LeaseRenewer({
+      pool: t.pool,
+      names: t.pgq.names,
+      worker: workerRow,
+      held,
+      leaseMs,
+      intervalMs: 60_000,
+      onLeaseLost: (job, reason) => lost.push({ job, reason }),
+      onError: (_c, error) => {
+        throw error
+      },
+    })
+  }
+
+  it('extends held leases, drops a job whose lease was taken (renewal-refused), aborts on a pending cancel', async () => {
+    const [a, b, c] = await claimNow(3, 1_000)
+    const held = new HeldJobs()
+    held.add([a!, b!, c!])
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET lease_token = gen_random_uuid() WHERE id = $1`, [b!.id])
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET cancel_requested_at = now() WHERE id = $1`, [c!.id])
+    const lost: { job: RunningJob; reason: LeaseLostReason }[] = []
+    await renewer(held, lost).renewOnce()
+    expect(lost.map((l) => [l.job.claim.id, l.reason])).toEqual([[b!.id, 'renewal-refused']])
+    expect(held.get(b!.id)).toBeUndefined()
+    expect(held.get(c!.id)?.abortReason).toBe('cancelled')
+    const { rows } = await t.pool.query(
+      `SELECT lease_expires_at > now() + interval '30 seconds' AS extended FROM "${t.schema}".jobs WHERE id = $1`,
+      [a!.id],
+    )
+    expect(rows[0].extended).toBe(true)
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+  })
+
+  it('says expired-during-outage when the last renewal is older than a lease', async () => {
+    const [a] = await claimNow(1)
+    const held = new HeldJobs()
+    held.add([a!])
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET lease_token = gen_random_uuid() WHERE id = $1`, [a!.id])
+    const lost: { job: RunningJob; reason: LeaseLostReason }[] = []
+    const r = renewer(held, lost, 200)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // no renewal for longer than the lease
+    await r.renewOnce()
+    expect(lost.map((l) => l.reason)).toEqual(['expired-during-outage'])
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+  })
+
+  it('re-inserts its workers row when it was deleted', async () => {
+    await t.pool.query(`DELETE FROM "${t.schema}".workers`)
+    await renewer(new HeldJobs(), []).renewOnce()
+    const { rows } = await t.pool.query(`SELECT id::text, hostname, queues FROM "${t.schema}".workers`)
+    expect(rows).toEqual([{ id: WORKER, hostname: 'test', queues: ['default'] }])
+  })
+})
+
+describe('JobRescuer', () => {
+  it('requeues expired leases without charging an attempt, leaves live ones, deletes stale worker rows', async () => {
+    const [expired] = await claimNow(1, 1)
+    const [live] = await claimNow(1, 60_000)
+    await t.pool.query(
+      `INSERT INTO "${t.schema}".workers (id, hostname, pid, queues, concurrency, heartbeat_at)
+       VALUES ('00000000-0000-4000-8000-0000000000bb', 'gone', 2, '{default}', 1, now() - interval '2 minutes')`,
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const rescued: { requeued: number; failed: number }[] = []
+    const rescuer = new JobRescuer({
+      pool: t.pool,
+      names: t.pgq.names,
+      intervalMs: 60_000,
+      staleWorkerMs: 60_000,
+      failedRetentionMs: null,
+      onRescued: (counts) => rescued.push(counts),
+      onError: (_c, error) => {
+        throw error
+      },
+    })
+    expect(await rescuer.rescueOnce()).toEqual({ requeued: 1, failed: 0 })
+    expect(rescued).toEqual([{ requeued: 1, failed: 0 }])
+    expect(await stateOf(expired!.id)).toBe('available')
+    expect(await stateOf(live!.id)).toBe('running')
+    const attempts = (
+      await t.pool.query(`SELECT attempts FROM "${t.schema}".jobs WHERE id = $1`, [expired!.id])
+    ).rows[0].attempts
+    expect(attempts).toBe(0)
+    const gone = await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE hostname = 'gone'`)
+    expect(gone.rowCount).toBe(0)
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+  })
+})
+
+describe('JobFetcher', () => {
+  it('backs off after failed claims and claims at once on resume() (no waiting out the backoff)', async () => {
+    const dead = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/x` })
+    dead.on('error', () => {})
+    let pool: pg.Pool = dead
+    let failures = 0
+    let successes = 0
+    const held = new HeldJobs()
+    const ran: string[] = []
+    const fetcher = new JobFetcher({
+      queue: 'default',
+      concurrency: 5,
+      pollIntervalMs: 60_000,
+      claim: (limit) =>
+        claimJobs(pool, t.pgq.names, {
+          queue: 'default',
+          limit,
+          workerId: WORKER,
+          leaseMs: 60_000,
+          tasks: ['noop'],
+        }),
+      held,
+      run: (job) => ran.push(job.claim.id),
+      canClaim: () => true,
+      onError: () => {
+        failures += 1
+      },
+      onSuccess: () => {
+        successes += 1
+      },
+      backoff: new Backoff({ minMs: 60_000, maxMs: 60_000 }), // a backoff no test would sit out
+    })
+    fetcher.start()
+    try {
+      await waitFor(() => failures === 1, 5_000, 'first claim failed')
+      const { id } = await t.pgq.enqueue('noop', {})
+      pool = t.pool // the database is reachable again
+      fetcher.wake() // a wake alone does not cut the backoff short
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(successes).toBe(0)
+      fetcher.resume()
+      await waitFor(() => ran.includes(id), 2_000, 'claimed right after resume()')
+      expect(held.stateOf(held.get(id)!)).toBe('running')
+    } finally {
+      await fetcher.stop()
+      await dead.end()
+      await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+    }
+  })
+
+  it('claims only its free slots while its jobs run longer than the prefetch window', async () => {
+    await t.pgq.enqueueMany(Array.from({ length: 30 }, () => ({ task: 'noop', payload: {} })))
+    const held = new HeldJobs()
+    const running: RunningJob[] = []
+    const limits: number[] = []
+    const fetcher = new JobFetcher({
+      queue: 'default',
+      concurrency: 2,
+      pollIntervalMs: 60_000,
+      prefetchWindowMs: 50,
+      claim: (limit) => {
+        limits.push(limit)
+        return claimJobs(t.pool, t.pgq.names, {
+          queue: 'default',
+          limit,
+          workerId: WORKER,
+          leaseMs: 60_000,
+          tasks: ['noop'],
+        })
+      },
+      held,
+      run: (job) => running.push(job),
+      canClaim: () => true,
+      onError: (_c, error) => {
+        throw error
+      },
+    })
+    fetcher.start()
+    try {
+      for (let i = 0; i < 10; i += 1) {
+        await waitFor(() => running.length > 0, 2_000, 'a running job')
+        const job = running.shift()!
+        held.finish(job)
+        fetcher.slotFreed(200) // each job "ran" 200 ms: longer than the window
+      }
+      expect(Math.max(...limits)).toBeLessThanOrEqual(2)
+    } finally {
+      await fetcher.stop()
+      await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+    }
+  })
+})
