@@ -75,7 +75,8 @@ const worker = pgq.createWorker({
   tasks: [sendEmail, processVideo],
   queues: { emails: 20, heavy_compute: 2 }, // queue → jobs at once; or ['emails'] + concurrency
 })
-await worker.start()
+const { closed } = await worker.start()
 process.on('SIGTERM', () => worker.stop())
+await closed // settles once the worker has stopped; database outages do not stop it
 // #endregion create-worker
 console.log(job.id)
