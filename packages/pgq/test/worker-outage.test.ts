@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgq, type Pgq } from '../src/client/pgq.js'
+import { PgqSchemaVersionError } from '../src/errors.js'
 import type { Logger } from '../src/logger.js'
 import { Migrator } from '../src/migrate/migrator.js'
 import { defineTask } from '../src/task/task.js'
@@ -160,6 +161,28 @@ describe('a worker through database outages', () => {
       await restore('writes')
       await waitFor(async () => (await counts()).succeeded === 1, 10_000, 'the job after read-only')
     } finally {
+      await worker.stop()
+    }
+  })
+
+  it('stops itself, closed rejecting with PgqSchemaVersionError, when an outage ends with the schema at another version', async () => {
+    const worker = startWorker(recordingLogger().logger)
+    const errors: string[] = []
+    worker.on('worker:error', ({ component }) => errors.push(component))
+    const stopped = new Promise<void>((resolve) => worker.once('worker:stopped', () => resolve()))
+    const { closed } = await worker.start()
+    try {
+      await outage('login')
+      await waitFor(() => errors.length > 0, 10_000, 'an error during the outage')
+      await admin.query(
+        `INSERT INTO ${pgq.names.migrations} (version, name) VALUES (100000, 'from_the_future')`,
+      )
+      await restore('login')
+      await expect(closed).rejects.toBeInstanceOf(PgqSchemaVersionError)
+      await stopped
+    } finally {
+      await admin.query(`DELETE FROM ${pgq.names.migrations} WHERE version = 100000`)
+      await restore('login')
       await worker.stop()
     }
   })

@@ -5,7 +5,7 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { PgqSchemaVersionError } from '../errors.js'
 import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
-import { Listener } from '../notify/listener.js'
+import type { Listener } from '../notify/listener.js'
 import { claimJobs, deleteWorker, releaseJobs, upsertWorker, type WorkerRow } from '../sql/worker-queries.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
@@ -15,7 +15,7 @@ import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { WorkerLifetime } from './lifetime.js'
-import { poolConnectionString } from './listen-url.js'
+import { createNotificationRouter } from './notification-router.js'
 import { announceOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
@@ -72,6 +72,8 @@ export class Worker extends WorkerEvents {
   #listener: Listener | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
+  /** Set when the worker stops itself; `closed` rejects with it. */
+  #fatal: Error | undefined
   /** An idle pooled connection that dies (server restart) is an outage, never a crash. */
   readonly #onPoolError = (error: Error) => this.reportError('pool', error)
 
@@ -171,7 +173,18 @@ export class Worker extends WorkerEvents {
     pool.on('error', this.#onPoolError)
     this.#completer.start()
     this.#renewer.start()
-    await this.#startListener()
+    this.#listener = createNotificationRouter({
+      ...this.#deps,
+      config: this.config,
+      fetchers: this.#fetchers,
+      held: this.#held,
+      events: this,
+      onConnected: () => {
+        this.#outage.succeeded()
+        for (const fetcher of this.#fetchers.values()) fetcher.resume()
+      },
+    })
+    await this.#listener?.start()
     await this.#maintenance.start()
     for (const fetcher of this.#fetchers.values()) fetcher.start()
     this.config.logger.info('worker started', { worker: this.id, queues: this.#row.queues.join(',') })
@@ -186,7 +199,7 @@ export class Worker extends WorkerEvents {
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     this.#stopping ??= this.#stop(options.graceMs ?? this.config.shutdownGraceMs).then(() =>
-      this.#lifetime.end(),
+      this.#lifetime.end(this.#fatal),
     )
     return this.#stopping
   }
@@ -216,14 +229,14 @@ export class Worker extends WorkerEvents {
     }
     this.#state = 'stopping'
     const notStarted = (await Promise.all([...this.#fetchers.values()].map((f) => f.stop()))).flat()
-    await this.#release(notStarted.map((claim) => this.#held.get(claim.id)))
+    await this.#release(this.#dropForShutdown(notStarted.map((claim) => this.#held.get(claim.id))))
     let graceTimer: NodeJS.Timeout | undefined
     const grace = new Promise<void>((resolve) => {
       graceTimer = setTimeout(resolve, graceMs)
     })
     await Promise.race([this.#held.whenNoneRunning(), grace])
     clearTimeout(graceTimer)
-    const unfinished = this.#held.inState('running')
+    const unfinished = this.#dropForShutdown(this.#held.inState('running'))
     await this.#completer.stop()
     await this.#release(unfinished)
     await this.#renewer.stop()
@@ -238,9 +251,13 @@ export class Worker extends WorkerEvents {
     this.emit('worker:stopped', { workerId: this.id })
   }
 
-  /** Gives held jobs back without charging an attempt, so another worker takes them at once. */
-  async #release(candidates: (RunningJob | undefined)[]): Promise<void> {
-    const jobs = candidates.filter((job): job is RunningJob => !!job && this.#held.drop(job, 'shutdown'))
+  /** Drops jobs from the registry (aborting running handlers with `shutdown`); returns those it dropped. */
+  #dropForShutdown(candidates: (RunningJob | undefined)[]): RunningJob[] {
+    return candidates.filter((job): job is RunningJob => !!job && this.#held.drop(job, 'shutdown'))
+  }
+
+  /** Gives dropped jobs back without charging an attempt, so another worker takes them at once. */
+  async #release(jobs: RunningJob[]): Promise<void> {
     if (jobs.length === 0) return
     try {
       const released = new Set(
@@ -265,37 +282,6 @@ export class Worker extends WorkerEvents {
     })
   }
 
-  async #startListener(): Promise<void> {
-    const { names, connectionString, pool } = this.#deps
-    const url = this.config.listenConnectionString ?? connectionString ?? poolConnectionString(pool)
-    if (!this.config.listen || !url) return
-    this.#listener = new Listener({
-      connectionString: url,
-      channels: [names.jobsChannel, names.eventsChannel],
-      logger: this.config.logger,
-      onNotification: (channel, payload) => this.#onNotification(channel, payload),
-      onConnected: () => {
-        this.emit('listener:connected', {})
-        this.#outage.succeeded()
-        for (const fetcher of this.#fetchers.values()) fetcher.resume()
-      },
-      onDisconnected: (error) => this.emit('listener:disconnected', { error }),
-    })
-    await this.#listener.start()
-  }
-
-  #onNotification(channel: string, payload: string): void {
-    if (channel === this.#deps.names.jobsChannel) {
-      const at = payload.lastIndexOf('@')
-      const fetcher = this.#fetchers.get(at === -1 ? payload : payload.slice(0, at))
-      if (!fetcher) return
-      if (at === -1) fetcher.wake()
-      else fetcher.wakeAt(Number(payload.slice(at + 1)))
-    } else if (payload.startsWith('cancel:')) {
-      for (const id of payload.slice(7).split(',')) this.#held.get(id)?.abort('cancelled')
-    }
-  }
-
   /** The database answered after an outage: every loop resumes now, and the schema is re-checked. */
   #recovered(outageMs: number): void {
     if (this.#state !== 'running') return
@@ -307,7 +293,8 @@ export class Worker extends WorkerEvents {
     new Migrator({ pool, schema: names.schema }).assertCurrent().catch((error: unknown) => {
       if (!(error instanceof PgqSchemaVersionError)) return // unreachable again: the next recovery checks
       this.config.logger.error('stopping: the schema changed under the worker', { error: error.message })
-      void this.stop().finally(() => this.#lifetime.end(error))
+      this.#fatal = error
+      void this.stop()
     })
   }
 
