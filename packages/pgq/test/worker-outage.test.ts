@@ -54,6 +54,9 @@ async function outage(refuse: 'login' | 'writes'): Promise<void> {
   if (refuse === 'login') await admin.query(`ALTER ROLE ${role} NOLOGIN`)
   if (refuse === 'writes') await admin.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`)
   await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role])
+  // and whatever was authenticating while the first pass ran
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [role])
 }
 
 async function restore(refused: 'login' | 'writes'): Promise<void> {
@@ -126,7 +129,12 @@ describe('a worker through database outages', () => {
       // at most about one line per second while the outage lasted (listener lines included)
       expect(during).toBeLessThanOrEqual(6)
       expect(errors.length).toBeGreaterThan(during)
-      expect(lines.filter((l) => l.line.includes('database reachable again')).length).toBe(1)
+      // one line when it ends — per outage: a connection that was authenticating while the role was
+      // locked out may slip through and split the outage in two under heavy load
+      const ends = lines.filter((l) => l.line.includes('database reachable again')).length
+      const starts = lines.filter((l) => l.line.includes('retrying with backoff')).length
+      expect(ends).toBeGreaterThanOrEqual(1)
+      expect(ends).toBe(starts)
 
       // busy: 40 jobs of 300 ms on 5 slots, outage in the middle
       await pgq.enqueueMany(Array.from({ length: 40 }, () => ({ task: record, payload: { ms: 300 } })))

@@ -33,6 +33,11 @@ export interface WorkerDeps {
  * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
  * the schema was migrated to another version under it (the only fatal condition; losing the
  * database is not one: the worker waits and resumes).
+ *
+ * ```ts
+ * const { closed } = await worker.start()
+ * await closed.catch((error) => { console.error(error.message); process.exitCode = 70 })
+ * ```
  */
 export interface WorkerHandle {
   readonly closed: Promise<void>
