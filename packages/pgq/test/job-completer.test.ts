@@ -57,7 +57,9 @@ describe('JobCompleter', () => {
       })
       const secondWritten = new Promise<CompletionResult>((resolve) => {
         void c.complete(first, success).then(() => {
-          let step = () => void c.complete(second, success).then(resolve)
+          let step = (): void => {
+            void c.complete(second, success).then(resolve)
+          }
           for (let i = 0; i < hops; i += 1) {
             const next = step
             step = () => queueMicrotask(next)

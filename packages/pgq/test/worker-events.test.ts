@@ -142,12 +142,14 @@ describe('claim-ahead', () => {
            WHERE task = 'slow' AND state = 'running' GROUP BY locked_by`,
         )
         const total = rows.reduce((sum: number, r: { n: number }) => sum + r.n, 0)
-        return total === 20 ? new Map(rows.map((r: { w: string; n: number }) => [r.w, r.n])) : undefined
+        return total === 20
+          ? new Map<string, number>(rows.map((r: { w: string; n: number }) => [r.w, r.n]))
+          : null
       },
       5_000,
       'all twenty slow jobs claimed',
     )
-    for (const worker of [a, b, c]) expect(held.get(worker.id) ?? 0).toBeLessThanOrEqual(10)
+    for (const worker of [a, b, c]) expect(held?.get(worker.id) ?? 0).toBeLessThanOrEqual(10)
     // and so the batch takes one slow job's time, not two
     const startedAt = Date.now()
     await waitFor(
