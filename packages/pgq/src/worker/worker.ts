@@ -176,21 +176,26 @@ export class Worker extends WorkerEvents {
     this.#state = 'running'
     this.#lifetime.begin()
     pool.on('error', this.#onPoolError)
-    this.#completer.start()
-    this.#renewer.start()
-    this.#listener = createNotificationRouter({
-      ...this.#deps,
-      config: this.config,
-      fetchers: this.#fetchers,
-      held: this.#held,
-      events: this,
-      onConnected: () => {
-        this.#outage.succeeded()
-        for (const fetcher of this.#fetchers.values()) fetcher.resume()
-      },
-    })
-    await this.#listener?.start()
-    await this.#maintenance.start()
+    try {
+      this.#completer.start()
+      this.#renewer.start()
+      this.#listener = createNotificationRouter({
+        ...this.#deps,
+        config: this.config,
+        fetchers: this.#fetchers,
+        held: this.#held,
+        events: this,
+        onConnected: () => {
+          this.#outage.succeeded()
+          for (const fetcher of this.#fetchers.values()) fetcher.resume()
+        },
+      })
+      await this.#listener?.start()
+      await this.#maintenance.start()
+    } catch (error) {
+      await this.stop({ graceMs: 0 }) // e.g. code schedules the database refused: nothing left running
+      throw error
+    }
     for (const fetcher of this.#fetchers.values()) fetcher.start()
     this.config.logger.info('worker started', { worker: this.id, queues: this.#row.queues.join(',') })
     this.emit('worker:started', { workerId: this.id })
