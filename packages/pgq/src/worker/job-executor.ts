@@ -3,6 +3,7 @@ import type { SchemaNames } from '../db/schema-names.js'
 import type { FinalizeItem } from '../sql/worker-queries.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
+import { parsePayloadForRun } from '../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskContext } from '../task/task.js'
 import type { WorkerEvents } from './events.js'
 import { ProgressReporter } from './progress-reporter.js'
@@ -89,7 +90,10 @@ export class JobExecutor {
     })
 
     try {
-      const payload = task.parsePayload ? task.parsePayload(job.row.payload) : job.row.payload
+      // a payload its task rejects fails the job for good (PermanentError): a retry cannot fix it
+      const payload = task.parsePayload
+        ? await parsePayloadForRun(task.parsePayload, job.row.payload)
+        : job.row.payload
       const value = await Promise.race([
         Promise.resolve().then(() => task.handler(payload, context)),
         hardLimit,

@@ -4,6 +4,7 @@ import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
 import { Migrator } from '../migrate/migrator.js'
 import { Listener } from '../notify/listener.js'
+import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJobRow,
   claimJobs,
@@ -127,6 +128,7 @@ export class Worker extends WorkerEvents {
       queues,
       concurrency: [...this.config.queues.values()].reduce((a, b) => a + b, 0),
     })
+    await registerTasks(pool, names, this.config.tasks.values(), { workerId: this.id, hostname: hostname() })
     this.#state = 'running'
     this.#completer.start()
     const onError = (component: string, error: unknown) => this.reportError(component, error)
