@@ -1,6 +1,6 @@
 // Samples of the reference pages docs/enqueue.md and docs/workers.md (regions are copied into the
 // pages by scripts/sync-doc-snippets.mjs and typechecked here by `tsc -b`).
-import type { KyselyLike } from 'pgq'
+import { type KyselyLike, PgqValidationError } from 'pgq'
 import { encodeVideo, pool } from './stubs.js'
 
 /** The shape of a Kysely instance these samples use (a real `Kysely<DB>` fits it). */
@@ -68,12 +68,9 @@ await pgq.enqueueMany([
   jobSpec(sendEmail, { to: 'a@example.com' }),
   jobSpec(syncCrm, { userId: 7 }, { priority: 5 }),
 ])
-
 // #endregion job-spec
 
 // #region parse-payload
-import { PgqValidationError } from 'pgq'
-
 export const sendInvoice = defineTask({
   name: 'send_invoice',
   queue: 'billing',
