@@ -414,6 +414,24 @@ BEGIN
   LOOP
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', g.new_fn, g.grantee);
   END LOOP;
+  -- Every enqueue now reads pgq.tasks, and workers write it: roles that could insert jobs
+  -- (producers, workers) may read the registry and use throttle windows; roles that could update
+  -- jobs (workers) may register tasks. Without this an upgrade would lock them out.
+  FOR g IN
+    SELECT a.grantee::regrole::text AS grantee, bool_or(a.privilege_type = 'UPDATE') AS updates
+    FROM pg_catalog.pg_class c
+    CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+    WHERE c.oid = '{{schema}}.jobs'::regclass AND a.privilege_type IN ('INSERT', 'UPDATE')
+      AND a.grantee <> 0 AND a.grantee <> c.relowner
+    GROUP BY a.grantee
+    HAVING bool_or(a.privilege_type = 'INSERT')
+  LOOP
+    EXECUTE format('GRANT SELECT ON {{schema}}.tasks TO %s', g.grantee);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON {{schema}}.dedup_windows TO %s', g.grantee);
+    IF g.updates THEN
+      EXECUTE format('GRANT INSERT, UPDATE ON {{schema}}.tasks TO %s', g.grantee);
+    END IF;
+  END LOOP;
 END
 $do$;
 

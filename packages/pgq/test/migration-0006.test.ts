@@ -8,16 +8,19 @@ import { databaseUrl, uniqueSchemaName } from './test-database.js'
 // the old ones must keep their rights, and jobs enqueued before stay untouched.
 const schema = uniqueSchemaName('up')
 const role = `pgq_producer_${randomBytes(4).toString('hex')}`
+const workerRole = `pgq_worker_${randomBytes(4).toString('hex')}`
 let pool: pg.Pool
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: databaseUrl(), max: 2 })
   await pool.query(`CREATE SCHEMA "${schema}"`)
   await pool.query(`CREATE ROLE ${role} NOLOGIN`)
+  await pool.query(`CREATE ROLE ${workerRole} NOLOGIN`)
 })
 afterAll(async () => {
   await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
   await pool.query(`DROP ROLE IF EXISTS ${role}`)
+  await pool.query(`DROP ROLE IF EXISTS ${workerRole}`)
   await pool.end()
 })
 
@@ -30,12 +33,14 @@ async function canExecute(signature: string): Promise<boolean> {
 }
 
 describe('migration 0006 on a schema in use', () => {
-  it('keeps EXECUTE grants on the replaced enqueue functions, keeps PUBLIC out, and keeps old jobs', async () => {
+  it('keeps EXECUTE grants on the replaced enqueue functions, lets producers and workers use the new tables, keeps PUBLIC out and old jobs', async () => {
     for (const m of MIGRATIONS.filter((m) => m.version <= 5)) await pool.query(renderMigration(m, schema))
     await pool.query(`GRANT EXECUTE ON FUNCTION "${schema}".enqueue_many(jsonb) TO ${role}`)
     await pool.query(
       `GRANT EXECUTE ON FUNCTION "${schema}".enqueue(text, jsonb, text, integer, timestamptz, interval, integer, text, text) TO ${role}`,
     )
+    await pool.query(`GRANT INSERT, SELECT ON "${schema}".jobs TO ${role}`)
+    await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON "${schema}".jobs TO ${workerRole}`)
     await pool.query(`SELECT "${schema}".enqueue('before', '{"a":1}')`)
 
     await pool.query(renderMigration(MIGRATIONS.find((m) => m.version === 6)!, schema))
@@ -46,6 +51,20 @@ describe('migration 0006 on a schema in use', () => {
         'enqueue(text, jsonb, text, integer, timestamptz, interval, integer, text, text, interval)',
       ),
     ).toBe(true)
+    // producers can still enqueue (the registry is read by every enqueue), workers can register
+    const rights = async (who: string, table: string, privilege: string) =>
+      (
+        await pool.query(`SELECT has_table_privilege($1, $2, $3) AS ok`, [
+          who,
+          `"${schema}".${table}`,
+          privilege,
+        ])
+      ).rows[0].ok
+    expect(await rights(role, 'tasks', 'SELECT')).toBe(true)
+    expect(await rights(role, 'tasks', 'INSERT')).toBe(false)
+    expect(await rights(role, 'dedup_windows', 'INSERT')).toBe(true)
+    expect(await rights(workerRole, 'tasks', 'INSERT')).toBe(true)
+    expect(await rights(workerRole, 'tasks', 'UPDATE')).toBe(true)
     const { rows: publicRights } = await pool.query(
       `SELECT p.proname FROM pg_proc p CROSS JOIN LATERAL aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
        WHERE p.pronamespace = $1::regnamespace AND a.grantee = 0`,
