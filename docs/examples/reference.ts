@@ -1,6 +1,6 @@
 // Samples of the reference pages docs/enqueue.md and docs/workers.md (regions are copied into the
 // pages by scripts/sync-doc-snippets.mjs and typechecked here by `tsc -b`).
-import type { KyselyLike } from 'pgq'
+import { type KyselyLike, PgqValidationError } from 'pgq'
 import { encodeVideo, pool } from './stubs.js'
 
 /** The shape of a Kysely instance these samples use (a real `Kysely<DB>` fits it). */
@@ -25,7 +25,7 @@ export const processVideo = defineTask({
 })
 
 const pgq = createPgq({ connectionString: process.env.DATABASE_URL }) // or { pool }
-const job = await pgq.enqueue(processVideo, { videoId: 42 }) // { id: '17', deduplicated: false }
+const job = await pgq.enqueue(processVideo, { videoId: 42 }) // { id: '17', deduplicated: false, outcome: 'created' }
 // #endregion define-and-enqueue
 
 export const welcomeEmail = defineTask({
@@ -69,6 +69,49 @@ await pgq.enqueueMany([
   jobSpec(syncCrm, { userId: 7 }, { priority: 5 }),
 ])
 // #endregion job-spec
+
+// #region parse-payload
+export const sendInvoice = defineTask({
+  name: 'send_invoice',
+  queue: 'billing',
+  // or a Standard Schema (zod, valibot, arktype): parsePayload: InvoiceSchema
+  parsePayload(payload: unknown): { invoiceId: number } {
+    const invoiceId = (payload as { invoiceId?: unknown } | null)?.invoiceId
+    if (!Number.isInteger(invoiceId)) throw new Error('invoiceId must be an integer')
+    return { invoiceId: invoiceId as number }
+  },
+  async handler(payload) {
+    return { sent: payload.invoiceId }
+  },
+})
+
+try {
+  await pgq.enqueue(sendInvoice, { invoiceId: 1.5 }) // throws before any SQL: no job exists
+} catch (error) {
+  if (error instanceof PgqValidationError) console.error(error.path, error.rule)
+}
+// #endregion parse-payload
+
+// #region dedup-modes
+// re-index a document 30 s after its last edit, with the last revision
+await pgq.enqueue(
+  'reindex_doc',
+  { docId: 7, revision: 12 },
+  { dedupKey: 'doc:7', dedupMode: 'debounce', dedupWindowMs: 30_000 },
+)
+
+// a digest at most once an hour per user
+const digest = await pgq.enqueue(
+  'send_digest',
+  { userId: 7 },
+  { dedupKey: 'user:7', dedupMode: 'throttle', dedupWindowMs: 3_600_000 },
+)
+if (digest.outcome === 'throttled') console.log(`digest job ${digest.id} opened this hour's window`)
+
+// a sync with the newest data: if one is running, this one runs right after it
+const sync = await pgq.enqueue(syncCrm, { userId: 7 }, { dedupKey: 'crm:7', dedupMode: 'replace' })
+console.log(sync.outcome) // 'created' | 'replaced' (it was waiting) | 'queued_after' (it was running)
+// #endregion dedup-modes
 
 // #region create-worker
 const worker = pgq.createWorker({

@@ -118,9 +118,11 @@ describe('pgq retry, cancel and enqueue', () => {
   })
 
   it('enqueues by task name with options and dedup keys', async () => {
+    // no worker registered send_email in this schema: --force (see enqueue.test.ts for the refusal)
     const first = await cli(
       'enqueue',
       'send_email',
+      '--force',
       '--payload',
       '{"to":"ops@example.com"}',
       '--queue',
@@ -135,8 +137,8 @@ describe('pgq retry, cancel and enqueue', () => {
       payload: { to: 'ops@example.com' },
       dedup_key: 'ops',
     })
-    const again = await cli('enqueue', 'send_email', '--dedup-key', 'ops', '--json')
-    expect(JSON.parse(again.stdout)).toEqual({ id, deduplicated: true })
+    const again = await cli('enqueue', 'send_email', '--force', '--dedup-key', 'ops', '--json')
+    expect(JSON.parse(again.stdout)).toEqual({ id, deduplicated: true, outcome: 'deduplicated' })
     const bad = await cli('enqueue', 'send_email', '--payload', '{nope')
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/--payload: not valid JSON/)

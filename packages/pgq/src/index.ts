@@ -16,7 +16,14 @@ export {
   type RetryOptions,
 } from './admin/jobs.js'
 export type { PgqOptions } from './client/config.js'
-export { type EnqueuedJob, type EnqueueOptions, type JobSpec, jobSpec } from './client/enqueue.js'
+export {
+  type DedupMode,
+  type EnqueuedJob,
+  type EnqueueOptions,
+  type EnqueueOutcome,
+  type JobSpec,
+  jobSpec,
+} from './client/enqueue.js'
 export { createPgq, Pgq } from './client/pgq.js'
 export { ResultWaiter, type ResultWaiterOptions, type WaitOptions } from './client/result-waiter.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
@@ -71,7 +78,8 @@ export {
 } from './schedule/schedules.js'
 export { assertTimeZone, formatInZone } from './schedule/time-zone.js'
 export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job-outcome.js'
-export { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue, serializeJson } from './task/payload.js'
+export { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue, MAX_JSON_DEPTH, serializeJson } from './task/payload.js'
+export type { PayloadValidator, StandardResult, StandardSchemaLike } from './task/payload-validation.js'
 export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './task/retry-policy.js'
 export {
   type AnyTaskDefinition,
@@ -81,6 +89,13 @@ export {
   type TaskHandler,
   type TaskOptions,
 } from './task/task.js'
+export {
+  PgqUnknownTaskError,
+  type RegisteredTask,
+  TaskRegistry,
+  type TaskRegistryOptions,
+  type UnknownTask,
+} from './task/task-registry.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
 export type { LeaseLostReason } from './worker/lease-renewer.js'
 export { Worker, type WorkerHandle } from './worker/worker.js'

@@ -169,7 +169,7 @@ describe('deduplication keys', () => {
   it('returns the live job instead of creating a second one', async () => {
     const a = await t.pgq.enqueue(sendEmail, { to: 'd@example.com' }, { dedupKey: 'welcome:1' })
     const b = await t.pgq.enqueue(sendEmail, { to: 'other@example.com' }, { dedupKey: 'welcome:1' })
-    expect(b).toEqual({ id: a.id, deduplicated: true })
+    expect(b).toEqual({ id: a.id, deduplicated: true, outcome: 'deduplicated' })
     const row = (await t.pool.query(`SELECT payload FROM "${t.schema}".jobs WHERE id = $1`, [a.id])).rows[0]
     expect(row.payload).toEqual({ to: 'd@example.com' })
   })
@@ -181,7 +181,7 @@ describe('deduplication keys', () => {
       { to: 'v2@example.com' },
       { dedupKey: 'debounce:1', dedupMode: 'replace' },
     )
-    expect(b).toEqual({ id: a.id, deduplicated: true })
+    expect(b).toEqual({ id: a.id, deduplicated: true, outcome: 'replaced' })
     const row = (await t.pool.query(`SELECT payload FROM "${t.schema}".jobs WHERE id = $1`, [a.id])).rows[0]
     expect(row.payload).toEqual({ to: 'v2@example.com' })
   })
@@ -195,7 +195,7 @@ describe('deduplication keys', () => {
     expect(result[0]!.deduplicated).toBe(false)
     expect(result[1]!.deduplicated).toBe(false)
     expect(result[1]!.id).not.toBe(result[0]!.id)
-    expect(result[2]).toEqual({ id: result[0]!.id, deduplicated: true })
+    expect(result[2]).toEqual({ id: result[0]!.id, deduplicated: true, outcome: 'deduplicated' })
   })
 
   it('50 concurrent transactions on one key, half rolling back, leave exactly one job and no errors', async () => {

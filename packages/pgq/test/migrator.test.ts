@@ -38,7 +38,14 @@ describe('Migrator', () => {
       `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY 1`,
       [schema],
     )
-    expect(tables.rows.map((r) => r.table_name)).toEqual(['jobs', 'migrations', 'schedules', 'workers'])
+    expect(tables.rows.map((r) => r.table_name)).toEqual([
+      'dedup_windows',
+      'jobs',
+      'migrations',
+      'schedules',
+      'tasks',
+      'workers',
+    ])
   })
 
   it('reports pending migrations and their SQL before applying', async () => {

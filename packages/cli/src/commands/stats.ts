@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { type JobStats, Jobs } from 'pgq'
+import { type JobStats, Jobs, TaskRegistry, type UnknownTask } from 'pgq'
 import { duration, intOption, table, timestamp } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 
@@ -8,7 +8,10 @@ interface StatsOptions extends ConnectionOptions {
   readonly json?: boolean
 }
 
-/** `pgq stats`: per-queue counts by state, lag, and throughput over the last minutes. */
+/**
+ * `pgq stats`: per-queue counts by state, lag, and throughput over the last minutes; then the
+ * waiting jobs whose task no worker has registered (nothing can run them).
+ */
 export function registerStats(program: Command): void {
   withConnectionOptions(
     program
@@ -20,7 +23,12 @@ export function registerStats(program: Command): void {
     const pool = openPool(options, 2)
     try {
       const stats = await new Jobs({ pool, schema: options.schema }).stats({ windowMinutes: options.window })
-      output(options.json, stats, () => statsText(stats, options.schema))
+      const unknownTasks = await new TaskRegistry({ pool, schema: options.schema }).unknown()
+      output(
+        options.json,
+        { ...stats, unknownTasks },
+        () => statsText(stats, options.schema) + unknownTasksText(unknownTasks),
+      )
     } finally {
       await pool.end()
     }
@@ -46,4 +54,13 @@ function statsText(stats: JobStats, schema: string): string {
   if (stats.queues.length > 1) rows.push(row('(all)', stats.totals))
   const headers = ['QUEUE', 'WAITING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LAG']
   return `${header}\n${table([...headers, 'DONE/MIN', 'FAILED (WINDOW)'], rows)}`
+}
+
+function unknownTasksText(unknown: readonly UnknownTask[]): string {
+  if (unknown.length === 0) return ''
+  const rows = unknown.map((u) => [u.task, u.queue, u.waiting, u.oldestCreatedAt])
+  return (
+    `\n\nWARNING: waiting jobs of tasks no worker has registered (nothing will run them until a worker with the task starts):\n` +
+    table(['TASK', 'QUEUE', 'WAITING', 'OLDEST'], rows)
+  )
 }

@@ -4,12 +4,14 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { enqueueJobs } from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
+import { checkPayloadAtEnqueue } from '../task/payload-validation.js'
 import { type AnyTaskDefinition, assertInt, type TaskDefinition } from '../task/task.js'
 
 /** Per-job options of `enqueue`; every field is optional and overrides the task's default. */
 export interface EnqueueOptions {
   /** Where to insert: your pool, client inside `BEGIN`, Kysely instance or transaction. */
   readonly db?: Executor
+  /** Queue to wait in (default: the task's; for a task named by string, its registered queue, else `default`). */
   readonly queue?: string
   /** Higher runs first (default: the task's, else 0). */
   readonly priority?: number
@@ -20,19 +22,55 @@ export interface EnqueueOptions {
   readonly maxAttempts?: number
   /**
    * Deduplication key: while a job of the same task with this key is waiting or running, enqueue
-   * returns that job instead of creating another.
+   * returns that job instead of creating another (see `dedupMode`).
    */
   readonly dedupKey?: string
-  /** `keep` (default): leave the existing job as it is. `replace`: update its payload and run time while it still waits. */
-  readonly dedupMode?: 'keep' | 'replace'
+  /**
+   * What a second job with a held `dedupKey` does (docs/enqueue.md#deduplication):
+   * - `keep` (default): nothing; the existing job is returned.
+   * - `replace`: the waiting job takes the new payload and options; a running job keeps running and
+   *   the new payload runs after it, as a new job (outcome `queued_after`).
+   * - `debounce`: as `replace`, and the job runs `dedupWindowMs` after the last enqueue (the last
+   *   payload wins once the key has been quiet for the window).
+   * - `throttle`: at most one job per `dedupWindowMs` per key; later ones are not created (outcome
+   *   `throttled`, with the id of the job that opened the window).
+   */
+  readonly dedupMode?: DedupMode
+  /** The window of `debounce` and `throttle`, in ms (required by them, refused by the others). */
+  readonly dedupWindowMs?: number
 }
+
+/**
+ * How deduplication treats a job whose `dedupKey` is held; see {@link EnqueueOptions.dedupMode}.
+ *
+ * ```ts
+ * const mode: DedupMode = 'debounce'
+ * ```
+ */
+export type DedupMode = 'keep' | 'replace' | 'debounce' | 'throttle'
+
+/**
+ * What happened to one enqueued job:
+ * `created` (a new job, `id`); `deduplicated` (`keep`: the live job `id` holds the key);
+ * `replaced` (the waiting job `id` took the new payload); `queued_after` (job `id` is running: the
+ * new payload becomes a new job when it finishes); `throttled` (job `id` opened the window; nothing
+ * was created).
+ *
+ * ```ts
+ * const { outcome } = await pgq.enqueue(syncCrm, { userId: 7 }, { dedupKey: 'crm:7', dedupMode: 'replace' })
+ * if (outcome === 'queued_after') console.log('runs after the sync in progress')
+ * ```
+ */
+export type EnqueueOutcome = 'created' | 'deduplicated' | 'replaced' | 'queued_after' | 'throttled'
 
 /** What enqueue returns for each job. */
 export interface EnqueuedJob {
-  /** The job id (decimal string of a PostgreSQL bigint). */
+  /** The job id (decimal string of a PostgreSQL bigint): the new job, or the one holding the dedup key. */
   readonly id: string
-  /** True when an existing job with the same dedup key was returned instead of a new one. */
+  /** True when no new job was created (`outcome` is not `created`). */
   readonly deduplicated: boolean
+  /** What happened; see {@link EnqueueOutcome}. */
+  readonly outcome: EnqueueOutcome
 }
 
 /** One job of a bulk enqueue. */
@@ -57,7 +95,20 @@ export function jobSpec<P>(
   return options === undefined ? { task, payload } : { task, payload, options }
 }
 
-const KNOWN = new Set(['db', 'queue', 'priority', 'runAt', 'delayMs', 'maxAttempts', 'dedupKey', 'dedupMode'])
+const KNOWN = new Set([
+  'db',
+  'queue',
+  'priority',
+  'runAt',
+  'delayMs',
+  'maxAttempts',
+  'dedupKey',
+  'dedupMode',
+  'dedupWindowMs',
+])
+const DEDUP_MODES: ReadonlySet<unknown> = new Set(['keep', 'replace', 'debounce', 'throttle'])
+/** Longest dedup window: about 24.8 days (a 32-bit millisecond count). */
+const MAX_DEDUP_WINDOW_MS = 2 ** 31 - 1
 
 /** @internal Validates one job and returns its JSON object text for `enqueue_many`. */
 export function encodeJob(
@@ -78,7 +129,9 @@ export function encodeJob(
   const definition = typeof task === 'string' ? undefined : task
   const name = assertName(typeof task === 'string' ? task : task?.name, `${path}task`)
   const spec: Record<string, unknown> = { task: name }
-  spec.queue = assertName(options.queue ?? definition?.queue ?? 'default', `${path}options.queue`)
+  // left out, a value comes from the database: the registered task's default, else the global one
+  const queue = options.queue ?? definition?.queue
+  if (queue !== undefined) spec.queue = assertName(queue, `${path}options.queue`)
   const priority = options.priority ?? definition?.priority
   if (priority !== undefined) spec.priority = assertInt(priority, `${path}options.priority`, -32768, 32767)
   const maxAttempts = options.maxAttempts ?? definition?.maxAttempts
@@ -111,16 +164,7 @@ export function encodeJob(
     serializeJson(options.dedupKey, `${path}options.dedupKey`, 2048)
     spec.dedup_key = options.dedupKey
   }
-  if (options.dedupMode !== undefined) {
-    if (options.dedupMode !== 'keep' && options.dedupMode !== 'replace') {
-      throw new PgqValidationError(
-        `${path}options.dedupMode`,
-        'must be "keep" or "replace"',
-        options.dedupMode,
-      )
-    }
-    spec.dedup_mode = options.dedupMode
-  }
+  encodeDedupMode(options, spec, path)
   if (options.db !== undefined && !isExecutor(options.db)) {
     throw new PgqValidationError(
       `${path}options.db`,
@@ -128,8 +172,54 @@ export function encodeJob(
     )
   }
   const payloadJson = serializeJson(payload, `${path}payload`, maxPayloadBytes)
+  if (definition?.parsePayload) checkPayloadAtEnqueue(definition.parsePayload, payload, `${path}payload`)
   const head = JSON.stringify(spec)
   return `${head.slice(0, -1)},"payload":${payloadJson}}`
+}
+
+function encodeDedupMode(options: EnqueueOptions, spec: Record<string, unknown>, path: string): void {
+  const mode = options.dedupMode
+  if (mode !== undefined) {
+    if (!DEDUP_MODES.has(mode)) {
+      throw new PgqValidationError(
+        `${path}options.dedupMode`,
+        'must be "keep", "replace", "debounce" or "throttle"',
+        mode,
+      )
+    }
+    spec.dedup_mode = mode
+  }
+  const windowed = mode === 'debounce' || mode === 'throttle'
+  if (windowed && options.dedupKey === undefined) {
+    throw new PgqValidationError(`${path}options.dedupKey`, `is required by dedupMode "${mode}"`)
+  }
+  if (options.dedupWindowMs === undefined) {
+    if (windowed) {
+      throw new PgqValidationError(`${path}options.dedupWindowMs`, `is required by dedupMode "${mode}"`)
+    }
+    return
+  }
+  if (!windowed) {
+    throw new PgqValidationError(
+      `${path}options.dedupWindowMs`,
+      'applies to dedupMode "debounce" and "throttle" only',
+      options.dedupWindowMs,
+    )
+  }
+  const windowMs = options.dedupWindowMs
+  if (
+    typeof windowMs !== 'number' ||
+    !Number.isFinite(windowMs) ||
+    windowMs < 1 ||
+    windowMs > MAX_DEDUP_WINDOW_MS
+  ) {
+    throw new PgqValidationError(
+      `${path}options.dedupWindowMs`,
+      `must be a number from 1 to ${MAX_DEDUP_WINDOW_MS}`,
+      windowMs,
+    )
+  }
+  spec.dedup_window_ms = windowMs
 }
 
 /** @internal Inserts encoded jobs on one executor; one statement, one NOTIFY per queue. */
@@ -140,5 +230,7 @@ export async function insertEncodedJobs(
 ): Promise<EnqueuedJob[]> {
   if (encoded.length === 0) return []
   const rows = await enqueueJobs(db, names, `[${encoded.join(',')}]`)
-  return rows.map((row) => Object.freeze({ id: row.id, deduplicated: row.deduplicated }))
+  return rows.map((row) =>
+    Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),
+  )
 }

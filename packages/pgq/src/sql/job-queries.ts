@@ -1,11 +1,13 @@
+import type { EnqueueOutcome } from '../client/enqueue.js'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
 
-/** @internal One row of `enqueue_many`: the input position (1-based), the job id, and whether it was a duplicate. */
+/** @internal One row of `enqueue_many`: the input position (1-based), the job id, whether no job was created, and why. */
 export interface EnqueuedRow {
   ord: number
   id: string
   deduplicated: boolean
+  outcome: EnqueueOutcome
 }
 
 /**
@@ -19,7 +21,7 @@ export async function enqueueJobs(
 ): Promise<EnqueuedRow[]> {
   const result = await runQuery<EnqueuedRow>(
     db,
-    `SELECT ord, id::text AS id, deduplicated FROM ${names.enqueueMany}($1::jsonb) ORDER BY ord`,
+    `SELECT ord, id::text AS id, deduplicated, outcome FROM ${names.enqueueMany}($1::jsonb) ORDER BY ord`,
     [jobsJson],
   )
   return result.rows

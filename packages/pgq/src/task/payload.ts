@@ -9,6 +9,9 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue | undefined }
 
+/** Deepest nesting of arrays and objects a payload or result may have (the top level is depth 1). */
+export const MAX_JSON_DEPTH = 256
+
 /** Default maximum size of a payload, in bytes of its JSON text (256 KiB). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
 
@@ -23,7 +26,8 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
  *   convert a `Date` with `toISOString()` and a `BigInt` with `String()` yourself;
  * - strings and keys must not contain NUL (`\u0000`) or lone UTF-16 surrogates (PostgreSQL's
  *   `jsonb` refuses them);
- * - object properties whose value is `undefined` are left out, as `JSON.stringify` does.
+ * - object properties whose value is `undefined` are left out, as `JSON.stringify` does;
+ * - arrays and objects nest at most {@link MAX_JSON_DEPTH} (256) levels deep.
  *
  * ```ts
  * serializeJson({ to: 'a@example.com' }, 'payload', 1024) // '{"to":"a@example.com"}'
@@ -77,6 +81,13 @@ function checkValue(value: unknown, path: string, ancestors: object[]): void {
   if (value === null) return
   const object = value as object
   if (ancestors.includes(object)) throw new PgqValidationError(path, 'circular reference', value)
+  if (ancestors.length >= MAX_JSON_DEPTH) {
+    throw new PgqValidationError(
+      path.length > 120 ? `${path.slice(0, 120)}…` : path,
+      `arrays and objects must nest at most ${MAX_JSON_DEPTH} levels deep`,
+      value,
+    )
+  }
   ancestors.push(object)
   if (Array.isArray(object)) {
     for (const [index, item] of object.entries()) checkValue(item, `${path}[${index}]`, ancestors)

@@ -1,6 +1,7 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import type { JsonValue } from './payload.js'
+import { assertPayloadValidator, type PayloadValidator } from './payload-validation.js'
 import { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
 
 /** What a handler receives besides its payload. */
@@ -48,8 +49,20 @@ export interface TaskOptions<P, R> {
   readonly hardTimeoutGraceMs?: number
   /** Backoff between attempts and which errors retry (default: exponential with jitter). */
   readonly retry?: RetryPolicyOptions
-  /** Optional runtime validation of the payload, before the handler runs (zod's `parse` fits). */
-  readonly parsePayload?: (payload: unknown) => P
+  /**
+   * Validation of the payload: a function that returns the payload (possibly transformed) or
+   * throws — zod's `schema.parse` fits — or a Standard Schema object (anything with
+   * `'~standard'.validate`: zod, valibot, arktype). It runs at TypeScript enqueue (a failure throws
+   * `PgqValidationError` before any SQL; it must be synchronous there, and the payload is stored as
+   * given, not as transformed) and again before the handler (a failure fails the job for good, no
+   * retry).
+   */
+  readonly parsePayload?: PayloadValidator<P>
+  /**
+   * The payload's JSON Schema, for people and tools: workers store it in the task registry
+   * (`pgq.tasks.payload_schema`). pgq does not enforce it; `parsePayload` does the checking.
+   */
+  readonly payloadSchema?: { readonly [key: string]: JsonValue }
   /** Delete a job as soon as it succeeds instead of keeping its result for the retention period. */
   readonly deleteOnSuccess?: boolean
   /**
@@ -83,6 +96,7 @@ const KNOWN = new Set([
   'hardTimeoutGraceMs',
   'retry',
   'parsePayload',
+  'payloadSchema',
   'deleteOnSuccess',
   'deadLetterQueue',
 ])
@@ -119,6 +133,15 @@ export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, 
     assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, 2 ** 31 - 1)
   }
   if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
+  if (options.parsePayload !== undefined) assertPayloadValidator(options.parsePayload, 'task.parsePayload')
+  if (
+    options.payloadSchema !== undefined &&
+    (options.payloadSchema === null ||
+      typeof options.payloadSchema !== 'object' ||
+      Array.isArray(options.payloadSchema))
+  ) {
+    throw new PgqValidationError('task.payloadSchema', 'must be a JSON Schema object', options.payloadSchema)
+  }
   const retryPolicy = resolveRetryPolicy(options.retry, 'task.retry')
   return Object.freeze({ ...options, queue, retryPolicy })
 }

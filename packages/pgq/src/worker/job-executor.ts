@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
+import { parsePayloadForRun } from '../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskContext } from '../task/task.js'
 import type { WorkerEvents } from './events.js'
 import type { JobOutcome } from './outcome.js'
@@ -90,7 +91,10 @@ export class JobExecutor {
     })
 
     try {
-      const payload = task.parsePayload ? task.parsePayload(job.claim.payload) : job.claim.payload
+      // a payload its task rejects fails the job for good (PermanentError): a retry cannot fix it
+      const payload = task.parsePayload
+        ? await parsePayloadForRun(task.parsePayload, job.claim.payload)
+        : job.claim.payload
       const value = await Promise.race([
         Promise.resolve().then(() => task.handler(payload, context)),
         hardLimit,

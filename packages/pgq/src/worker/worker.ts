@@ -6,6 +6,7 @@ import { PgqSchemaVersionError } from '../errors.js'
 import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import type { Listener } from '../notify/listener.js'
+import { registerTasks } from '../sql/task-queries.js'
 import { claimJobs, deleteWorker, releaseJobs, upsertWorker, type WorkerRow } from '../sql/worker-queries.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
@@ -173,6 +174,7 @@ export class Worker extends WorkerEvents {
       onError: (component, error) => this.reportError(component, error),
       onSuccess: () => this.#outage.succeeded(),
     })
+    await registerTasks(pool, names, this.config.tasks.values(), { workerId: this.id, hostname: hostname() })
     this.#state = 'running'
     this.#lifetime.begin()
     pool.on('error', this.#onPoolError)
