@@ -3,7 +3,8 @@ import { hostname } from 'node:os'
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
 import { Migrator } from '../migrate/migrator.js'
-import { Listener } from '../notify/listener.js'
+import { parseJobEvent, parseQueueWake } from '../notify/messages.js'
+import type { Notifier } from '../notify/notifier.js'
 import {
   type ClaimedJobRow,
   claimJobs,
@@ -27,7 +28,8 @@ import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './wo
 export interface WorkerDeps {
   readonly pool: pg.Pool
   readonly names: SchemaNames
-  readonly connectionString: string | undefined
+  /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
+  readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
   /** Extra services to run with the worker (scheduler, pruner), built by the pgq client. */
   readonly extraServices?: (worker: Worker) => Service[]
@@ -56,7 +58,7 @@ export class Worker extends WorkerEvents {
   readonly #executor: JobExecutor
   readonly #completer: JobCompleter
   readonly #services: Service[] = []
-  #listener: Listener | undefined
+  readonly #unsubscribe: (() => Promise<void> | void)[] = []
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
 
@@ -151,22 +153,7 @@ export class Worker extends WorkerEvents {
       )
     }
     this.#services.push(...(this.#deps.extraServices?.(this) ?? []))
-    const listenUrl =
-      this.config.listenConnectionString ?? this.#deps.connectionString ?? poolConnectionString(pool)
-    if (this.config.listen && listenUrl) {
-      this.#listener = new Listener({
-        connectionString: listenUrl,
-        channels: [names.jobsChannel, names.eventsChannel],
-        logger: this.config.logger,
-        onNotification: (channel, payload) => this.#onNotification(channel, payload),
-        onConnected: () => {
-          this.emit('listener:connected', {})
-          for (const fetcher of this.#fetchers.values()) fetcher.wake()
-        },
-        onDisconnected: (error) => this.emit('listener:disconnected', { error }),
-      })
-      await this.#listener.start()
-    }
+    if (this.config.listen && this.#deps.notifier) await this.#subscribe(this.#deps.notifier)
     for (const service of this.#services) await service.start()
     for (const fetcher of this.#fetchers.values()) fetcher.start()
     this.config.logger.info('worker started', { worker: this.id, queues: queues.join(',') })
@@ -204,7 +191,7 @@ export class Worker extends WorkerEvents {
     await this.#completer.stop()
     if (unfinished.length > 0) await this.#release(unfinished)
     for (const service of this.#services) await service.stop()
-    await this.#listener?.stop()
+    for (const unsubscribe of this.#unsubscribe.splice(0)) await unsubscribe()
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
@@ -303,17 +290,35 @@ export class Worker extends WorkerEvents {
     await deleteStaleWorkers(pool, names, Math.max(this.config.leaseMs * 4, 60_000))
   }
 
-  #onNotification(channel: string, payload: string): void {
-    if (channel === this.#deps.names.jobsChannel) {
-      const at = payload.lastIndexOf('@')
-      const queue = at === -1 ? payload : payload.slice(0, at)
-      const fetcher = this.#fetchers.get(queue)
-      if (!fetcher) return
-      if (at === -1) fetcher.wake()
-      else fetcher.wakeAt(Number(payload.slice(at + 1)))
-    } else if (payload.startsWith('cancel:')) {
-      for (const id of payload.slice(7).split(',')) this.#held.get(id)?.abort('cancelled')
+  /** Queue wake-ups and cancellations from the process's notifier; after a reconnect, every fetcher claims. */
+  async #subscribe(notifier: Notifier): Promise<void> {
+    const { names } = this.#deps
+    const wakeAll = () => {
+      for (const fetcher of this.#fetchers.values()) fetcher.wake()
     }
+    this.#unsubscribe.push(
+      notifier.attachLogger(this.config.logger),
+      notifier.onReconnect(() => {
+        this.emit('listener:connected', {})
+        wakeAll()
+      }),
+      notifier.onDisconnect((error) => this.emit('listener:disconnected', { error })),
+    )
+    this.#unsubscribe.push(
+      await notifier.subscribe(names.jobsChannel, (payload) => {
+        const wake = parseQueueWake(payload)
+        const fetcher = wake && this.#fetchers.get(wake.queue)
+        if (!fetcher) return
+        if (wake.dueAt === undefined) fetcher.wake()
+        else fetcher.wakeAt(wake.dueAt)
+      }),
+      await notifier.subscribe(names.eventsChannel, (payload) => {
+        const event = parseJobEvent(payload)
+        if (event?.kind !== 'cancel') return
+        for (const id of event.ids) this.#held.get(id)?.abort('cancelled')
+      }),
+    )
+    if (notifier.connected) this.emit('listener:connected', {})
   }
 
   /** @internal Reports an error of a background component as a log line and a `worker:error` event. */
@@ -322,13 +327,4 @@ export class Worker extends WorkerEvents {
     this.config.logger.error(`${component} error`, { error: err.message })
     this.emit('worker:error', { component, error: err })
   }
-}
-
-function poolConnectionString(pool: pg.Pool): string | undefined {
-  const options = (pool as unknown as { options?: pg.PoolConfig }).options
-  if (options?.connectionString) return options.connectionString
-  if (!options?.host) return undefined
-  const user = encodeURIComponent(options.user ?? '')
-  const password = options.password ? `:${encodeURIComponent(String(options.password))}` : ''
-  return `postgres://${user}${password}@${options.host}:${options.port ?? 5432}/${options.database ?? ''}`
 }
