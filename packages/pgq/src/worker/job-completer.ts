@@ -8,7 +8,8 @@ export interface JobCompleterOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly maxErrorsKept: number
-  readonly preparedStatements: boolean
+  /** Whether to use named prepared statements; a function is asked at each write (the worker may turn them off at start). */
+  readonly preparedStatements: boolean | (() => boolean)
   /** Largest batch per statement (default 500). */
   readonly maxBatch?: number
   /** Called once per item after its write: `written` false means the lease had been lost. */
@@ -82,7 +83,9 @@ export class JobCompleter implements Service {
             this.#options.names,
             batch,
             this.#options.maxErrorsKept,
-            this.#options.preparedStatements,
+            typeof this.#options.preparedStatements === 'function'
+              ? this.#options.preparedStatements()
+              : this.#options.preparedStatements,
           ),
         )
         this.#retryDelayMs = 0
