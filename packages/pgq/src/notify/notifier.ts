@@ -1,8 +1,9 @@
 import pg from 'pg'
 import { PgqError, PgqValidationError } from '../errors.js'
-import type { LogFields, Logger } from '../logger.js'
+import type { Logger } from '../logger.js'
 import { listenTo, unlistenFrom } from '../sql/notify-queries.js'
 import { Backoff } from '../util/backoff.js'
+import { OutageLog } from '../util/outage-log.js'
 
 /** Options of {@link Notifier}. */
 export interface NotifierOptions {
@@ -11,7 +12,7 @@ export interface NotifierOptions {
   /** Reconnect backoff: first and largest delay in ms (defaults 100 and 5,000). */
   readonly minBackoffMs?: number
   readonly maxBackoffMs?: number
-  /** While an outage lasts, a reminder line at most this often, in ms (default 60,000). */
+  /** While an outage lasts, a reminder line at most this often, in ms (default 30,000). */
   readonly reminderMs?: number
 }
 
@@ -21,19 +22,13 @@ export type NotificationHandler = (payload: string) => void
 /** Ends one subscription; the LISTEN ends with the channel's last subscription. Idempotent. */
 export type Unsubscribe = () => Promise<void>
 
-interface Outage {
-  readonly since: number
-  failures: number
-  lastReminder: number
-}
-
 /**
  * One LISTEN connection shared by everything in a process that wants notifications (workers'
  * queue wake-ups and cancellations, result waiting, dashboards). It opens with the first
  * subscription and closes with the last. When the connection dies (restart, `pg_terminate_backend`,
  * network) it reconnects with capped, jittered backoff, LISTENs again, and runs the `onReconnect`
  * hooks so subscribers can catch up on what they missed. An outage logs one line when it starts,
- * a reminder at most once a minute, and one line when it ends. Notifications are hints: subscribers
+ * a reminder at most every 30 s, and one line when it ends (see `OutageLog`). Notifications are hints: subscribers
  * keep a slow poll.
  *
  * ```ts
@@ -45,8 +40,8 @@ interface Outage {
  */
 export class Notifier {
   readonly connectionString: string
-  readonly #options: Required<Omit<NotifierOptions, 'connectionString'>>
   readonly #backoff: Backoff
+  readonly #outage: OutageLog
   readonly #handlers = new Map<string, Map<symbol, NotificationHandler>>()
   readonly #listening = new Set<string>()
   readonly #reconnectHooks = new Set<() => void>()
@@ -55,7 +50,6 @@ export class Notifier {
   #client: pg.Client | undefined
   #work: Promise<void> = Promise.resolve()
   #timer: NodeJS.Timeout | undefined
-  #outage: Outage | undefined
   #catchUpDue = false
   #connects = 0
   #closed = false
@@ -65,12 +59,16 @@ export class Notifier {
       throw new PgqValidationError('connectionString', 'must be a PostgreSQL URL', options?.connectionString)
     }
     this.connectionString = options.connectionString
-    this.#options = Object.freeze({
-      minBackoffMs: options.minBackoffMs ?? 100,
-      maxBackoffMs: options.maxBackoffMs ?? 5_000,
-      reminderMs: options.reminderMs ?? 60_000,
+    this.#backoff = new Backoff({ minMs: options.minBackoffMs ?? 100, maxMs: options.maxBackoffMs ?? 5_000 })
+    const each =
+      (level: keyof Logger): Logger[keyof Logger] =>
+      (message, fields) => {
+        for (const logger of this.#loggers) logger[level](message, fields)
+      }
+    this.#outage = new OutageLog({
+      logger: { debug: each('debug'), info: each('info'), warn: each('warn'), error: each('error') },
+      reminderMs: options.reminderMs ?? 30_000,
     })
-    this.#backoff = new Backoff({ minMs: this.#options.minBackoffMs, maxMs: this.#options.maxBackoffMs })
   }
 
   /** True while the LISTEN connection is up. */
@@ -200,13 +198,7 @@ export class Notifier {
       return
     }
     if (this.#client !== client) return
-    if (this.#outage) {
-      this.#log('info', 'notifier: reconnected', {
-        failed_tries: this.#outage.failures,
-        down_ms: Date.now() - this.#outage.since,
-      })
-      this.#outage = undefined
-    }
+    this.#outage.succeeded()
     this.#backoff.reset()
     if (this.#catchUpDue) {
       this.#catchUpDue = false
@@ -268,35 +260,15 @@ export class Notifier {
     this.#failed(error)
   }
 
-  /** A loss or a failed try: log the first of an outage only, then retry after the backoff. */
+  /** A loss or a failed try: the outage log decides whether it is a line; retry after the backoff. */
   #failed(error: Error | undefined): void {
     this.#catchUpDue = true
-    const now = Date.now()
-    if (!this.#outage) {
-      this.#outage = { since: now, failures: 1, lastReminder: now }
-      this.#log('warn', 'notifier: LISTEN connection lost; reconnecting, polling meanwhile', {
-        error: error?.message,
-      })
-    } else {
-      this.#outage.failures += 1
-      if (now - this.#outage.lastReminder >= this.#options.reminderMs) {
-        this.#outage.lastReminder = now
-        this.#log('warn', 'notifier: still reconnecting', {
-          failed_tries: this.#outage.failures,
-          down_ms: now - this.#outage.since,
-          error: error?.message,
-        })
-      }
-    }
+    this.#outage.failed('notifier: LISTEN connection', error ?? new Error('connection ended'))
     if (this.#closed || this.#handlers.size === 0 || this.#timer) return
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       void this.#reconcile()
     }, this.#backoff.next())
     this.#timer.unref?.()
-  }
-
-  #log(level: 'info' | 'warn', message: string, fields: LogFields): void {
-    for (const logger of this.#loggers) logger[level](message, fields)
   }
 }
