@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import type { Logger } from '../logger.js'
 import { backendPid } from '../sql/pooler-queries.js'
 import { transactionControl } from '../sql/transaction-queries.js'
 
@@ -62,4 +63,44 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(TIMED_OUT), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * @internal A worker's start-up check, for when `preparedStatements` was left unset: probes the
+ * pool's connections and returns whether named prepared statements may be used. Behind a
+ * transaction-mode pooler that loses them (PgBouncer < 1.21, or `max_prepared_statements = 0`) it
+ * logs one warning and returns false, instead of an error on every claim. When LISTEN would go
+ * through such a pooler too (`listensThroughPool`), it says so once. A failed probe keeps them.
+ *
+ * ```ts
+ * const prepared = await checkPooler(pool, { logger, listensThroughPool: true })
+ * ```
+ */
+export async function checkPooler(
+  pool: pg.Pool,
+  options: { readonly logger: Logger; readonly listensThroughPool: boolean },
+): Promise<boolean> {
+  const { logger, listensThroughPool } = options
+  const config = (pool as unknown as { options?: pg.PoolConfig }).options ?? {}
+  let probe: PoolerProbe
+  try {
+    probe = await probePooler(config)
+  } catch (error) {
+    logger.debug('pooler probe failed; keeping prepared statements', { error: (error as Error).message })
+    return true
+  }
+  if (!probe.preparedStatementsWork) {
+    logger.warn(
+      'transaction-mode pooler detected (PgBouncer < 1.21 or max_prepared_statements = 0): ' +
+        'named prepared statements are off for this worker; set preparedStatements: false ' +
+        '(pgq work --no-prepared-statements) to skip this check',
+    )
+  }
+  if (probe.transactionPooling && listensThroughPool) {
+    logger.warn(
+      'LISTEN goes through a transaction-mode pooler and will miss notifications: give ' +
+        'listenConnectionString (pgq work --listen-url) a direct PostgreSQL URL; polling every pollIntervalMs meanwhile',
+    )
+  }
+  return probe.preparedStatementsWork
 }

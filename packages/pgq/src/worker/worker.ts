@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type pg from 'pg'
-import { probePooler } from '../db/pooler-probe.js'
+import { checkPooler } from '../db/pooler-probe.js'
 import type { SchemaNames } from '../db/schema-names.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
@@ -128,7 +128,12 @@ export class Worker extends WorkerEvents {
     if (this.#state !== 'new') throw new Error('a worker can be started once')
     const { pool, names } = this.#deps
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
-    if (this.#probePooler) await this.#checkPooler()
+    if (this.#probePooler) {
+      this.#prepared = await checkPooler(pool, {
+        logger: this.config.logger,
+        listensThroughPool: this.config.listen && this.#deps.notifier?.connectionString === listenUrlOf(pool),
+      })
+    }
     const queues = [...this.config.queues.keys()]
     await upsertWorker(pool, names, {
       id: this.id,
@@ -296,39 +301,6 @@ export class Worker extends WorkerEvents {
       if (counts.requeued + counts.failed < 1000) break
     }
     await deleteStaleWorkers(pool, names, Math.max(this.config.leaseMs * 4, 60_000))
-  }
-
-  /**
-   * Behind a transaction-mode pooler that loses named prepared statements (PgBouncer < 1.21, or
-   * `max_prepared_statements = 0`), claims and outcomes use unnamed statements: one warning line
-   * instead of an error on every claim. Also warns when LISTEN would go through such a pooler.
-   */
-  async #checkPooler(): Promise<void> {
-    const { pool, notifier } = this.#deps
-    const options = (pool as unknown as { options?: pg.PoolConfig }).options ?? {}
-    let probe: Awaited<ReturnType<typeof probePooler>>
-    try {
-      probe = await probePooler(options)
-    } catch (error) {
-      this.config.logger.debug('pooler probe failed; keeping prepared statements', {
-        error: (error as Error).message,
-      })
-      return
-    }
-    if (!probe.preparedStatementsWork) {
-      this.#prepared = false
-      this.config.logger.warn(
-        'transaction-mode pooler detected (PgBouncer < 1.21 or max_prepared_statements = 0): ' +
-          'named prepared statements are off for this worker; set preparedStatements: false ' +
-          '(pgq work --no-prepared-statements) to skip this check',
-      )
-    }
-    if (probe.transactionPooling && this.config.listen && notifier?.connectionString === listenUrlOf(pool)) {
-      this.config.logger.warn(
-        'LISTEN goes through a transaction-mode pooler and will miss notifications: give ' +
-          'listenConnectionString a direct PostgreSQL URL; polling every pollIntervalMs meanwhile',
-      )
-    }
   }
 
   /** Queue wake-ups and cancellations from the process's notifier; after a reconnect, every fetcher claims. */
