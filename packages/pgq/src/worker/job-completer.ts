@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { StatementMode } from '../db/statement-mode.js'
 import { type FinalizeItem, finalizeJobs } from '../sql/worker-queries.js'
 import type { Service } from './service.js'
 
@@ -8,8 +9,8 @@ export interface JobCompleterOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly maxErrorsKept: number
-  /** Whether to use named prepared statements; a function is asked at each write (the worker may turn them off at start). */
-  readonly preparedStatements: boolean | (() => boolean)
+  /** Named prepared statements or not; the worker's {@link StatementMode} also recovers from a pooler losing them. */
+  readonly preparedStatements: boolean | StatementMode
   /** Largest batch per statement (default 500). */
   readonly maxBatch?: number
   /** Called once per item after its write: `written` false means the lease had been lost. */
@@ -77,17 +78,9 @@ export class JobCompleter implements Service {
       if (this.#retryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs))
       const batch = this.#buffer.splice(0, this.#options.maxBatch!)
       try {
-        const written = new Set(
-          await finalizeJobs(
-            this.#options.pool,
-            this.#options.names,
-            batch,
-            this.#options.maxErrorsKept,
-            typeof this.#options.preparedStatements === 'function'
-              ? this.#options.preparedStatements()
-              : this.#options.preparedStatements,
-          ),
-        )
+        const { pool, names, maxErrorsKept, preparedStatements: mode } = this.#options
+        const write = (prepared: boolean) => finalizeJobs(pool, names, batch, maxErrorsKept, prepared)
+        const written = new Set(await (typeof mode === 'boolean' ? write(mode) : mode.run(write)))
         this.#retryDelayMs = 0
         for (const item of batch) this.#options.onWritten(item, written.has(item.id))
       } catch (error) {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import type pg from 'pg'
 import { checkPooler } from '../db/pooler-probe.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { StatementMode } from '../db/statement-mode.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import { parseJobEvent, parseQueueWake } from '../notify/messages.js'
@@ -61,8 +62,8 @@ export class Worker extends WorkerEvents {
   readonly #completer: JobCompleter
   readonly #services: Service[] = []
   readonly #unsubscribe: (() => Promise<void> | void)[] = []
-  /** Named prepared statements for claims and outcomes; turned off at start behind a pooler that loses them. */
-  #prepared: boolean
+  /** Named prepared statements for claims and outcomes, or not behind a pooler that loses them. */
+  readonly #statements: StatementMode
   readonly #probePooler: boolean
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
@@ -72,7 +73,7 @@ export class Worker extends WorkerEvents {
     super()
     this.config = resolveWorkerConfig(options)
     this.#deps = deps
-    this.#prepared = this.config.preparedStatements
+    this.#statements = new StatementMode(this.config.preparedStatements, this.config.logger)
     this.#probePooler = options.preparedStatements === undefined
     this.#executor = new JobExecutor({
       config: this.config,
@@ -86,7 +87,7 @@ export class Worker extends WorkerEvents {
       pool: deps.pool,
       names: deps.names,
       maxErrorsKept: this.config.maxErrorsKept,
-      preparedStatements: () => this.#prepared,
+      preparedStatements: this.#statements,
       onWritten: (item, written) => this.#onWritten(item, written),
       onError: (component, error) => this.reportError(component, error),
     })
@@ -99,11 +100,13 @@ export class Worker extends WorkerEvents {
           concurrency,
           pollIntervalMs: this.config.pollIntervalMs,
           claim: (limit) =>
-            claimJobs(
-              deps.pool,
-              deps.names,
-              { queue, limit, workerId: this.id, leaseMs: this.config.leaseMs, tasks },
-              this.#prepared,
+            this.#statements.run((prepared) =>
+              claimJobs(
+                deps.pool,
+                deps.names,
+                { queue, limit, workerId: this.id, leaseMs: this.config.leaseMs, tasks },
+                prepared,
+              ),
             ),
           prefetchWindowMs: this.config.prefetchWindowMs,
           onClaimed: (rows) => this.#claimed(rows),
@@ -129,10 +132,11 @@ export class Worker extends WorkerEvents {
     const { pool, names } = this.#deps
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
     if (this.#probePooler) {
-      this.#prepared = await checkPooler(pool, {
+      const prepared = await checkPooler(pool, {
         logger: this.config.logger,
         listensThroughPool: this.config.listen && this.#deps.notifier?.connectionString === listenUrlOf(pool),
       })
+      if (!prepared) this.#statements.disable()
     }
     const queues = [...this.config.queues.keys()]
     await upsertWorker(pool, names, {
