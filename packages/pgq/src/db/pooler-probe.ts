@@ -22,40 +22,58 @@ const INVALID_STATEMENT_NAME = '26000'
  * `SHOW pool_mode` is no help: PgBouncer answers it only on its admin database.
  *
  * A runs a named statement (server S), then B opens a transaction, which pins a server — a pooler
- * hands it the idle S; a plain server or a session pooler gives B its own. A runs the statement
- * again: through a pooler it lands on another server, where PgBouncer < 1.21 has never prepared it.
+ * hands it the idle S (up to five tries); a plain server or a session pooler gives B its own. A
+ * runs the statement again while B holds S: through a pooler it lands on another server, where
+ * PgBouncer < 1.21 has never prepared it.
  *
  * ```ts
  * const { transactionPooling, preparedStatementsWork } = await probePooler(pool.options)
  * ```
  */
 export async function probePooler(config: pg.ClientConfig, timeoutMs = 3_000): Promise<PoolerProbe> {
-  const a = new pg.Client({ ...config, application_name: 'pgq_probe', connectionTimeoutMillis: timeoutMs })
-  const b = new pg.Client({ ...config, application_name: 'pgq_probe', connectionTimeoutMillis: timeoutMs })
+  // query_timeout bounds every step (a pooler with no free server): the probe then fails, and the
+  // worker keeps its setting, guarded by StatementMode.
+  const own = {
+    application_name: 'pgq_probe',
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs * 2,
+  }
+  const a = new pg.Client({ ...config, ...own })
+  const b = new pg.Client({ ...config, ...own })
   for (const client of [a, b]) client.on('error', () => {})
   const name = `pgq_probe_${randomBytes(6).toString('hex')}`
   try {
     await Promise.all([a.connect(), b.connect()])
-    const first = await backendPid(a, name)
-    await transactionControl(b, 'BEGIN')
-    const pinned = await backendPid(b)
-    const transactionPooling = pinned === first
-    let preparedStatementsWork = true
-    try {
-      await withTimeout(backendPid(a, name), timeoutMs)
-    } catch (error) {
-      // No server free for A within the time (pool_size 1): undecided, so take the safe side.
-      if ((error as { code?: string }).code === INVALID_STATEMENT_NAME || error === TIMED_OUT) {
-        preparedStatementsWork = false
-      } else throw error
+    // B pins a server in a transaction; through a pooler it soon gets A's (other clients may hold
+    // it for a moment, hence a few tries). Directly, it never does, and the tries cost a few ms.
+    let transactionPooling = false
+    for (let attempt = 0; attempt < 5 && !transactionPooling; attempt++) {
+      const first = await runNamed(a, name, timeoutMs)
+      if (first === LOST) return { transactionPooling: true, preparedStatementsWork: false }
+      await transactionControl(b, 'BEGIN')
+      transactionPooling = (await backendPid(b)) === first
+      if (!transactionPooling) await transactionControl(b, 'ROLLBACK')
     }
-    return { transactionPooling, preparedStatementsWork }
+    // No server free for A within the time (pool_size 1) counts as lost: the safe side.
+    const again = await runNamed(a, name, timeoutMs)
+    return { transactionPooling, preparedStatementsWork: again !== LOST }
   } finally {
     await Promise.all([a.end().catch(() => {}), b.end().catch(() => {})])
   }
 }
 
 const TIMED_OUT = new Error('pooler probe: timed out')
+const LOST = Symbol('lost')
+
+/** A's named statement: the backend pid, or LOST when it vanished (or no server came in time). */
+async function runNamed(client: pg.Client, name: string, timeoutMs: number): Promise<number | typeof LOST> {
+  try {
+    return await withTimeout(backendPid(client, name), timeoutMs)
+  } catch (error) {
+    if (error === TIMED_OUT || (error as { code?: string }).code === INVALID_STATEMENT_NAME) return LOST
+    throw error
+  }
+}
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
