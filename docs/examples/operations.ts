@@ -25,12 +25,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 export function behindPgBouncer() {
   // #region pgbouncer
-  // Statements go through PgBouncer (transaction pooling); LISTEN needs a session of its own.
-  const pooled = createPgq({ connectionString: process.env.PGBOUNCER_URL })
-  const listening = pooled.createWorker({
-    tasks: [sendEmail],
-    listenConnectionString: process.env.DIRECT_DATABASE_URL, // straight to PostgreSQL
+  // Statements go through PgBouncer (transaction pooling); the client's one LISTEN connection
+  // (worker wake-ups, cancellation, waitFor) goes straight to PostgreSQL.
+  const pooled = createPgq({
+    connectionString: process.env.PGBOUNCER_URL,
+    listenConnectionString: process.env.DIRECT_DATABASE_URL,
   })
+  const listening = pooled.createWorker({ tasks: [sendEmail] }) // prepared statements: detected at start
   // …or no LISTEN at all: poll only, every pollIntervalMs
   const pollOnly = pooled.createWorker({ tasks: [sendEmail], listen: false, pollIntervalMs: 500 })
   // #endregion pgbouncer

@@ -48,6 +48,12 @@ export {
   Migrator,
   type MigratorOptions,
 } from './migrate/migrator.js'
+export {
+  type NotificationHandler,
+  Notifier,
+  type NotifierOptions,
+  type Unsubscribe,
+} from './notify/notifier.js'
 export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from './schedule/cron.js'
 export {
   type FirePlan,

@@ -18,6 +18,7 @@ interface WorkOptions extends ConnectionOptions {
   readonly listen: boolean
   readonly scheduler: boolean
   readonly preparedStatements: boolean
+  readonly listenUrl?: string
   readonly lease?: string
   readonly rescueInterval?: string
   readonly shutdownGrace?: string
@@ -72,6 +73,10 @@ export function registerWork(program: Command): void {
       .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)')
       .option('--poll-interval <ms>', 'poll fallback interval (default 1000)')
       .option('--no-listen', 'poll only (for poolers that cannot LISTEN)')
+      .option(
+        '--listen-url <url>',
+        'direct PostgreSQL URL for LISTEN when --database-url goes through PgBouncer (default: $PGQ_LISTEN_URL)',
+      )
       .option('--no-scheduler', 'do not fire periodic schedules in this worker')
       .option('--no-prepared-statements', 'for PgBouncer < 1.21 in transaction mode')
       .option('--lease <ms>', 'job lease, renewed by the heartbeat (default 15000)')
@@ -85,7 +90,12 @@ export function registerWork(program: Command): void {
     const schedules = collectScheduleDefinitions(module.exports)
     const concurrency = int(options.concurrency, '--concurrency')
     const pool = openPool(options, int(options.poolSize, '--pool-size') ?? 10)
-    const pgq = createPgq({ pool, schema: options.schema })
+    const listenUrl = options.listenUrl ?? process.env.PGQ_LISTEN_URL
+    const pgq = createPgq({
+      pool,
+      schema: options.schema,
+      ...(listenUrl ? { listenConnectionString: listenUrl } : {}),
+    })
     const workerOptions: WorkerOptions = {
       tasks: module.tasks,
       ...(options.queues ? { queues: parseQueues(options.queues, concurrency) } : {}),
@@ -98,7 +108,7 @@ export function registerWork(program: Command): void {
       ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
       listen: options.listen,
       scheduler: options.scheduler,
-      preparedStatements: options.preparedStatements,
+      ...(options.preparedStatements ? {} : { preparedStatements: false }), // default: detect a pooler
       // schedules the module declares in code (defineSchedule) are upserted when the worker starts
       ...(schedules.length > 0 ? { schedules } : {}),
       logger,

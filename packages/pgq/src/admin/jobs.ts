@@ -4,6 +4,7 @@ import type { Executor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
+import type { Notifier } from '../notify/notifier.js'
 import {
   type BatchResult,
   cancelJobs,
@@ -42,6 +43,8 @@ export interface JobsOptions {
   readonly cancelledRetentionMs?: number
   /** Fallback poll interval of `waitFor`, in ms (default 5,000; notifications wake it sooner). */
   readonly pollIntervalMs?: number
+  /** The process's notifier, shared with its workers (the pgq client passes its own). */
+  readonly notifier?: Notifier
 }
 
 /**
@@ -104,7 +107,14 @@ export class Jobs {
   readonly #waiter: ResultWaiter
 
   constructor(options: JobsOptions) {
-    const { pool, schema, batchSize = 1_000, cancelledRetentionMs = 7 * DAY_MS, pollIntervalMs } = options
+    const {
+      pool,
+      schema,
+      batchSize = 1_000,
+      cancelledRetentionMs = 7 * DAY_MS,
+      pollIntervalMs,
+      notifier,
+    } = options
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
       throw new PgqValidationError('batchSize', 'must be an integer from 1 to 100000', batchSize)
     }
@@ -119,7 +129,12 @@ export class Jobs {
     this.#names = schemaNames(schema)
     this.#batchSize = batchSize
     this.#cancelledRetentionMs = cancelledRetentionMs
-    this.#waiter = new ResultWaiter({ pool, schema, ...(pollIntervalMs ? { pollIntervalMs } : {}) })
+    this.#waiter = new ResultWaiter({
+      pool,
+      schema,
+      ...(pollIntervalMs ? { pollIntervalMs } : {}),
+      ...(notifier ? { notifier } : {}),
+    })
   }
 
   /**
@@ -247,7 +262,7 @@ export class Jobs {
     return (await this.#waiter.wait(id, options)) as R
   }
 
-  /** Stops every `waitFor` in progress and closes its LISTEN connection (the pool stays open). */
+  /** Stops every `waitFor` in progress and ends its LISTEN subscription (the pool stays open). */
   async close(): Promise<void> {
     await this.#waiter.close()
   }

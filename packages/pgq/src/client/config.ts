@@ -15,6 +15,12 @@ export interface PgqOptions {
   readonly schema?: string
   /** Largest payload and result accepted, in bytes of JSON (default 262,144). */
   readonly maxPayloadBytes?: number
+  /**
+   * A direct PostgreSQL URL for the client's one LISTEN connection (worker wake-ups, cancellation,
+   * `waitFor`), when the pool goes through a transaction-mode pooler such as PgBouncer
+   * (default: the pool's own URL).
+   */
+  readonly listenConnectionString?: string
 }
 
 /** @internal The validated, frozen form of {@link PgqOptions}. */
@@ -24,9 +30,17 @@ export interface PgqConfig {
   readonly connectionString: string | undefined
   readonly schema: string
   readonly maxPayloadBytes: number
+  readonly listenConnectionString: string | undefined
 }
 
-const KNOWN = new Set(['pool', 'connectionString', 'poolSize', 'schema', 'maxPayloadBytes'])
+const KNOWN = new Set([
+  'pool',
+  'connectionString',
+  'poolSize',
+  'schema',
+  'maxPayloadBytes',
+  'listenConnectionString',
+])
 
 /** @internal */
 export function resolveConfig(options: PgqOptions): PgqConfig {
@@ -40,6 +54,10 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2 || maxPayloadBytes > 64 * 1024 * 1024) {
     throw new PgqValidationError('maxPayloadBytes', 'must be an integer from 2 to 67108864', maxPayloadBytes)
+  }
+  const listen = options.listenConnectionString
+  if (listen !== undefined && (typeof listen !== 'string' || listen === '')) {
+    throw new PgqValidationError('listenConnectionString', 'must be a PostgreSQL URL', listen)
   }
   const poolSize = options.poolSize ?? 10
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
@@ -56,5 +74,6 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
     connectionString: options.connectionString,
     schema,
     maxPayloadBytes,
+    listenConnectionString: listen,
   })
 }

@@ -2,6 +2,8 @@ import { Jobs } from '../admin/jobs.js'
 import type { Executor } from '../db/executor.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { type MigrationResult, Migrator } from '../migrate/migrator.js'
+import { listenUrlOf } from '../notify/listen-url.js'
+import { Notifier } from '../notify/notifier.js'
 import { Schedules } from '../schedule/schedules.js'
 import type { TaskDefinition } from '../task/task.js'
 import { Worker } from '../worker/worker.js'
@@ -36,6 +38,28 @@ export class Pgq {
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
+  readonly #notifiers = new Map<string, Notifier>()
+
+  /**
+   * @internal The client's one LISTEN connection, shared by its workers and `jobs.waitFor`: on
+   * `listenConnectionString`, else the pool's URL; `undefined` when neither is known (then
+   * everything polls). A worker given its own, different `listenConnectionString` gets a notifier
+   * of its own for that URL.
+   */
+  notifier(url?: string): Notifier | undefined {
+    const target =
+      url ??
+      this.config.listenConnectionString ??
+      this.config.connectionString ??
+      listenUrlOf(this.config.pool)
+    if (!target) return undefined
+    let notifier = this.#notifiers.get(target)
+    if (!notifier) {
+      notifier = new Notifier({ connectionString: target })
+      this.#notifiers.set(target, notifier)
+    }
+    return notifier
+  }
 
   /**
    * Jobs by id and by filter: get, list, wait for a result, cancel, retry, delete, stats.
@@ -46,7 +70,12 @@ export class Pgq {
    * ```
    */
   get jobs(): Jobs {
-    this.#jobs ??= new Jobs({ pool: this.config.pool, schema: this.config.schema })
+    const notifier = this.notifier()
+    this.#jobs ??= new Jobs({
+      pool: this.config.pool,
+      schema: this.config.schema,
+      ...(notifier ? { notifier } : {}),
+    })
     return this.#jobs
   }
 
@@ -124,7 +153,7 @@ export class Pgq {
     return new Worker(options, {
       pool: this.config.pool,
       names: this.names,
-      connectionString: this.config.connectionString,
+      notifier: this.notifier(options.listenConnectionString),
       maxPayloadBytes: this.config.maxPayloadBytes,
     })
   }
@@ -134,9 +163,10 @@ export class Pgq {
     return new Migrator({ pool: this.config.pool, schema: this.config.schema }).migrate()
   }
 
-  /** Ends the pool if pgq created it. */
+  /** Stops `waitFor`s in progress, ends the LISTEN connection, and ends the pool if pgq created it. */
   async close(): Promise<void> {
     await this.#jobs?.close()
+    for (const notifier of this.#notifiers.values()) await notifier.close()
     if (this.config.ownsPool) await this.config.pool.end()
   }
 }

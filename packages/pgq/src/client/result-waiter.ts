@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { assertJobId, type JobId } from '../admin/job-filter.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import {
@@ -9,7 +9,10 @@ import {
   PgqError,
   PgqValidationError,
 } from '../errors.js'
-import { getJobOutcomes, type JobOutcomeRow, listenTo } from '../sql/admin-queries.js'
+import { listenUrlOf } from '../notify/listen-url.js'
+import { parseJobEvent } from '../notify/messages.js'
+import { Notifier, type Unsubscribe } from '../notify/notifier.js'
+import { getJobOutcomes, type JobOutcomeRow } from '../sql/admin-queries.js'
 
 /**
  * Options of {@link ResultWaiter}.
@@ -21,6 +24,11 @@ import { getJobOutcomes, type JobOutcomeRow, listenTo } from '../sql/admin-queri
 export interface ResultWaiterOptions {
   readonly pool: pg.Pool
   readonly schema: string
+  /**
+   * The process's notifier (the pgq client passes its own, shared with its workers). Without one,
+   * the waiter makes its own on the pool's connection settings and closes it in `close()`.
+   */
+  readonly notifier?: Notifier
   /** Fallback poll of every awaited job, in ms, for missed notifications (default 5,000). */
   readonly pollIntervalMs?: number
   /** How long the LISTEN connection stays open after the last waiter left, in ms (default 2,000). */
@@ -52,10 +60,11 @@ interface Waiter {
 }
 
 /**
- * Settles waits for jobs' final states, from any process: one LISTEN connection on the schema's
- * `<schema>:events` channel serves every waiter of the process and wakes them on `finished:<id>`
- * (and `progress:<id>`); a slow poll catches anything a notification missed. The connection opens
- * with the first waiter and closes shortly after the last one.
+ * Settles waits for jobs' final states, from any process: one subscription to the schema's
+ * `<schema>:events` channel on the process's {@link Notifier} serves every waiter and wakes them on
+ * `finished:<id>` (and `progress:<id>`); after the notifier reconnects every awaited job is
+ * re-read, and a slow poll catches anything else. The subscription starts with the first waiter
+ * and ends shortly after the last one.
  *
  * ```ts
  * const waiter = new ResultWaiter({ pool, schema: 'pgq' })
@@ -70,18 +79,21 @@ export class ResultWaiter {
   readonly #idleMs: number
   readonly #waiters = new Map<string, Set<Waiter>>()
   readonly #pending = new Set<string>()
+  readonly #notifier: Notifier | undefined
+  readonly #ownsNotifier: boolean
   #checking: Promise<void> | undefined
-  #client: pg.Client | undefined
-  #connecting: Promise<void> | undefined
-  #failures = 0
+  #subscription: Promise<Unsubscribe | undefined> | undefined
+  #offReconnect: (() => void) | undefined
   #pollTimer: NodeJS.Timeout | undefined
   #idleTimer: NodeJS.Timeout | undefined
-  #reconnectTimer: NodeJS.Timeout | undefined
   #closed = false
 
   constructor(options: ResultWaiterOptions) {
-    const { pool, schema, pollIntervalMs = 5_000, idleMs = 2_000 } = options
+    const { pool, schema, notifier, pollIntervalMs = 5_000, idleMs = 2_000 } = options
     if (typeof pool?.connect !== 'function') throw new PgqValidationError('pool', 'must be a pg.Pool', pool)
+    if (notifier !== undefined && !(notifier instanceof Notifier)) {
+      throw new PgqValidationError('notifier', 'must be a Notifier', notifier)
+    }
     for (const [path, value] of [
       ['pollIntervalMs', pollIntervalMs],
       ['idleMs', idleMs],
@@ -94,6 +106,9 @@ export class ResultWaiter {
     this.#names = schemaNames(schema)
     this.#pollIntervalMs = pollIntervalMs
     this.#idleMs = idleMs
+    const url = notifier ? undefined : listenUrlOf(pool)
+    this.#notifier = notifier ?? (url ? new Notifier({ connectionString: url }) : undefined)
+    this.#ownsNotifier = !notifier && this.#notifier !== undefined
   }
 
   /** Number of waits in progress. */
@@ -162,7 +177,7 @@ export class ResultWaiter {
     })
   }
 
-  /** Rejects every wait in progress and closes the LISTEN connection. */
+  /** Rejects every wait in progress and ends its subscription (and its own notifier, if it made one). */
   async close(): Promise<void> {
     this.#closed = true
     for (const set of [...this.#waiters.values()]) {
@@ -170,9 +185,8 @@ export class ResultWaiter {
         waiter.settle({ error: new PgqError('PGQ_CLOSED', `stopped waiting for job ${waiter.id}: closed`) })
       }
     }
-    clearTimeout(this.#reconnectTimer)
-    await this.#connecting
-    await this.#disconnect()
+    await this.#unsubscribe()
+    if (this.#ownsNotifier) await this.#notifier?.close()
   }
 
   #startPolling(): void {
@@ -185,80 +199,44 @@ export class ResultWaiter {
     this.#pollTimer = undefined
     clearTimeout(this.#idleTimer)
     this.#idleTimer = setTimeout(() => {
-      if (this.#waiters.size === 0) void this.#disconnect()
+      if (this.#waiters.size === 0) void this.#unsubscribe()
     }, this.#idleMs)
     this.#idleTimer.unref?.()
   }
 
-  async #disconnect(): Promise<void> {
+  async #unsubscribe(): Promise<void> {
     clearTimeout(this.#idleTimer)
     clearInterval(this.#pollTimer)
     this.#pollTimer = undefined
-    const client = this.#client
-    this.#client = undefined
-    await client?.end().catch(() => {})
+    this.#offReconnect?.()
+    this.#offReconnect = undefined
+    const subscription = this.#subscription
+    this.#subscription = undefined
+    const unsubscribe = await subscription
+    await unsubscribe?.()
   }
 
-  /** Resolves once LISTEN is active, or once connecting failed (polling carries on; a retry is scheduled). */
-  #listen(): Promise<void> {
-    if (this.#client || this.#closed) return Promise.resolve()
-    this.#connecting ??= this.#connect().finally(() => {
-      this.#connecting = undefined
-    })
-    return this.#connecting
-  }
-
-  async #connect(): Promise<void> {
-    const client = new pg.Client({ ...this.#pool.options, keepAlive: true })
-    let lost = false
-    const onLost = () => {
-      if (lost) return
-      lost = true
-      if (this.#client === client) this.#client = undefined
-      client.end().catch(() => {})
-      this.#scheduleReconnect()
+  /** Resolves once LISTEN is active, or once connecting failed (polling carries on; the notifier retries). */
+  async #listen(): Promise<void> {
+    if (this.#closed || !this.#notifier) return
+    const notifier = this.#notifier
+    if (!this.#subscription) {
+      // Anything may have finished while the notifier was reconnecting.
+      this.#offReconnect = notifier.onReconnect(() => this.#requestCheck([...this.#waiters.keys()]))
+      this.#subscription = notifier
+        .subscribe(this.#names.eventsChannel, (payload) => this.#onNotification(payload))
+        .catch(() => undefined) // closed notifier: polling carries on
     }
-    client.on('error', onLost)
-    client.on('end', onLost)
-    client.on('notification', (n) => this.#onNotification(n.payload))
-    try {
-      await client.connect()
-      await listenTo(client, this.#names.eventsChannel)
-    } catch {
-      onLost()
-      return
-    }
-    if (lost) return
-    this.#failures = 0
-    this.#client = client
-    if (this.#closed || this.#waiters.size === 0) {
-      this.#becomeIdle()
-      return
-    }
-    // Anything may have finished while we were not listening.
-    this.#requestCheck([...this.#waiters.keys()])
+    await this.#subscription
   }
 
-  #scheduleReconnect(): void {
-    if (this.#closed || this.#waiters.size === 0 || this.#reconnectTimer) return
-    const delay = Math.min(5_000, 100 * 2 ** this.#failures)
-    this.#failures += 1
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined
-      void this.#listen()
-    }, delay)
-    this.#reconnectTimer.unref?.()
-  }
-
-  #onNotification(payload: string | undefined): void {
-    // `finished:<id>[,<id>…]` (a worker announces a batch of outcomes at once) or `progress:<id>`
-    const match = /^(finished|progress):(\d+(?:,\d+)*)$/.exec(payload ?? '')
-    if (!match) return
-    const [, kind, list] = match
+  #onNotification(payload: string): void {
+    const event = parseJobEvent(payload)
+    if (!event || event.kind === 'cancel') return
     const due: string[] = []
-    for (const id of list!.split(',')) {
+    for (const id of event.ids) {
       const set = this.#waiters.get(id)
-      if (set && (kind === 'finished' || [...set].some((w) => w.onProgress))) due.push(id)
+      if (set && (event.kind === 'finished' || [...set].some((w) => w.onProgress))) due.push(id)
     }
     if (due.length > 0) this.#requestCheck(due)
   }

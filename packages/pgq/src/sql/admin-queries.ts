@@ -4,7 +4,6 @@
 import type { ResolvedFilter } from '../admin/job-filter.js'
 import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../admin/job-record.js'
 import { type Executor, runQuery } from '../db/executor.js'
-import { quoteIdentifier } from '../db/identifiers.js'
 import type { SchemaNames } from '../db/schema-names.js'
 
 const SUMMARY_COLUMNS = `j.id::text AS id, j.task, j.queue, j.state, j.priority, j.attempts, j.max_attempts,
@@ -295,9 +294,4 @@ export async function queueStats(
 export async function databaseNow(db: Executor): Promise<Date> {
   const { rows } = await runQuery<{ now: Date }>(db, 'SELECT now() AS now')
   return rows[0]!.now
-}
-
-/** @internal Subscribes a dedicated connection to a NOTIFY channel (the name is quoted, never a value). */
-export async function listenTo(client: Executor, channel: string): Promise<void> {
-  await runQuery(client, `LISTEN ${quoteIdentifier(channel)}`)
 }

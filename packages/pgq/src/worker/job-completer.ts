@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { StatementMode } from '../db/statement-mode.js'
 import { type ClaimedJob, type FinalizeItem, finalizeJobs } from '../sql/worker-queries.js'
 import { Backoff } from '../util/backoff.js'
 import type { JobOutcome } from './outcome.js'
@@ -18,7 +19,8 @@ export interface JobCompleterOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly maxErrorsKept: number
-  readonly preparedStatements: boolean
+  /** Named prepared statements or not; the worker's {@link StatementMode} also recovers from a pooler losing them. */
+  readonly preparedStatements: boolean | StatementMode
   /** Largest batch per statement (default 500). */
   readonly maxBatch?: number
   /** Backoff after a failed write (default 50 ms doubling to 5 s). */
@@ -118,13 +120,10 @@ export class JobCompleter implements Service {
       const batch = this.#buffer.splice(0, this.#options.maxBatch!)
       let written: Map<string, FinalizeItem['state']>
       try {
-        written = await finalizeJobs(
-          this.#options.pool,
-          this.#options.names,
-          batch.map((p) => p.item),
-          this.#options.maxErrorsKept,
-          this.#options.preparedStatements,
-        )
+        const { pool, names, maxErrorsKept, preparedStatements: mode } = this.#options
+        const items = batch.map((p) => p.item)
+        const write = (prepared: boolean) => finalizeJobs(pool, names, items, maxErrorsKept, prepared)
+        written = await (typeof mode === 'boolean' ? write(mode) : mode.run(write))
       } catch (error) {
         if (this.#stopped) {
           for (const pending of batch) pending.resolve('abandoned')

@@ -1,18 +1,17 @@
-import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { Listener } from '../notify/listener.js'
+import { parseJobEvent, parseQueueWake } from '../notify/messages.js'
+import type { Notifier } from '../notify/notifier.js'
 import type { WorkerEvents } from './events.js'
 import type { HeldJobs } from './held-jobs.js'
 import type { JobFetcher } from './job-fetcher.js'
-import { poolConnectionString } from './listen-url.js'
 import type { WorkerConfig } from './worker-config.js'
 
-/** @internal What the worker's LISTEN connection acts on. */
+/** @internal What the worker's notifications act on. */
 export interface NotificationRouterOptions {
   readonly config: WorkerConfig
-  readonly pool: pg.Pool
   readonly names: SchemaNames
-  readonly connectionString: string | undefined
+  /** The process's notifier (one LISTEN connection shared with result waiting). */
+  readonly notifier: Notifier
   readonly fetchers: ReadonlyMap<string, JobFetcher>
   readonly held: HeldJobs
   readonly events: WorkerEvents
@@ -21,39 +20,49 @@ export interface NotificationRouterOptions {
 }
 
 /**
- * @internal The worker's LISTEN connection and what its notifications do: `<queue>` wakes that
- * queue's fetcher, `<queue>@<epoch ms>` sets its timer for a delayed job, `cancel:<ids>` aborts
- * held jobs' handlers. Returns undefined when the worker polls only (`listen: false`, or no URL).
+ * @internal Subscribes a worker to the process's notifier: `<queue>` wakes that queue's fetcher,
+ * `<queue>@<epoch ms>` sets its timer for a delayed job, `cancel:<ids>` aborts held jobs'
+ * handlers; a reconnect resumes every fetcher (they may have missed wake-ups). Returns the
+ * function that unsubscribes it all.
  *
  * ```ts
- * const listener = createNotificationRouter({ config, pool, names, connectionString, fetchers, held, events, onConnected })
- * await listener?.start()
+ * const unsubscribe = await routeNotifications({ config, names, notifier, fetchers, held, events, onConnected })
+ * await unsubscribe()
  * ```
  */
-export function createNotificationRouter(options: NotificationRouterOptions): Listener | undefined {
-  const { config, names, fetchers, held, events } = options
-  const url = config.listenConnectionString ?? options.connectionString ?? poolConnectionString(options.pool)
-  if (!config.listen || !url) return undefined
-  const route = (channel: string, payload: string): void => {
-    if (channel === names.jobsChannel) {
-      const at = payload.lastIndexOf('@')
-      const fetcher = fetchers.get(at === -1 ? payload : payload.slice(0, at))
-      if (!fetcher) return
-      if (at === -1) fetcher.wake()
-      else fetcher.wakeAt(Number(payload.slice(at + 1)))
-    } else if (payload.startsWith('cancel:')) {
-      for (const id of payload.slice(7).split(',')) held.get(id)?.abort('cancelled')
-    }
+export async function routeNotifications(options: NotificationRouterOptions): Promise<() => Promise<void>> {
+  const { config, names, notifier, fetchers, held, events } = options
+  const connected = () => {
+    events.emit('listener:connected', {})
+    options.onConnected()
   }
-  return new Listener({
-    connectionString: url,
-    channels: [names.jobsChannel, names.eventsChannel],
-    logger: config.logger,
-    onNotification: route,
-    onConnected: () => {
-      events.emit('listener:connected', {})
-      options.onConnected()
-    },
-    onDisconnected: (error) => events.emit('listener:disconnected', { error }),
-  })
+  const offs: (() => Promise<void> | void)[] = [
+    notifier.attachLogger(config.logger),
+    notifier.onReconnect(connected),
+    notifier.onDisconnect((error) => events.emit('listener:disconnected', { error })),
+  ]
+  const unsubscribe = async () => {
+    for (const off of offs.splice(0).reverse()) await off()
+  }
+  try {
+    offs.push(
+      await notifier.subscribe(names.jobsChannel, (payload) => {
+        const wake = parseQueueWake(payload)
+        const fetcher = wake && fetchers.get(wake.queue)
+        if (!fetcher) return
+        if (wake.dueAt === undefined) fetcher.wake()
+        else fetcher.wakeAt(wake.dueAt)
+      }),
+      await notifier.subscribe(names.eventsChannel, (payload) => {
+        const event = parseJobEvent(payload)
+        if (event?.kind !== 'cancel') return
+        for (const id of event.ids) held.get(id)?.abort('cancelled')
+      }),
+    )
+  } catch (error) {
+    await unsubscribe()
+    throw error
+  }
+  if (notifier.connected) events.emit('listener:connected', {})
+  return unsubscribe
 }

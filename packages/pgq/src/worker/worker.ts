@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type pg from 'pg'
+import { checkPooler } from '../db/pooler-probe.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { StatementMode } from '../db/statement-mode.js'
 import { PgqSchemaVersionError } from '../errors.js'
 import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
-import type { Listener } from '../notify/listener.js'
+import { listenUrlOf } from '../notify/listen-url.js'
+import type { Notifier } from '../notify/notifier.js'
 import { registerTasks } from '../sql/task-queries.js'
 import { claimJobs, deleteWorker, releaseJobs, upsertWorker, type WorkerRow } from '../sql/worker-queries.js'
 import { OutageLog } from '../util/outage-log.js'
@@ -16,7 +19,7 @@ import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { WorkerLifetime } from './lifetime.js'
-import { createNotificationRouter } from './notification-router.js'
+import { routeNotifications } from './notification-router.js'
 import { announceOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
@@ -25,7 +28,8 @@ import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './wo
 export interface WorkerDeps {
   readonly pool: pg.Pool
   readonly names: SchemaNames
-  readonly connectionString: string | undefined
+  /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
+  readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
 }
 
@@ -75,7 +79,10 @@ export class Worker extends WorkerEvents {
   readonly #outage: OutageLog
   readonly #lifetime = new WorkerLifetime()
   #maintenance: MaintenanceGroup | undefined
-  #listener: Listener | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+  /** Named prepared statements for claims and outcomes, or not behind a pooler that loses them. */
+  readonly #statements: StatementMode
+  readonly #probePooler: boolean
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #stopping: Promise<void> | undefined
   /** Set when the worker stops itself; `closed` rejects with it. */
@@ -108,8 +115,18 @@ export class Worker extends WorkerEvents {
       maxPayloadBytes: deps.maxPayloadBytes,
       onError,
     })
-    const { maxErrorsKept, preparedStatements } = config
-    this.#completer = new JobCompleter({ pool, names, maxErrorsKept, preparedStatements, onError, onSuccess })
+    const statements = new StatementMode(config.preparedStatements, config.logger)
+    this.#statements = statements
+    this.#probePooler = options.preparedStatements === undefined
+    const { maxErrorsKept } = config
+    this.#completer = new JobCompleter({
+      pool,
+      names,
+      maxErrorsKept,
+      preparedStatements: statements,
+      onError,
+      onSuccess,
+    })
     this.#renewer = new LeaseRenewer({
       pool,
       names,
@@ -131,7 +148,8 @@ export class Worker extends WorkerEvents {
           concurrency,
           pollIntervalMs: config.pollIntervalMs,
           prefetchWindowMs: config.prefetchWindowMs,
-          claim: (limit) => claimJobs(pool, names, { ...claim, limit }, preparedStatements),
+          claim: (limit) =>
+            statements.run((prepared) => claimJobs(pool, names, { ...claim, limit }, prepared)),
           held: this.#held,
           run: (job) => void this.#process(job),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
@@ -162,6 +180,7 @@ export class Worker extends WorkerEvents {
     if (this.#state !== 'new') throw new Error('a worker can be started once')
     const { pool, names } = this.#deps
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
+    if (this.#probePooler) await this.#probeForPooler()
     await upsertWorker(pool, names, this.#row)
     this.#maintenance = new MaintenanceGroup({
       pool,
@@ -181,18 +200,21 @@ export class Worker extends WorkerEvents {
     try {
       this.#completer.start()
       this.#renewer.start()
-      this.#listener = createNotificationRouter({
-        ...this.#deps,
-        config: this.config,
-        fetchers: this.#fetchers,
-        held: this.#held,
-        events: this,
-        onConnected: () => {
-          this.#outage.succeeded()
-          for (const fetcher of this.#fetchers.values()) fetcher.resume()
-        },
-      })
-      await this.#listener?.start()
+      const { notifier } = this.#deps
+      if (this.config.listen && notifier) {
+        this.#unsubscribe = await routeNotifications({
+          config: this.config,
+          names,
+          notifier,
+          fetchers: this.#fetchers,
+          held: this.#held,
+          events: this,
+          onConnected: () => {
+            this.#outage.succeeded()
+            for (const fetcher of this.#fetchers.values()) fetcher.resume()
+          },
+        })
+      }
       await this.#maintenance.start()
     } catch (error) {
       await this.stop({ graceMs: 0 }) // e.g. code schedules the database refused: nothing left running
@@ -253,7 +275,7 @@ export class Worker extends WorkerEvents {
     await this.#release(unfinished)
     await this.#renewer.stop()
     await this.#maintenance?.stop()
-    await this.#listener?.stop()
+    await this.#unsubscribe?.()
     await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
@@ -282,6 +304,19 @@ export class Worker extends WorkerEvents {
     } catch (error) {
       this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
     }
+  }
+
+  /**
+   * Behind a transaction-mode pooler named statements get lost: when `preparedStatements` was left
+   * unset, check at start and fall back to unnamed ones (one warning line) instead of failing claims.
+   */
+  async #probeForPooler(): Promise<void> {
+    const { pool, notifier } = this.#deps
+    const prepared = await checkPooler(pool, {
+      logger: this.config.logger,
+      listensThroughPool: this.config.listen && notifier?.connectionString === listenUrlOf(pool),
+    })
+    if (!prepared) this.#statements.disable()
   }
 
   #leaseLost(job: RunningJob, reason: LeaseLostReason): void {

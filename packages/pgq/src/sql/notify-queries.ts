@@ -1,0 +1,20 @@
+// The notifier's statements: LISTEN and UNLISTEN on its dedicated connection. Channel names are
+// identifiers, quoted (never interpolated raw); payload formats live in notify/messages.ts.
+
+import { type Executor, runQuery } from '../db/executor.js'
+import { quoteIdentifier } from '../db/identifiers.js'
+
+/** @internal Subscribes a dedicated connection to a NOTIFY channel. */
+export async function listenTo(client: Executor, channel: string): Promise<void> {
+  await runQuery(client, `LISTEN ${quoteIdentifier(channel)}`)
+}
+
+/** @internal Ends a dedicated connection's subscription to a NOTIFY channel. */
+export async function unlistenFrom(client: Executor, channel: string): Promise<void> {
+  await runQuery(client, `UNLISTEN ${quoteIdentifier(channel)}`)
+}
+
+/** @internal Sends one notification (tests and tools; pgq's own writers notify inside their statements). */
+export async function notify(db: Executor, channel: string, payload: string): Promise<void> {
+  await runQuery(db, 'SELECT pg_notify($1, $2)', [channel, payload])
+}
