@@ -333,9 +333,9 @@ describe('bad input', () => {
       ],
     ]
     for (const [attempt, message] of attempts) {
-      const error = await attempt().catch((e) => e)
+      const error: unknown = await attempt().catch((e: unknown) => e)
       expect(error).toBeInstanceOf(PgqValidationError)
-      expect(error.message).toMatch(message)
+      expect((error as PgqValidationError).message).toMatch(message)
     }
     expect(await countJobs()).toBe(before)
   })

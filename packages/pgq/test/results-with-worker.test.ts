@@ -129,7 +129,7 @@ describe('retry and pruning with a worker in this process', () => {
       retention: { succeeded: 0 },
       pruneIntervalMs: 50,
     })
-    worker.on('error', ({ error }) => errors.push(error))
+    worker.on('worker:error', ({ error }) => errors.push(error))
     const extra = new Pruner({
       pool: t.pool,
       schema: t.schema,

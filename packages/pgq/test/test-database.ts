@@ -53,17 +53,20 @@ export async function createTestSchema(options: { migrate?: boolean } = {}): Pro
   }
 }
 
+/** What {@link waitFor} resolves with: the check's value once it is truthy. */
+export type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>
+
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
 export async function waitFor<T>(
   check: () => Promise<T> | T,
   timeoutMs = 10_000,
   label = 'condition',
-): Promise<T> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs
   let delay = 5
   for (;;) {
     const value = await check()
-    if (value) return value
+    if (value) return value as Truthy<T>
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`)
     await new Promise((resolve) => setTimeout(resolve, delay))
     delay = Math.min(delay * 2, 100)

@@ -274,7 +274,7 @@ describe('claiming ahead (prefetch)', () => {
     await waitFor(
       async () => {
         claimedAhead = Math.max(claimedAhead, worker.heldJobs - 2)
-        return (await states()).succeeded >= 500
+        return ((await states()).succeeded ?? 0) >= 500
       },
       20_000,
       '500 done',
