@@ -3,7 +3,6 @@ import { ResultWaiter, type WaitOptions } from '../client/result-waiter.js'
 import type { Executor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
-import { PgqValidationError } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
 import {
   type BatchResult,
@@ -15,6 +14,7 @@ import {
   queueStats,
   retryJobs,
 } from '../sql/admin-queries.js'
+import { assertInt } from '../validate.js'
 import {
   assertJobId,
   idFilter,
@@ -115,16 +115,8 @@ export class Jobs {
       pollIntervalMs,
       notifier,
     } = options
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
-      throw new PgqValidationError('batchSize', 'must be an integer from 1 to 100000', batchSize)
-    }
-    if (!Number.isInteger(cancelledRetentionMs) || cancelledRetentionMs < 0) {
-      throw new PgqValidationError(
-        'cancelledRetentionMs',
-        'must be an integer number of ms ≥ 0',
-        cancelledRetentionMs,
-      )
-    }
+    assertInt(batchSize, 'batchSize', 1, 100_000)
+    assertInt(cancelledRetentionMs, 'cancelledRetentionMs', 0, Number.MAX_SAFE_INTEGER)
     this.#pool = pool
     this.#names = schemaNames(schema)
     this.#batchSize = batchSize
@@ -160,10 +152,7 @@ export class Jobs {
    */
   async list(filter: JobListFilter = {}, options: AdminOptions = {}): Promise<JobSummary[]> {
     const resolved = resolveFilter(filter, 'filter', ['limit', 'beforeId'])
-    const limit = filter.limit ?? 50
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1_000) {
-      throw new PgqValidationError('filter.limit', 'must be an integer from 1 to 1000', limit)
-    }
+    const limit = assertInt(filter.limit ?? 50, 'filter.limit', 1, 1_000)
     const beforeId = filter.beforeId === undefined ? null : assertJobId(filter.beforeId, 'filter.beforeId')
     const rows = await listJobs(options.db ?? this.#pool, this.#names, resolved, limit, beforeId)
     return rows.map(toJobSummary)
@@ -239,10 +228,7 @@ export class Jobs {
    * ```
    */
   async stats(options: { readonly windowMinutes?: number } = {}): Promise<JobStats> {
-    const windowMinutes = options.windowMinutes ?? 5
-    if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 7 * 24 * 60) {
-      throw new PgqValidationError('windowMinutes', 'must be an integer from 1 to 10080', windowMinutes)
-    }
+    const windowMinutes = assertInt(options.windowMinutes ?? 5, 'windowMinutes', 1, 7 * 24 * 60)
     const rows = await queueStats(this.#pool, this.#names, windowMinutes)
     const at = rows[0]?.at ?? (await databaseNow(this.#pool))
     return toJobStats(rows, windowMinutes, at)

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { pruneJobs } from '../sql/admin-queries.js'
+import { assertInt, MAX_TIMER_MS } from '../validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 
 /**
@@ -47,9 +48,9 @@ export class Pruner implements Service {
     const { pool, schema, onError, intervalMs = 30_000, batchSize = 1_000, maxBatchesPerRun = 100 } = options
     if (typeof pool?.query !== 'function') throw new PgqValidationError('pool', 'must be a pg.Pool', pool)
     if (typeof onError !== 'function') throw new PgqValidationError('onError', 'must be a function', onError)
-    checkInt('intervalMs', intervalMs, 1, 2 ** 31 - 1)
-    checkInt('batchSize', batchSize, 1, 100_000)
-    checkInt('maxBatchesPerRun', maxBatchesPerRun, 1, 1_000_000)
+    assertInt(intervalMs, 'intervalMs', 1, MAX_TIMER_MS)
+    assertInt(batchSize, 'batchSize', 1, 100_000)
+    assertInt(maxBatchesPerRun, 'maxBatchesPerRun', 1, 1_000_000)
     this.#pool = pool
     this.#names = schemaNames(schema)
     this.#batchSize = batchSize
@@ -88,11 +89,5 @@ export class Pruner implements Service {
       if (deleted < this.#batchSize) break
     }
     return total
-  }
-}
-
-function checkInt(path: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
   }
 }

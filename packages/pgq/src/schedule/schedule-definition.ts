@@ -1,7 +1,8 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJson } from '../task/payload.js'
-import { assertInt, type TaskDefinition } from '../task/task.js'
+import type { TaskDefinition } from '../task/task.js'
+import { assertInt, assertOptions, optionKeys } from '../validate.js'
 import { parseCron } from './cron.js'
 import { MISSED_POLICIES, type MissedPolicy } from './fire-plan.js'
 
@@ -47,18 +48,18 @@ export interface ScheduleDefinition {
   readonly backfillLimit: number
 }
 
-const KNOWN = new Set([
-  'name',
-  'cron',
-  'task',
-  'payload',
-  'timezone',
-  'queue',
-  'priority',
-  'maxAttempts',
-  'missed',
-  'backfillLimit',
-])
+const KNOWN = optionKeys<ScheduleOptions<unknown>>({
+  name: true,
+  cron: true,
+  task: true,
+  payload: true,
+  timezone: true,
+  queue: true,
+  priority: true,
+  maxAttempts: true,
+  missed: true,
+  backfillLimit: true,
+})
 
 /** Checks done while validating a schedule: the tasks that exist (when known) and the payload size. */
 export interface ScheduleValidation {
@@ -88,14 +89,7 @@ export function defineSchedule<P>(
   options: ScheduleOptions<P>,
   validation: ScheduleValidation = {},
 ): ScheduleDefinition {
-  if (options === null || typeof options !== 'object') {
-    throw new PgqValidationError('schedule', 'must be an object', options)
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new PgqValidationError(`schedule.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
-    }
-  }
+  assertOptions(options, KNOWN, 'schedule.')
   const name = assertName(options.name, 'schedule.name')
   const definition = typeof options.task === 'string' ? undefined : options.task
   const task = assertName(

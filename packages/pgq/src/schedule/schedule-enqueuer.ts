@@ -13,6 +13,7 @@ import {
   type ScheduleAdvance,
 } from '../sql/schedule-queries.js'
 import { transactionControl } from '../sql/transaction-queries.js'
+import { assertInt } from '../validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 import { nextFireTime, parseCron } from './cron.js'
 import { planFires } from './fire-plan.js'
@@ -71,14 +72,8 @@ export class ScheduleEnqueuer implements Service {
 
   constructor(options: ScheduleEnqueuerOptions) {
     assertSchemaName(options.schema)
-    const intervalMs = options.intervalMs ?? 1000
-    if (!Number.isInteger(intervalMs) || intervalMs < 10 || intervalMs > 3_600_000) {
-      throw new PgqValidationError('intervalMs', 'must be an integer from 10 to 3600000', intervalMs)
-    }
-    const batchSize = options.batchSize ?? 100
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
-      throw new PgqValidationError('batchSize', 'must be an integer from 1 to 10000', batchSize)
-    }
+    const intervalMs = assertInt(options.intervalMs ?? 1000, 'intervalMs', 10, 3_600_000)
+    const batchSize = assertInt(options.batchSize ?? 100, 'batchSize', 1, 10_000)
     const seen = new Set<string>()
     for (const [index, schedule] of (options.schedules ?? []).entries()) {
       if (seen.has(schedule.name)) {

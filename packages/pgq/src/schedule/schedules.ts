@@ -13,6 +13,7 @@ import {
   triggerSchedule,
 } from '../sql/schedule-queries.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue } from '../task/payload.js'
+import { assertInt } from '../validate.js'
 import { nextFireTimes, parseCron } from './cron.js'
 import type { MissedPolicy } from './fire-plan.js'
 import { defineSchedule, type ScheduleOptions } from './schedule-definition.js'
@@ -184,9 +185,7 @@ export class Schedules {
    * time in the schedule's zone. `await schedules.preview('digest', 5)`
    */
   async preview(name: string, count = 5): Promise<{ at: Date; local: string }[]> {
-    if (!Number.isInteger(count) || count < 1 || count > 1000) {
-      throw new PgqValidationError('count', 'must be an integer from 1 to 1000', count)
-    }
+    assertInt(count, 'count', 1, 1000)
     const row = await getSchedule(this.#pool, this.#names, assertName(name, 'name'))
     if (!row) throw new PgqScheduleNotFoundError(name)
     const now = await databaseNow(this.#pool)
