@@ -1,7 +1,6 @@
 // The application's own tables (not pgq's): videos, users, an e-mail outbox and temp files.
 // They live in their own schema so the example can share a database with anything else.
 import type pg from 'pg'
-import { assertSchemaName } from 'pgq'
 
 /** The app's tables, qualified with its schema (validated, so safe to put in SQL text). */
 export interface AppTables {
@@ -21,7 +20,9 @@ export interface AppTables {
  * ```
  */
 export function appTables(schema = 'video_app'): AppTables {
-  const q = `"${assertSchemaName(schema)}"`
+  // Validated here, so the names are safe to put in SQL text: a plain lower-case identifier.
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`bad schema name: ${JSON.stringify(schema)}`)
+  const q = `"${schema}"`
   return Object.freeze({
     schema,
     videos: `${q}.videos`,

@@ -1,20 +1,10 @@
-export { assertJobId, type JobFilter, type JobId } from './admin/job-filter.js'
-export {
-  FINAL_STATES,
-  JOB_STATES,
-  type Job,
-  type JobErrorEntry,
-  type JobState,
-  type JobSummary,
-} from './admin/job-record.js'
-export type { FinishedCounts, JobStats, QueueStats } from './admin/job-stats.js'
-export {
-  type AdminOptions,
-  type JobListFilter,
-  Jobs,
-  type JobsOptions,
-  type RetryOptions,
-} from './admin/jobs.js'
+// The public API of pgq: the client, tasks, schedules, errors and the types they use. Everything
+// else (the worker's parts, the migrator, the scheduler, cron helpers) is internal: the CLI and
+// @pgq/embedded import it from 'pgq/internal', which carries no stability promise.
+export type { JobFilter, JobId } from './admin/job-filter.js'
+export type { Job, JobErrorEntry, JobState, JobSummary } from './admin/job-record.js'
+export type { JobStats, QueueStats } from './admin/job-stats.js'
+export type { AdminOptions, JobListFilter, Jobs, RetryOptions } from './admin/jobs.js'
 export type { PgqOptions } from './client/config.js'
 export {
   type DedupMode,
@@ -24,10 +14,9 @@ export {
   type JobSpec,
   jobSpec,
 } from './client/enqueue.js'
-export { createPgq, Pgq } from './client/pgq.js'
-export { ResultWaiter, type ResultWaiterOptions, type WaitOptions } from './client/result-waiter.js'
+export { createPgq, type Pgq } from './client/pgq.js'
+export type { WaitOptions } from './client/result-waiter.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
-export { assertName, assertSchemaName } from './db/identifiers.js'
 export {
   JobCancelledError,
   type JobErrorRecord,
@@ -39,54 +28,19 @@ export {
   PgqSchemaVersionError,
   PgqValidationError,
 } from './errors.js'
-export { createLineLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.js'
-export { Pruner, type PrunerOptions } from './maintenance/pruner.js'
-export { LATEST_MIGRATION, MIGRATIONS, type MigrationSource, renderMigration } from './migrate/migrations.js'
+export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
+export type { MigrationResult } from './migrate/migrator.js'
+export type { MissedPolicy } from './schedule/fire-plan.js'
 export {
-  type MigrationResult,
-  type MigrationStatus,
-  Migrator,
-  type MigratorOptions,
-} from './migrate/migrator.js'
-export {
-  type NotificationHandler,
-  Notifier,
-  type NotifierOptions,
-  type Unsubscribe,
-} from './notify/notifier.js'
-export { type CronSpec, fireTimes, nextFireTime, nextFireTimes, parseCron } from './schedule/cron.js'
-export {
-  type FirePlan,
-  MISSED_POLICIES,
-  type MissedPolicy,
-  ON_TIME_GRACE_MS,
-  type PlannedFire,
-  planFires,
-} from './schedule/fire-plan.js'
-export {
-  collectScheduleDefinitions,
   defineSchedule,
-  isScheduleDefinition,
   type ScheduleDefinition,
   type ScheduleOptions,
-  type ScheduleValidation,
 } from './schedule/schedule-definition.js'
-export {
-  ScheduleEnqueuer,
-  type ScheduleEnqueuerOptions,
-  type TickResult,
-} from './schedule/schedule-enqueuer.js'
-export {
-  PgqScheduleNotFoundError,
-  type ScheduleInfo,
-  Schedules,
-  type SchedulesOptions,
-} from './schedule/schedules.js'
-export { assertTimeZone, formatInZone } from './schedule/time-zone.js'
+export { PgqScheduleNotFoundError, type ScheduleInfo, type Schedules } from './schedule/schedules.js'
 export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job-outcome.js'
-export { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue, MAX_JSON_DEPTH, serializeJson } from './task/payload.js'
+export { type JsonValue, MAX_JSON_DEPTH } from './task/payload.js'
 export type { PayloadValidator, StandardResult, StandardSchemaLike } from './task/payload-validation.js'
-export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './task/retry-policy.js'
+export type { RetryPolicyOptions } from './task/retry-policy.js'
 export {
   type AnyTaskDefinition,
   defineTask,
@@ -104,5 +58,5 @@ export {
 } from './task/task-registry.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
 export type { LeaseLostReason } from './worker/lease-renewer.js'
-export { Worker, type WorkerHandle } from './worker/worker.js'
+export type { Worker, WorkerHandle } from './worker/worker.js'
 export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'

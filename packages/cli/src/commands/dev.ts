@@ -1,12 +1,7 @@
 import { startDev } from '@pgq/embedded'
 import type { Command } from 'commander'
-import {
-  collectScheduleDefinitions,
-  createLineLogger,
-  type Logger,
-  type LogLevel,
-  type WorkerOptions,
-} from 'pgq'
+import { createLineLogger, type Logger, type LogLevel, type WorkerOptions } from 'pgq'
+import { collectScheduleDefinitions } from 'pgq/internal'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { loadTaskModule } from '../task-module.js'

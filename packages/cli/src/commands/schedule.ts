@@ -1,16 +1,8 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
-import {
-  collectScheduleDefinitions,
-  createLineLogger,
-  formatInZone,
-  type LogLevel,
-  type MissedPolicy,
-  ScheduleEnqueuer,
-  type ScheduleInfo,
-  Schedules,
-} from 'pgq'
+import { createLineLogger, type LogLevel, type MissedPolicy, type ScheduleInfo } from 'pgq'
+import { collectScheduleDefinitions, formatInZone, ScheduleEnqueuer, Schedules } from 'pgq/internal'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 

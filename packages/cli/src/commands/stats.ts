@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
-import { type JobStats, Jobs, TaskRegistry, type UnknownTask } from 'pgq'
+import { type JobStats, TaskRegistry, type UnknownTask } from 'pgq'
+import { Jobs } from 'pgq/internal'
 import { duration, intOption, table, timestamp } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 

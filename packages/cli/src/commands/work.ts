@@ -1,11 +1,6 @@
 import type { Command } from 'commander'
-import {
-  collectScheduleDefinitions,
-  createLineLogger,
-  createPgq,
-  type LogLevel,
-  type WorkerOptions,
-} from 'pgq'
+import { createLineLogger, createPgq, type LogLevel, type WorkerOptions } from 'pgq'
+import { collectScheduleDefinitions } from 'pgq/internal'
 import { logJobEvents } from '../job-log.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'

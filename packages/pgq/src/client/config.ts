@@ -2,6 +2,7 @@ import pg from 'pg'
 import { assertSchemaName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../task/payload.js'
+import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../validate.js'
 
 /** Options of {@link createPgq}. Give a `pool` you own, or a `connectionString` for a pool pgq owns. */
 export interface PgqOptions {
@@ -21,6 +22,11 @@ export interface PgqOptions {
    * (default: the pool's own URL).
    */
   readonly listenConnectionString?: string
+  /**
+   * Fallback poll interval of `pgq.jobs.waitFor`, in ms (default 5,000). Notifications settle waits
+   * sooner; lower it where LISTEN does not reach the waiter (PgBouncer in transaction mode).
+   */
+  readonly resultPollIntervalMs?: number
 }
 
 /** @internal The validated, frozen form of {@link PgqOptions}. */
@@ -31,38 +37,43 @@ export interface PgqConfig {
   readonly schema: string
   readonly maxPayloadBytes: number
   readonly listenConnectionString: string | undefined
+  readonly resultPollIntervalMs: number
 }
 
-const KNOWN = new Set([
-  'pool',
-  'connectionString',
-  'poolSize',
-  'schema',
-  'maxPayloadBytes',
-  'listenConnectionString',
-])
+const KNOWN = optionKeys<PgqOptions>({
+  pool: true,
+  connectionString: true,
+  poolSize: true,
+  schema: true,
+  maxPayloadBytes: true,
+  listenConnectionString: true,
+  resultPollIntervalMs: true,
+})
 
 /** @internal */
 export function resolveConfig(options: PgqOptions): PgqConfig {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) throw new PgqValidationError(key, `unknown option; known: ${[...KNOWN].join(', ')}`)
-  }
+  assertOptions(options, KNOWN)
   if (!options.pool === !options.connectionString) {
     throw new PgqValidationError('pool', 'give exactly one of pool or connectionString')
   }
   const schema = assertSchemaName(options.schema ?? 'pgq')
-  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES
-  if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 2 || maxPayloadBytes > 64 * 1024 * 1024) {
-    throw new PgqValidationError('maxPayloadBytes', 'must be an integer from 2 to 67108864', maxPayloadBytes)
-  }
+  const maxPayloadBytes = assertInt(
+    options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    'maxPayloadBytes',
+    2,
+    64 * 1024 * 1024,
+  )
   const listen = options.listenConnectionString
   if (listen !== undefined && (typeof listen !== 'string' || listen === '')) {
     throw new PgqValidationError('listenConnectionString', 'must be a PostgreSQL URL', listen)
   }
-  const poolSize = options.poolSize ?? 10
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
-    throw new PgqValidationError('poolSize', 'must be an integer from 1 to 1000', poolSize)
-  }
+  const poolSize = assertInt(options.poolSize ?? 10, 'poolSize', 1, 1000)
+  const resultPollIntervalMs = assertInt(
+    options.resultPollIntervalMs ?? 5_000,
+    'resultPollIntervalMs',
+    1,
+    MAX_TIMER_MS,
+  )
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: poolSize })
   if (!options.pool) {
     // An idle client that dies (server restart, network) must not crash the process; the pool replaces it.
@@ -75,5 +86,6 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
     schema,
     maxPayloadBytes,
     listenConnectionString: listen,
+    resultPollIntervalMs,
   })
 }

@@ -31,6 +31,7 @@ export class Pgq {
   /** @internal */
   readonly names: SchemaNames
 
+  /** @internal Use {@link createPgq}: the public API exports `Pgq` as a type only. */
   constructor(options: PgqOptions) {
     this.config = resolveConfig(options)
     this.names = schemaNames(this.config.schema)
@@ -74,6 +75,7 @@ export class Pgq {
     this.#jobs ??= new Jobs({
       pool: this.config.pool,
       schema: this.config.schema,
+      pollIntervalMs: this.config.resultPollIntervalMs,
       ...(notifier ? { notifier } : {}),
     })
     return this.#jobs
@@ -161,6 +163,24 @@ export class Pgq {
   /** Applies pending migrations to this client's schema (see {@link Migrator}). */
   async migrate(): Promise<MigrationResult> {
     return new Migrator({ pool: this.config.pool, schema: this.config.schema }).migrate()
+  }
+
+  /**
+   * Deletes finished jobs past their retention now, in batches that each commit (what workers do
+   * every `pruneIntervalMs`, and `pgq prune` from a shell). Resolves with the number deleted.
+   *
+   * ```ts
+   * const deleted = await pgq.prune({ batchSize: 5_000 })
+   * ```
+   */
+  async prune(options: { readonly batchSize?: number } = {}): Promise<number> {
+    const pruner = new Pruner({
+      pool: this.config.pool,
+      schema: this.config.schema,
+      onError: () => {}, // one run: its errors reject this call
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    })
+    return pruner.pruneOnce()
   }
 
   /** Stops `waitFor`s in progress, ends the LISTEN connection, and ends the pool if pgq created it. */
