@@ -7,13 +7,13 @@ import type { Notifier } from '../notify/notifier.js'
 import {
   type BatchResult,
   cancelJobs,
-  databaseNow,
   deleteJobs,
   getJob,
   listJobs,
   queueStats,
   retryJobs,
 } from '../sql/admin-queries.js'
+import { databaseNow } from '../sql/clock-queries.js'
 import { assertInt } from '../validate.js'
 import {
   assertJobId,

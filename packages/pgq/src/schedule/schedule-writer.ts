@@ -1,7 +1,7 @@
 import type { Executor } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { databaseNow } from '../sql/clock-queries.js'
 import {
-  databaseNow,
   insertSchedule,
   type ScheduleRow,
   type ScheduleWrite,

@@ -2,8 +2,8 @@ import type pg from 'pg'
 import { assertName, assertSchemaName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqError, PgqValidationError } from '../errors.js'
+import { databaseNow } from '../sql/clock-queries.js'
 import {
-  databaseNow,
   deleteSchedule,
   getSchedule,
   listSchedules,

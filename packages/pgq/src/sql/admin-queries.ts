@@ -289,9 +289,3 @@ export async function queueStats(
   )
   return rows
 }
-
-/** @internal The database clock (stats of an empty table still need a time). */
-export async function databaseNow(db: Executor): Promise<Date> {
-  const { rows } = await runQuery<{ now: Date }>(db, 'SELECT now() AS now')
-  return rows[0]!.now
-}

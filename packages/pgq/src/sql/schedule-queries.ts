@@ -63,14 +63,6 @@ const COLUMNS = `s.name, s.cron, s.timezone, s.task, s.payload::text AS payload,
   s.max_attempts, s.missed, s.backfill_limit, s.paused, s.source, s.next_run_at, s.last_run_at,
   s.last_job_id::text AS last_job_id, s.error, s.created_at, s.updated_at`
 
-/** @internal The database clock (`now()`, or the `now` given by a test). */
-export async function databaseNow(db: Executor, now?: Date): Promise<Date> {
-  const result = await runQuery<{ now: Date }>(db, 'SELECT coalesce($1::timestamptz, now()) AS now', [
-    now ?? null,
-  ])
-  return result.rows[0]!.now
-}
-
 /**
  * @internal Claims up to `limit` schedules that are due (or whose next run time is not computed
  * yet) and neither paused nor errored. `FOR UPDATE SKIP LOCKED`: concurrent schedulers claim
