@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
 import { createLineLogger, type LogLevel, type MissedPolicy, type ScheduleInfo } from 'pgq'
 import { collectScheduleDefinitions, formatInZone, ScheduleEnqueuer, Schedules } from 'pgq/internal'
+import { table } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -60,18 +61,6 @@ function describe(s: ScheduleInfo): string {
   return `${s.name}: "${s.cron}" ${s.timezone} -> ${s.task} (queue ${s.queue}, missed ${s.missed}), next ${local(s.nextRunAt, s.timezone)}, ${status}`
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
-}
-
 function listText(list: ScheduleInfo[]): string {
   if (list.length === 0) return 'no schedules'
   const rows = list.map((s) => [
@@ -84,7 +73,7 @@ function listText(list: ScheduleInfo[]): string {
     s.lastJobState ?? '-',
     s.status === 'errored' ? `errored: ${s.error}` : s.status,
   ])
-  return table([['NAME', 'CRON', 'TZ', 'TASK', 'NEXT', 'LAST RUN', 'LAST JOB', 'STATUS'], ...rows])
+  return table(['NAME', 'CRON', 'TZ', 'TASK', 'NEXT', 'LAST RUN', 'LAST JOB', 'STATUS'], rows)
 }
 
 function registerWrite(schedule: Command, verb: 'add' | 'set', description: string): void {
