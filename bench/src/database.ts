@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '@pgq/embedded'
 import pg from 'pg'
 
 /** The PostgreSQL the run uses. */
@@ -32,17 +32,6 @@ const EMBEDDED_FLAGS = [
   ['shared_buffers', '1GB'],
   ['max_wal_size', '4GB'],
 ] as const
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** `DATABASE_URL` when set, else a fresh embedded PostgreSQL in a temp dir (deleted on stop). */
 export async function startDatabase(): Promise<BenchDatabase> {

@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs'
-import net from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import pg from 'pg'
 import { PgqError } from 'pgq'
@@ -23,6 +22,7 @@ import {
   removeStalePid,
   writeOwner,
 } from './embedded-files.js'
+import { freePort, isPortFree } from './ports.js'
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -280,24 +280,4 @@ function urlOf(port: number): string {
 
 function delay(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms))
-}
-
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = net.createServer()
-    server.once('error', () => done(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)))
-  })
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => done(port))
-    })
-  })
 }

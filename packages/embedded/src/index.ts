@@ -11,3 +11,4 @@
  */
 export { type DevEnvironment, type DevOptions, startDev } from './dev.js'
 export { type EmbeddedPostgres, type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded.js'
+export { freePort, isPortFree } from './ports.js'

@@ -1,10 +1,11 @@
 // Starts the PostgreSQL the tests use: DATABASE_URL when set, otherwise an embedded PostgreSQL from
 // npm in a temp dir on a free port (so `pnpm test` on a fresh machine needs nothing else).
 import { mkdtempSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
+// The core does not depend on the dev tooling; its tests borrow its one port helper by path.
+import { freePort } from '../../embedded/src/ports.js'
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -12,17 +13,6 @@ declare module 'vitest' {
     /** Data directory and binaries of the embedded server, for tests that restart it; null with DATABASE_URL. */
     embedded: { dataDir: string; port: number } | null
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 export default async function setup(project: TestProject) {

