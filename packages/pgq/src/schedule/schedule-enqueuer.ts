@@ -3,7 +3,7 @@ import { assertSchemaName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { enqueueJobs } from '../sql/job-queries.js'
+import { type EnqueueManyJob, encodeEnqueueJob, enqueueJobs, enqueueJobsJson } from '../sql/job-queries.js'
 import {
   advanceSchedules,
   claimDueSchedules,
@@ -222,7 +222,7 @@ export class ScheduleEnqueuer implements Service {
     }
     await transactionControl(client, 'SAVEPOINT')
     try {
-      const rows = await enqueueJobs(client, this.#names, `[${jobs.map((j) => j.json).join(',')}]`)
+      const rows = await enqueueJobs(client, this.#names, enqueueJobsJson(jobs.map((j) => j.json)))
       await transactionControl(client, 'RELEASE')
       record(jobs, rows)
       return rows.length
@@ -233,7 +233,7 @@ export class ScheduleEnqueuer implements Service {
     for (const [name, group] of groups) {
       await transactionControl(client, 'SAVEPOINT')
       try {
-        const rows = await enqueueJobs(client, this.#names, `[${group.map((j) => j.json).join(',')}]`)
+        const rows = await enqueueJobs(client, this.#names, enqueueJobsJson(group.map((j) => j.json)))
         await transactionControl(client, 'RELEASE')
         record(group, rows)
         count += rows.length
@@ -259,16 +259,16 @@ function advance(name: string, next: Date | null): ScheduleAdvance {
 
 /** The `enqueue_many` object of one tick's job (the payload is spliced in as stored JSON text). */
 function jobJson(row: DueScheduleRow, at: Date, backfill: boolean): string {
-  const spec: Record<string, unknown> = {
+  const job: EnqueueManyJob = {
     task: row.task,
     queue: row.queue,
     priority: row.priority,
     schedule_name: row.name,
     scheduled_for: at.toISOString(),
     meta: backfill ? { backfill: true } : {},
+    ...(row.max_attempts === null ? {} : { max_attempts: row.max_attempts }),
   }
-  if (row.max_attempts !== null) spec.max_attempts = row.max_attempts
-  return `${JSON.stringify(spec).slice(0, -1)},"payload":${row.payload}}`
+  return encodeEnqueueJob(job, row.payload)
 }
 
 function groupByName<T extends { name: string }>(items: T[]): Map<string, T[]> {
