@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as pgq from '../src/index.js'
 import * as internal from '../src/internal.js'
-import { assertInt, assertOptions, optionKeys } from '../src/validate.js'
+import { assertInt, assertOptions, optionKeys } from '../src/util/validate.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 import { seedJobs } from './worker-simulation.js'
 

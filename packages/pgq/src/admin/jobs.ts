@@ -14,7 +14,7 @@ import {
   retryJobs,
 } from '../sql/admin-queries.js'
 import { databaseNow } from '../sql/clock-queries.js'
-import { assertInt } from '../validate.js'
+import { assertInt } from '../util/validate.js'
 import {
   assertJobId,
   idFilter,

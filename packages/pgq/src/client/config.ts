@@ -2,7 +2,7 @@ import pg from 'pg'
 import { assertSchemaName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../task/payload.js'
-import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../validate.js'
+import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 
 /** Options of {@link createPgq}. Give a `pool` you own, or a `connectionString` for a pool pgq owns. */
 export interface PgqOptions {

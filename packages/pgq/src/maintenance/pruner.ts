@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { pruneJobs } from '../sql/admin-queries.js'
-import { assertInt, MAX_TIMER_MS } from '../validate.js'
+import { assertInt, MAX_TIMER_MS } from '../util/validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 
 /**

@@ -2,7 +2,7 @@ import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES, serializeJson } from '../task/payload.js'
 import type { TaskDefinition } from '../task/task.js'
-import { assertInt, assertOptions, optionKeys } from '../validate.js'
+import { assertInt, assertOptions, optionKeys } from '../util/validate.js'
 import { parseCron } from './cron.js'
 import { MISSED_POLICIES, type MissedPolicy } from './fire-plan.js'
 

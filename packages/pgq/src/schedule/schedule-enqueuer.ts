@@ -13,7 +13,7 @@ import {
   type ScheduleAdvance,
 } from '../sql/schedule-queries.js'
 import { transactionControl } from '../sql/transaction-queries.js'
-import { assertInt } from '../validate.js'
+import { assertInt } from '../util/validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 import { nextFireTime, parseCron } from './cron.js'
 import { planFires } from './fire-plan.js'

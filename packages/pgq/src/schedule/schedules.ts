@@ -13,7 +13,7 @@ import {
   triggerSchedule,
 } from '../sql/schedule-queries.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES, type JsonValue } from '../task/payload.js'
-import { assertInt } from '../validate.js'
+import { assertInt } from '../util/validate.js'
 import { nextFireTimes, parseCron } from './cron.js'
 import type { MissedPolicy } from './fire-plan.js'
 import { defineSchedule, type ScheduleOptions } from './schedule-definition.js'

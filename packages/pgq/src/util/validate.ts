@@ -1,7 +1,7 @@
 // The one way pgq checks options: a complete list of known keys per options type (checked by the
 // compiler), unknown keys rejected, integers within bounds. Every failure is a PgqValidationError
 // naming the path of the bad value; nothing is written before validation passes.
-import { PgqValidationError } from './errors.js'
+import { PgqValidationError } from '../errors.js'
 
 /** The largest delay a Node.js timer takes (ms); longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
