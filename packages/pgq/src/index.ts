@@ -17,6 +17,21 @@ export {
 export { createPgq, type Pgq } from './client/pgq.js'
 export type { WaitOptions } from './client/result-waiter.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
+export type {
+  FailingTasksView,
+  IntervalValue,
+  JobCountsView,
+  JobsTable,
+  Json,
+  MigrationsTable,
+  PgqDatabase,
+  PgqTables,
+  QueueLagView,
+  RunningJobsView,
+  SchedulesTable,
+  Timestamp,
+  WorkersTable,
+} from './db/tables.js'
 export {
   JobCancelledError,
   type JobErrorRecord,

@@ -1,39 +1,48 @@
 // Reading and administering jobs: get, list, cancel, retry, delete, prune, stats, and the reads of
-// the ResultWaiter. Every value is a bound parameter; identifiers come from schemaNames().
+// the ResultWaiter. Every value is a bound parameter; identifiers come from schemaNames(). The
+// statements that take a job filter are built with Kysely (sql/query-builder.ts): only the filter's
+// given conditions become SQL.
 
+import { type RawBuilder, sql } from 'kysely'
 import type { ResolvedFilter } from '../admin/job-filter.js'
 import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../admin/job-record.js'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { builder, jobFilterCondition, runCompiled } from './query-builder.js'
 
-const SUMMARY_COLUMNS = `j.id::text AS id, j.task, j.queue, j.state, j.priority, j.attempts, j.max_attempts,
-  j.interruptions, j.dedup_key, j.run_at, j.created_at, j.started_at, j.finished_at, j.delete_after,
-  j.cancel_requested_at, j.locked_by::text AS locked_by, j.lease_expires_at, j.progress,
-  j.errors -> -1 ->> 'message' AS last_error, j.schedule_name`
-
-/** The filter predicate on `j`, with its six parameters starting at `$first`. */
-function filterSql(first: number): string {
-  const p = (offset: number) => `$${first + offset}`
-  return `(${p(0)}::bigint[] IS NULL OR j.id = ANY(${p(0)}::bigint[]))
-    AND (${p(1)}::text[] IS NULL OR j.state = ANY(${p(1)}::text[]))
-    AND (${p(2)}::text[] IS NULL OR j.task = ANY(${p(2)}::text[]))
-    AND (${p(3)}::text[] IS NULL OR j.queue = ANY(${p(3)}::text[]))
-    AND (${p(4)}::text IS NULL OR j.dedup_key = ${p(4)}::text)
-    AND (${p(5)}::timestamptz IS NULL OR j.finished_at < ${p(5)}::timestamptz)`
-}
-
-function filterValues(filter: ResolvedFilter): unknown[] {
-  return [filter.ids, filter.states, filter.tasks, filter.queues, filter.dedupKey, filter.finishedBefore]
-}
+/** The columns of a {@link JobSummaryRow}, on the jobs table aliased `j`. */
+const SUMMARY_COLUMNS = [
+  sql<string>`j.id::text`.as('id'),
+  'j.task',
+  'j.queue',
+  'j.state',
+  'j.priority',
+  'j.attempts',
+  'j.max_attempts',
+  'j.interruptions',
+  'j.dedup_key',
+  'j.run_at',
+  'j.created_at',
+  'j.started_at',
+  'j.finished_at',
+  'j.delete_after',
+  'j.cancel_requested_at',
+  sql<string | null>`j.locked_by::text`.as('locked_by'),
+  'j.lease_expires_at',
+  'j.progress',
+  sql<string | null>`j.errors -> -1 ->> 'message'`.as('last_error'),
+  'j.schedule_name',
+] as const
 
 /** @internal One job with payload, result and error history, or undefined. */
 export async function getJob(db: Executor, names: SchemaNames, id: string): Promise<JobRow | undefined> {
-  const { rows } = await runQuery<JobRow>(
-    db,
-    `SELECT ${SUMMARY_COLUMNS}, j.payload, j.result, j.errors, j.max_interruptions, j.scheduled_for, j.meta
-     FROM ${names.jobs} AS j WHERE j.id = $1::bigint`,
-    [id],
-  )
+  const query = builder
+    .withSchema(names.schema)
+    .selectFrom('jobs as j')
+    .select(SUMMARY_COLUMNS)
+    .select(['j.payload', 'j.result', 'j.errors', 'j.max_interruptions', 'j.scheduled_for', 'j.meta'])
+    .where('j.id', '=', id)
+  const { rows } = await runCompiled<JobRow>(db, query.compile())
   return rows[0]
 }
 
@@ -45,13 +54,15 @@ export async function listJobs(
   limit: number,
   beforeId: string | null,
 ): Promise<JobSummaryRow[]> {
-  const { rows } = await runQuery<JobSummaryRow>(
-    db,
-    `SELECT ${SUMMARY_COLUMNS} FROM ${names.jobs} AS j
-     WHERE ${filterSql(1)} AND ($7::bigint IS NULL OR j.id < $7::bigint)
-     ORDER BY j.id DESC LIMIT $8`,
-    [...filterValues(filter), beforeId, limit],
-  )
+  const query = builder
+    .withSchema(names.schema)
+    .selectFrom('jobs as j')
+    .select(SUMMARY_COLUMNS)
+    .where(jobFilterCondition(filter))
+    .$if(beforeId !== null, (q) => q.where('j.id', '<', beforeId!))
+    .orderBy('j.id', 'desc')
+    .limit(limit)
+  const { rows } = await runCompiled<JobSummaryRow>(db, query.compile())
   return rows
 }
 
@@ -88,11 +99,15 @@ export interface BatchResult {
   readonly lastId: string | null
 }
 
-async function batch(db: Executor, text: string, values: unknown[]): Promise<BatchResult> {
-  const { rows } = await runQuery<{ outcome: string | null; jobs: number; last_id: string | null }>(
+/** `AND j.id > afterId` when a cursor is given (the batches of one operation walk the ids up). */
+function after(afterId: string | null): RawBuilder<unknown> {
+  return afterId === null ? sql`` : sql`AND j.id > ${afterId}::bigint`
+}
+
+async function batch(db: Executor, statement: RawBuilder<unknown>): Promise<BatchResult> {
+  const { rows } = await runCompiled<{ outcome: string | null; jobs: number; last_id: string | null }>(
     db,
-    text,
-    values,
+    statement.compile(builder),
   )
   const counts: Record<string, number> = {}
   for (const row of rows) if (row.outcome !== null) counts[row.outcome] = row.jobs
@@ -113,35 +128,34 @@ export async function cancelJobs(
   limit: number,
   retentionMs: number,
 ): Promise<BatchResult> {
+  const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    `WITH target AS (
-       SELECT j.id FROM ${names.jobs} AS j
-       WHERE ${filterSql(1)} AND j.state IN ('available', 'running')
-         AND ($7::bigint IS NULL OR j.id > $7::bigint)
-       ORDER BY j.id LIMIT $8
+    sql`WITH target AS (
+       SELECT j.id FROM ${jobs} AS j
+       WHERE ${jobFilterCondition(filter)} AND j.state IN ('available', 'running') ${after(afterId)}
+       ORDER BY j.id LIMIT ${limit}
        FOR UPDATE OF j
      ),
      updated AS (
-       UPDATE ${names.jobs} AS j SET
+       UPDATE ${jobs} AS j SET
          state = CASE WHEN j.state = 'available' THEN 'cancelled' ELSE j.state END,
          finished_at = CASE WHEN j.state = 'available' THEN now() ELSE j.finished_at END,
          delete_after = CASE WHEN j.state = 'available'
-           THEN now() + make_interval(secs => $9::double precision / 1000) ELSE j.delete_after END,
+           THEN now() + make_interval(secs => ${retentionMs}::double precision / 1000) ELSE j.delete_after END,
          cancel_requested_at = coalesce(j.cancel_requested_at, now())
        FROM target AS t
        WHERE j.id = t.id AND j.state IN ('available', 'running')
        RETURNING j.id, j.state
      ),
      notified AS (
-       SELECT u.state, count(pg_notify($10,
+       SELECT u.state, count(pg_notify(${names.eventsChannel},
          CASE WHEN u.state = 'cancelled' THEN 'finished:' ELSE 'cancel:' END || u.id::text)) AS sent
        FROM updated AS u GROUP BY u.state
      )
      SELECT CASE n.state WHEN 'cancelled' THEN 'cancelled' WHEN 'running' THEN 'cancelRequested' END AS outcome,
        n.sent::int AS jobs, (SELECT max(t.id)::text FROM target AS t) AS last_id
      FROM (SELECT 1) AS one LEFT JOIN notified AS n ON true`,
-    [...filterValues(filter), afterId, limit, retentionMs, names.eventsChannel],
   )
 }
 
@@ -158,23 +172,23 @@ export async function retryJobs(
   limit: number,
   queue: string | null,
 ): Promise<BatchResult> {
+  const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    `WITH target AS (
-       SELECT j.id FROM ${names.jobs} AS j
-       WHERE ${filterSql(1)} AND j.state IN ('failed', 'cancelled')
-         AND ($7::bigint IS NULL OR j.id > $7::bigint)
+    sql`WITH target AS (
+       SELECT j.id FROM ${jobs} AS j
+       WHERE ${jobFilterCondition(filter)} AND j.state IN ('failed', 'cancelled') ${after(afterId)}
          AND (j.dedup_key IS NULL OR (
-           NOT EXISTS (SELECT 1 FROM ${names.jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
+           NOT EXISTS (SELECT 1 FROM ${jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
                        AND l.state IN ('available', 'running'))
-           AND j.id = (SELECT max(k.id) FROM ${names.jobs} AS k WHERE k.task = j.task
+           AND j.id = (SELECT max(k.id) FROM ${jobs} AS k WHERE k.task = j.task
                        AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))
-       ORDER BY j.id LIMIT $8
+       ORDER BY j.id LIMIT ${limit}
        FOR UPDATE OF j SKIP LOCKED
      ),
      updated AS (
-       UPDATE ${names.jobs} AS j SET
-         state = 'available', run_at = now(), queue = coalesce($9::text, j.queue),
+       UPDATE ${jobs} AS j SET
+         state = 'available', run_at = now(), queue = coalesce(${queue}::text, j.queue),
          attempts = 0, interruptions = 0, finished_at = NULL, delete_after = NULL,
          result = NULL, progress = NULL, cancel_requested_at = NULL
        FROM target AS t
@@ -182,12 +196,11 @@ export async function retryJobs(
        RETURNING j.id, j.queue
      ),
      woken AS (
-       SELECT count(pg_notify($10, q.queue)) AS sent FROM (SELECT DISTINCT u.queue FROM updated AS u) AS q
+       SELECT count(pg_notify(${names.jobsChannel}, q.queue)) AS sent FROM (SELECT DISTINCT u.queue FROM updated AS u) AS q
      )
      SELECT 'retried' AS outcome, (SELECT count(*) FROM updated)::int AS jobs,
        (SELECT max(t.id)::text FROM target AS t) AS last_id
      FROM woken`,
-    [...filterValues(filter), afterId, limit, queue, names.jobsChannel],
   )
 }
 
@@ -199,21 +212,21 @@ export async function deleteJobs(
   afterId: string | null,
   limit: number,
 ): Promise<BatchResult> {
+  const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    `WITH target AS (
-       SELECT j.id FROM ${names.jobs} AS j
-       WHERE ${filterSql(1)} AND j.state <> 'running' AND ($7::bigint IS NULL OR j.id > $7::bigint)
-       ORDER BY j.id LIMIT $8
+    sql`WITH target AS (
+       SELECT j.id FROM ${jobs} AS j
+       WHERE ${jobFilterCondition(filter)} AND j.state <> 'running' ${after(afterId)}
+       ORDER BY j.id LIMIT ${limit}
        FOR UPDATE OF j SKIP LOCKED
      ),
      deleted AS (
-       DELETE FROM ${names.jobs} AS j USING target AS t
+       DELETE FROM ${jobs} AS j USING target AS t
        WHERE j.id = t.id AND j.state <> 'running' RETURNING j.id
      )
      SELECT 'deleted' AS outcome, (SELECT count(*) FROM deleted)::int AS jobs,
        (SELECT max(t.id)::text FROM target AS t) AS last_id`,
-    [...filterValues(filter), afterId, limit],
   )
 }
 

@@ -1,0 +1,179 @@
+// The row types of pgq's schema (migrations/*.sql) for Kysely, as node-postgres returns them:
+// bigint → decimal string, timestamptz → Date, jsonb → parsed JSON, interval → an object of parts.
+// Columns the database fills are Generated (optional on insert); views are read-only.
+import type { ColumnType, Generated, GeneratedAlways } from 'kysely'
+import type { JobErrorEntry, JobState } from '../admin/job-record.js'
+import type { MissedPolicy } from '../schedule/fire-plan.js'
+import type { JsonValue } from '../task/payload.js'
+
+/** A `timestamptz`: read as a `Date`, written as a `Date` or an ISO 8601 string. */
+export type Timestamp = ColumnType<Date, Date | string, Date | string>
+
+/** A `jsonb` column: read as parsed JSON, written as JSON text (node-postgres sends JS arrays as SQL arrays). */
+export type Json<T = JsonValue> = ColumnType<T, string, string>
+
+/** An `interval` as node-postgres parses it (only the non-zero parts are present). */
+export interface IntervalValue {
+  readonly years?: number
+  readonly months?: number
+  readonly days?: number
+  readonly hours?: number
+  readonly minutes?: number
+  readonly seconds?: number
+  readonly milliseconds?: number
+}
+
+/** A column of a view: read-only. */
+type ViewColumns<T> = { readonly [K in keyof T]: ColumnType<T[K], never, never> }
+
+/** `<schema>.jobs`: one row per job for its whole life. Enqueue with `pgq.enqueue` or `enqueue_many()`, not by INSERT. */
+export interface JobsTable {
+  id: GeneratedAlways<string>
+  queue: Generated<string>
+  task: string
+  payload: Generated<Json>
+  state: Generated<JobState>
+  priority: Generated<number>
+  run_at: ColumnType<Date, Date | string | undefined, Date | string>
+  attempts: Generated<number>
+  max_attempts: Generated<number>
+  interruptions: Generated<number>
+  max_interruptions: Generated<number>
+  locked_by: string | null
+  lease_token: string | null
+  lease_expires_at: Timestamp | null
+  started_at: Timestamp | null
+  cancel_requested_at: Timestamp | null
+  result: Json | null
+  progress: Json | null
+  errors: Generated<Json<JobErrorEntry[]>>
+  dedup_key: string | null
+  schedule_name: string | null
+  scheduled_for: Timestamp | null
+  meta: Generated<Json>
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>
+  finished_at: Timestamp | null
+  delete_after: Timestamp | null
+}
+
+/** `<schema>.workers`: one row per running worker, refreshed by its heartbeat. */
+export interface WorkersTable {
+  id: string
+  hostname: string
+  pid: number
+  queues: string[]
+  concurrency: number
+  meta: Generated<Json>
+  started_at: ColumnType<Date, Date | string | undefined, Date | string>
+  heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+/** `<schema>.schedules`: periodic schedules, code-first (`source = 'code'`) or table-first. */
+export interface SchedulesTable {
+  name: string
+  cron: string
+  timezone: Generated<string>
+  task: string
+  payload: Generated<Json>
+  queue: Generated<string>
+  priority: Generated<number>
+  max_attempts: number | null
+  missed: Generated<MissedPolicy>
+  backfill_limit: Generated<number>
+  paused: Generated<boolean>
+  source: Generated<'code' | 'table'>
+  next_run_at: Timestamp | null
+  last_run_at: Timestamp | null
+  last_job_id: ColumnType<string | null, string | null | undefined, string | null>
+  error: string | null
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+/** `<schema>.migrations`: the migrations applied to the schema. */
+export interface MigrationsTable {
+  version: number
+  name: string
+  applied_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+/** `<schema>.job_counts`: jobs per queue and state (`available` split into `waiting` and `scheduled`). */
+export type JobCountsView = ViewColumns<{
+  queue: string
+  state: JobState | 'waiting' | 'scheduled'
+  jobs: string
+}>
+
+/** `<schema>.queue_lag`: per queue, due jobs waiting and how long the oldest has waited. */
+export type QueueLagView = ViewColumns<{
+  queue: string
+  waiting: string
+  scheduled: string
+  oldest_waiting_since: Date | null
+  lag: IntervalValue
+}>
+
+/** `<schema>.failing_tasks`: tasks with failed jobs or retries pending, with the latest error message. */
+export type FailingTasksView = ViewColumns<{
+  task: string
+  failed: string
+  retrying: string
+  last_failed_at: Date | null
+  last_error: string | null
+}>
+
+/** `<schema>.running_jobs`: running jobs with their lease, progress and worker. */
+export type RunningJobsView = ViewColumns<{
+  id: string
+  task: string
+  queue: string
+  attempts: number
+  max_attempts: number
+  started_at: Date
+  running_for: IntervalValue
+  lease_expires_at: Date
+  lease_remaining: IntervalValue
+  cancel_requested_at: Date | null
+  progress: JsonValue | null
+  worker_id: string
+  worker_hostname: string | null
+  worker_pid: number | null
+  worker_heartbeat_at: Date | null
+}>
+
+/**
+ * pgq's tables and views by their bare names, for a Kysely scoped to pgq's schema.
+ *
+ * ```ts
+ * const pgqDb = new Kysely<PgqTables>({ dialect }).withSchema('pgq')
+ * const failed = await pgqDb.selectFrom('jobs').select(['id', 'task']).where('state', '=', 'failed').execute()
+ * ```
+ */
+export interface PgqTables {
+  jobs: JobsTable
+  workers: WorkersTable
+  schedules: SchedulesTable
+  migrations: MigrationsTable
+  job_counts: JobCountsView
+  queue_lag: QueueLagView
+  failing_tasks: FailingTasksView
+  running_jobs: RunningJobsView
+}
+
+/**
+ * pgq's tables and views qualified with their schema (`'pgq.jobs'`, …), to merge into your own
+ * Kysely database interface. Pass the schema name when it is not `pgq`.
+ *
+ * ```ts
+ * const db = new Kysely<AppDatabase & PgqDatabase>({ dialect })
+ * const stuck = await db
+ *   .selectFrom('pgq.jobs')
+ *   .innerJoin('orders', 'orders.job_id', 'pgq.jobs.id')
+ *   .select(['pgq.jobs.id', 'pgq.jobs.state', 'orders.total'])
+ *   .where('pgq.jobs.state', '=', 'failed')
+ *   .execute()
+ * ```
+ */
+export type PgqDatabase<Schema extends string = 'pgq'> = {
+  [Table in keyof PgqTables as `${Schema}.${Table}`]: PgqTables[Table]
+}
