@@ -1,5 +1,6 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
+import { assertOptions, optionKeys } from '../util/validate.js'
 import { JOB_STATES, type JobState } from './job-record.js'
 
 /**
@@ -41,7 +42,14 @@ export interface ResolvedFilter {
   readonly finishedBefore: Date | null
 }
 
-const FILTER_KEYS = new Set(['ids', 'state', 'task', 'queue', 'dedupKey', 'finishedBefore'])
+const FILTER_KEYS = optionKeys<JobFilter>({
+  ids: true,
+  state: true,
+  task: true,
+  queue: true,
+  dedupKey: true,
+  finishedBefore: true,
+})
 const ID_RULE = /^[1-9][0-9]{0,18}$/
 
 /**
@@ -87,12 +95,8 @@ export function resolveFilter(
   if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
     throw new PgqValidationError(path, 'must be an object such as { state: "failed" }', filter)
   }
-  for (const key of Object.keys(filter)) {
-    if (!FILTER_KEYS.has(key) && !extraKeys.includes(key)) {
-      const known = [...FILTER_KEYS, ...extraKeys].join(', ')
-      throw new PgqValidationError(`${path}.${key}`, `unknown filter; known: ${known}`)
-    }
-  }
+  const known = extraKeys.length === 0 ? FILTER_KEYS : new Set([...FILTER_KEYS, ...extraKeys])
+  assertOptions(filter, known, `${path}.`, 'filter')
   if (filter.ids !== undefined && !Array.isArray(filter.ids)) {
     throw new PgqValidationError(`${path}.ids`, 'must be an array of job ids', filter.ids)
   }

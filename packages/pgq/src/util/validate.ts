@@ -23,19 +23,19 @@ export function optionKeys<T extends object>(keys: { readonly [K in keyof Requir
 
 /**
  * Throws unless `options` is an object whose keys are all in `known`. `prefix` starts each path
- * (`'worker.'` → `worker.concurency: unknown option; known: …`).
+ * (`'worker.'` → `worker.concurency: unknown option; known: …`); `noun` names what a key is.
  *
  * ```ts
  * assertOptions(options, KNOWN, 'schedule.')
  * ```
  */
-export function assertOptions(options: unknown, known: OptionKeys, prefix = ''): void {
+export function assertOptions(options: unknown, known: OptionKeys, prefix = '', noun = 'option'): void {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new PgqValidationError(prefix.replace(/\.$/, '') || 'options', 'must be an object', options)
   }
   for (const key of Object.keys(options)) {
     if (!known.has(key)) {
-      throw new PgqValidationError(`${prefix}${key}`, `unknown option; known: ${[...known].join(', ')}`)
+      throw new PgqValidationError(`${prefix}${key}`, `unknown ${noun}; known: ${[...known].join(', ')}`)
     }
   }
 }
