@@ -4,7 +4,6 @@
 // #region kysely-tables
 import { Kysely, PostgresDialect } from 'kysely'
 import type { PgqDatabase } from 'pgq'
-import { pool } from './stubs.js'
 
 interface AppDatabase {
   orders: { id: number; total: number; job_id: string | null }
@@ -30,3 +29,5 @@ const lag = await db.selectFrom('pgq.queue_lag').selectAll().execute()
 // #endregion kysely-tables
 
 export { failed, lag }
+
+import { pool } from './stubs.js'
