@@ -1,10 +1,10 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../embedded/src/ports.js'
 import { type ClaimedJob, claimJobs } from '../src/sql/worker-queries.js'
 import { Backoff } from '../src/util/backoff.js'
 import { type CompletionResult, JobCompleter } from '../src/worker/job-completer.js'
 import type { JobOutcome } from '../src/worker/outcome.js'
-import { freePort } from './global-setup.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 
 let t: TestSchema

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../embedded/src/ports.js'
 import { JobRescuer } from '../src/maintenance/job-rescuer.js'
 import { type ClaimedJob, claimJobs } from '../src/sql/worker-queries.js'
 import { Backoff } from '../src/util/backoff.js'
@@ -7,7 +8,6 @@ import { HeldJobs } from '../src/worker/held-jobs.js'
 import { JobFetcher } from '../src/worker/job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from '../src/worker/lease-renewer.js'
 import type { RunningJob } from '../src/worker/running-job.js'
-import { freePort } from './global-setup.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema

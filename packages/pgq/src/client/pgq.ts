@@ -1,6 +1,7 @@
 import { Jobs } from '../admin/jobs.js'
 import type { Executor } from '../db/executor.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
+import { Pruner } from '../maintenance/pruner.js'
 import { type MigrationResult, Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import { Notifier } from '../notify/notifier.js'
