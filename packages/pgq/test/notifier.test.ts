@@ -2,11 +2,11 @@
 // after pg_terminate_backend and after an outage with bounded logs, catch-up hooks.
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../embedded/src/ports.js'
 import { createLineLogger } from '../src/logger.js'
 import { Notifier } from '../src/notify/notifier.js'
 import { notify } from '../src/sql/notify-queries.js'
 import { defineTask } from '../src/task/task.js'
-import { freePort } from './global-setup.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema

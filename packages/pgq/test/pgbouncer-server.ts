@@ -5,7 +5,7 @@ import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { freePort } from './global-setup.js'
+import { freePort } from '../../embedded/src/ports.js'
 import { waitFor } from './test-database.js'
 
 export interface PgBouncer {
