@@ -18,6 +18,7 @@ export { createPgq, type Pgq } from './client/pgq.js'
 export type { WaitOptions } from './client/result-waiter.js'
 export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
 export type {
+  DedupWindowsTable,
   FailingTasksView,
   IntervalValue,
   JobCountsView,
@@ -29,7 +30,9 @@ export type {
   QueueLagView,
   RunningJobsView,
   SchedulesTable,
+  TasksTable,
   Timestamp,
+  UnknownTasksView,
   WorkersTable,
 } from './db/tables.js'
 export {

@@ -3,6 +3,7 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import type {
+  DedupWindowsTable,
   FailingTasksView,
   JobCountsView,
   JobState,
@@ -12,6 +13,8 @@ import type {
   QueueLagView,
   RunningJobsView,
   SchedulesTable,
+  TasksTable,
+  UnknownTasksView,
   WorkersTable,
 } from '../src/index.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
@@ -57,6 +60,30 @@ const EXPECTED: Record<string, string[]> = {
     created_at: true,
     finished_at: true,
     delete_after: true,
+    followup: true,
+  }),
+  tasks: columns<TasksTable>({
+    name: true,
+    queue: true,
+    priority: true,
+    max_attempts: true,
+    backoff: true,
+    timeout_ms: true,
+    hard_timeout_grace_ms: true,
+    dead_letter_queue: true,
+    payload_schema: true,
+    validates_payload: true,
+    first_seen_at: true,
+    last_seen_at: true,
+    last_seen_by: true,
+    last_seen_hostname: true,
+  }),
+  dedup_windows: columns<DedupWindowsTable>({ task: true, dedup_key: true, until: true, job_id: true }),
+  unknown_tasks: columns<UnknownTasksView>({
+    task: true,
+    queue: true,
+    waiting: true,
+    oldest_created_at: true,
   }),
   workers: columns<WorkersTable>({
     id: true,

@@ -54,6 +54,34 @@ export interface JobsTable {
   created_at: ColumnType<Date, Date | string | undefined, Date | string>
   finished_at: Timestamp | null
   delete_after: Timestamp | null
+  /** A newer payload for this dedup key, enqueued while this job ran (`dedupMode: 'debounce'`…). */
+  followup: Json | null
+}
+
+/** `<schema>.tasks`: the task registry — the defaults every enqueue path applies, upserted by workers. */
+export interface TasksTable {
+  name: string
+  queue: string
+  priority: Generated<number>
+  max_attempts: Generated<number>
+  backoff: Generated<Json>
+  timeout_ms: number | null
+  hard_timeout_grace_ms: number | null
+  dead_letter_queue: string | null
+  payload_schema: Json | null
+  validates_payload: Generated<boolean>
+  first_seen_at: ColumnType<Date, Date | string | undefined, Date | string>
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>
+  last_seen_by: string | null
+  last_seen_hostname: string | null
+}
+
+/** `<schema>.dedup_windows`: throttle windows, until when a (task, dedup key) is throttled. */
+export interface DedupWindowsTable {
+  task: string
+  dedup_key: string
+  until: Timestamp
+  job_id: string | null
 }
 
 /** `<schema>.workers`: one row per running worker, refreshed by its heartbeat. */
@@ -122,6 +150,14 @@ export type FailingTasksView = ViewColumns<{
   last_error: string | null
 }>
 
+/** `<schema>.unknown_tasks`: waiting jobs per (task, queue) whose task no worker has registered. */
+export type UnknownTasksView = ViewColumns<{
+  task: string
+  queue: string
+  waiting: string
+  oldest_created_at: Date
+}>
+
 /** `<schema>.running_jobs`: running jobs with their lease, progress and worker. */
 export type RunningJobsView = ViewColumns<{
   id: string
@@ -154,10 +190,13 @@ export interface PgqTables {
   workers: WorkersTable
   schedules: SchedulesTable
   migrations: MigrationsTable
+  tasks: TasksTable
+  dedup_windows: DedupWindowsTable
   job_counts: JobCountsView
   queue_lag: QueueLagView
   failing_tasks: FailingTasksView
   running_jobs: RunningJobsView
+  unknown_tasks: UnknownTasksView
 }
 
 /**
