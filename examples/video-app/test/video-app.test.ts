@@ -25,11 +25,10 @@ beforeAll(async () => {
     heavyRunning.now += 1
     heavyRunning.max = Math.max(heavyRunning.max, heavyRunning.now)
   })
-  for (const event of ['job:succeeded', 'job:failed', 'job:retry'] as const) {
-    videoApp.worker!.on(event, ({ job }) => {
-      if (job.queue === 'heavy_compute') heavyRunning.now -= 1
-    })
-  }
+  // job:end frees the slot; outcome events come later, after the write, so they cannot bracket it
+  videoApp.worker!.on('job:end', ({ job }) => {
+    if (job.queue === 'heavy_compute') heavyRunning.now -= 1
+  })
   idle = await startVideoApp({ databaseUrl: databaseUrl(), ...schemas, port: 0, worker: false })
 })
 

@@ -21,6 +21,12 @@ export interface JobInfo {
 export interface WorkerEventMap {
   'job:start': { job: JobInfo }
   /**
+   * The handler returned or threw (or was given up at its hard limit): its slot is free now and
+   * the next job may start. The outcome is not written yet — an outcome event follows once it is.
+   * `job:start` and `job:end` bracket the handler, so counting between them measures concurrency.
+   */
+  'job:end': { job: JobInfo; durationMs: number }
+  /**
    * The job's success is written. This and the other outcome events (`job:retry`, `job:failed`,
    * `job:cancelled`, `job:snoozed`) fire only once the database accepted the outcome; an outcome
    * it refused (the lease was lost) gives `job:lease-lost` instead.

@@ -242,7 +242,9 @@ export class Worker extends WorkerEvents {
   async #process(job: RunningJob): Promise<void> {
     try {
       const outcome = await this.#executor.execute(job)
-      this.#fetchers.get(job.claim.queue)?.slotFreed(performance.now() - job.startedAt)
+      const durationMs = performance.now() - job.startedAt
+      this.#fetchers.get(job.claim.queue)?.slotFreed(durationMs)
+      this.emit('job:end', { job: job.info, durationMs })
       if (!outcome || !this.#held.settle(job)) {
         this.#held.finish(job) // dropped (lease lost, shutdown): nothing to write
         return
