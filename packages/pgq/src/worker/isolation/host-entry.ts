@@ -1,6 +1,6 @@
 // The program a handler thread or handler process runs: it imports task modules, runs one
 // handler at a time on request, and reports progress and the outcome to its parent.
-import { isMainThread, parentPort } from 'node:worker_threads'
+import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
 import { parsePayloadForRun } from '../../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
@@ -102,6 +102,14 @@ if (isMainThread) {
   })
 } else {
   parentPort?.on('message', onMessage)
+}
+// the pool's module is imported before `ready`: a cold start is paid by the pool, not by an attempt
+// (an import that fails is reported by the first run, as a PermanentError)
+const preload: unknown = isMainThread ? process.argv[2] : (workerData as { module?: unknown } | null)?.module
+if (typeof preload === 'string') {
+  const loading = import(preload) as Promise<Record<string, unknown>>
+  modules.set(preload, loading)
+  await loading.catch(() => {})
 }
 send({ type: 'ready' })
 // a handler process whose worker died (kill -9, crash) must not run on as an orphan

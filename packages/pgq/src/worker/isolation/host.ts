@@ -29,6 +29,8 @@ export interface Host {
 
 /** @internal What every host of one pool is started with. */
 export interface HostOptions {
+  /** The tasks module, imported before the host says it is ready (so no attempt pays for it). */
+  readonly module: string
   /** Memory cap (V8 old generation), in MB; undefined = Node's default. */
   readonly maxMemoryMb: number | undefined
 }

@@ -24,7 +24,7 @@ export class ProcessHost implements Host {
   constructor(options: HostOptions) {
     const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--max-old-space-size'))
     if (options.maxMemoryMb !== undefined) execArgv.push(`--max-old-space-size=${options.maxMemoryMb}`)
-    this.#child = fork(fileURLToPath(hostEntryUrl()), [], {
+    this.#child = fork(fileURLToPath(hostEntryUrl()), [options.module], {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],

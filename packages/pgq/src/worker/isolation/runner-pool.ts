@@ -7,8 +7,6 @@ import { ThreadHost } from './thread-host.js'
 /** @internal One pool: hosts of one mode, loading one module, with one memory cap. */
 export interface RunnerPoolOptions extends HostOptions {
   readonly mode: 'thread' | 'process'
-  /** URL of the module that exports the pool's tasks. */
-  readonly module: string
   /** Idle hosts kept warm, started with the worker and replaced when one dies. */
   readonly minIdle: number
   /** Most idle hosts kept (the worker's concurrency: more never run at once). */
@@ -95,7 +93,8 @@ export class RunnerPool implements RunnerReturn {
 
   async #spawn(): Promise<IsolatedRunner> {
     const { mode, module, maxMemoryMb, startTimeoutMs } = this.#options
-    const host: Host = mode === 'thread' ? new ThreadHost({ maxMemoryMb }) : new ProcessHost({ maxMemoryMb })
+    const host: Host =
+      mode === 'thread' ? new ThreadHost({ module, maxMemoryMb }) : new ProcessHost({ module, maxMemoryMb })
     const runner = new IsolatedRunner(host, this, module)
     this.#all.add(runner)
     let timer: NodeJS.Timeout | undefined

@@ -18,6 +18,7 @@ export class ThreadHost implements Host {
 
   constructor(options: HostOptions) {
     this.#worker = new Worker(hostEntryUrl(), {
+      workerData: { module: options.module },
       ...(options.maxMemoryMb !== undefined
         ? { resourceLimits: { maxOldGenerationSizeMb: options.maxMemoryMb } }
         : {}),
