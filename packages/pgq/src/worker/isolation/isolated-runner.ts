@@ -31,6 +31,7 @@ export class IsolatedRunner implements HandlerRunner {
   readonly #pool: RunnerReturn
   readonly #module: string
   #run: Run | undefined
+  #detach: (() => void) | undefined
 
   constructor(host: Host, pool: RunnerReturn, module: string) {
     this.mode = host.kind
@@ -57,7 +58,10 @@ export class IsolatedRunner implements HandlerRunner {
       })
       const onAbort = () => this.abort(context.signal.reason)
       if (context.signal.aborted) onAbort()
-      else context.signal.addEventListener('abort', onAbort, { once: true })
+      else {
+        context.signal.addEventListener('abort', onAbort, { once: true })
+        this.#detach = () => context.signal.removeEventListener('abort', onAbort)
+      }
     })
   }
 
@@ -69,16 +73,22 @@ export class IsolatedRunner implements HandlerRunner {
   }
 
   async terminate(): Promise<boolean> {
-    this.#run = undefined
+    this.#end()
     this.#pool.discard(this)
     await this.host.kill()
     return true
   }
 
   release(): void {
-    this.#run = undefined
+    this.#end()
     if (this.host.alive) this.#pool.release(this)
     else this.#pool.discard(this)
+  }
+
+  #end(): void {
+    this.#run = undefined
+    this.#detach?.()
+    this.#detach = undefined
   }
 
   #onMessage(message: HostMessage): void {

@@ -26,7 +26,7 @@ export interface WorkerIsolationOptions {
   readonly minIdle?: number
   /** Idle threads/processes beyond `minIdle` stop after this long unused (default 30,000 ms). */
   readonly idleTimeoutMs?: number
-  /** How long a thread/process may take to start before the attempt fails (default 10,000 ms). */
+  /** How long a thread/process may take to start before the attempt fails (default 30,000 ms). */
   readonly startTimeoutMs?: number
 }
 
@@ -90,7 +90,7 @@ export function resolveIsolation(
     minIdle: assertIntIn(o.minIdle ?? 0, 'worker.isolation.minIdle', 0, 1_000),
     idleTimeoutMs: assertIntIn(o.idleTimeoutMs ?? 30_000, 'worker.isolation.idleTimeoutMs', 100, 2 ** 31 - 1),
     startTimeoutMs: assertIntIn(
-      o.startTimeoutMs ?? 10_000,
+      o.startTimeoutMs ?? 30_000,
       'worker.isolation.startTimeoutMs',
       100,
       2 ** 31 - 1,
