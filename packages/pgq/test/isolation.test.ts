@@ -7,7 +7,7 @@ import * as fixture from './fixtures/isolated-tasks.mjs'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 const MODULE = new URL('./fixtures/isolated-tasks.mjs', import.meta.url).href
-const TASKS = [fixture.busy, fixture.ignoring, fixture.crash, fixture.hog, fixture.context]
+const TASKS = [fixture.busy, fixture.ignoring, fixture.crash, fixture.hog, fixture.context, fixture.linger]
 const LONG_MS = 1_500 // how long the first attempt would run if nothing stopped it
 
 let t: TestSchema
@@ -60,14 +60,18 @@ async function sideEffects(id: string) {
   return rows.rows as { attempt: number; note: string | null; at: Date }[]
 }
 
+function progressOf(job: { progress: unknown } | undefined): unknown {
+  return (job?.progress as { value?: unknown } | null | undefined)?.value
+}
+
 /** How long the first attempt ran, from its HardTimeLimitError message. */
 function ranMs(message: string): number {
   return Number(/still running after (\d+) ms/.exec(message)?.[1] ?? Number.NaN)
 }
 
 /** Proving that something never happens needs a wait past the moment it would have happened. */
-async function pastFirstAttemptEnd(enqueuedAt: number): Promise<void> {
-  const until = enqueuedAt + LONG_MS + 1_000
+async function pastFirstAttemptEnd(startedBefore: number): Promise<void> {
+  const until = startedBefore + LONG_MS + 1_000
   await waitFor(() => performance.now() > until, LONG_MS + 5_000, 'the first attempt’s end')
 }
 
@@ -132,7 +136,7 @@ describe.each(['inline', 'thread', 'process'] as const)('%s isolation', (mode) =
     expect(bad.row.errors[0]).toMatchObject({ name: 'PermanentError', message: 'bad input, never retry' })
     const { id } = await t.pgq.enqueue(fixture.context, { hold: true })
     await waitFor(
-      async () => (await t.pgq.jobs.get(id))?.progress?.value === 10,
+      async () => progressOf(await t.pgq.jobs.get(id)) === 10,
       10_000,
       'the holding handler’s progress',
     )
@@ -161,5 +165,16 @@ describe.each(['thread', 'process'] as const)('%s isolation crashes', (mode) => 
     expect(row.attempts).toBe(2)
     expect(row.errors[0].name).toBe('HandlerCrashedError')
     expect(row.errors[0].message).toMatch(/out of memory/)
+  })
+
+  it('worker.stop() kills a handler still running after the grace before its job is released', async () => {
+    const worker = await startWorker(mode)
+    const { id } = await t.pgq.enqueue(fixture.linger, { url: t.url, schema: t.schema, sleepMs: LONG_MS })
+    await waitFor(async () => progressOf(await t.pgq.jobs.get(id)) === 1, 20_000, 'the handler runs')
+    const runningAt = performance.now()
+    await worker.stop({ graceMs: 100 })
+    expect((await t.pgq.jobs.get(id))?.state).toBe('available') // released, to run elsewhere
+    await pastFirstAttemptEnd(runningAt)
+    expect(await sideEffects(id)).toEqual([])
   })
 })
