@@ -132,14 +132,7 @@ describe.each(['inline', 'thread', 'process'] as const)('%s isolation', (mode) =
       expect(effects).toEqual([])
     } else {
       // inline: the abandoned handler runs on, but its context refuses it (nothing written by pgq)
-      const [late] = await waitFor(
-        async () => {
-          const rows = await sideEffects(id)
-          return rows.length > 0 ? rows : undefined
-        },
-        5_000,
-        'the late side effect',
-      )
+      const late = await waitFor(async () => (await sideEffects(id))[0], 5_000, 'the late side effect')
       expect(late).toMatchObject({ attempt: 1, note: 'AttemptEndedError' })
       const after = (await t.pool.query(`SELECT progress FROM "${t.schema}".jobs WHERE id = $1`, [id]))
         .rows[0]
