@@ -1,5 +1,6 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
+import { type TaskIsolationOptions, validateTaskIsolation } from '../worker/isolation/isolation-config.js'
 import type { JsonValue } from './payload.js'
 import { assertPayloadValidator, type PayloadValidator } from './payload-validation.js'
 import { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
@@ -28,8 +29,11 @@ export interface TaskContext {
 /** The function that does a task's work. Its return value (JSON) is stored as the job's result. */
 export type TaskHandler<P, R> = (payload: P, context: TaskContext) => Promise<R> | R
 
-/** How a task is defined; see {@link defineTask}. */
-export interface TaskOptions<P, R> {
+/**
+ * How a task is defined; see {@link defineTask}. `isolation`, `module` and `maxMemoryMb` choose
+ * where the handler runs (see docs/workers.md, "Where handlers run").
+ */
+export interface TaskOptions<P, R> extends TaskIsolationOptions {
   /** Unique task name: 1-128 characters of A-Z a-z 0-9 _ . : - */
   readonly name: string
   readonly handler: TaskHandler<P, R>
@@ -99,6 +103,9 @@ const KNOWN = new Set([
   'payloadSchema',
   'deleteOnSuccess',
   'deadLetterQueue',
+  'isolation',
+  'module',
+  'maxMemoryMb',
 ])
 
 /**
@@ -142,6 +149,7 @@ export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, 
   ) {
     throw new PgqValidationError('task.payloadSchema', 'must be a JSON Schema object', options.payloadSchema)
   }
+  validateTaskIsolation(options)
   const retryPolicy = resolveRetryPolicy(options.retry, 'task.retry')
   return Object.freeze({ ...options, queue, retryPolicy })
 }

@@ -3,8 +3,12 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
 import { parsePayloadForRun } from '../task/payload-validation.js'
-import type { AnyTaskDefinition, TaskContext } from '../task/task.js'
+import type { AnyTaskDefinition } from '../task/task.js'
 import type { WorkerEvents } from './events.js'
+import { AttemptContext } from './isolation/attempt-context.js'
+import { HardTimeLimitError } from './isolation/errors.js'
+import type { HandlerRunner } from './isolation/handler-runner.js'
+import { RunnerRegistry } from './isolation/runner-registry.js'
 import type { JobOutcome } from './outcome.js'
 import { ProgressReporter } from './progress-reporter.js'
 import type { RunningJob } from './running-job.js'
@@ -31,9 +35,24 @@ const DEFAULT_HARD_GRACE_MS = 5_000
  */
 export class JobExecutor {
   readonly #deps: JobExecutorDeps
+  readonly #runners: RunnerRegistry
 
   constructor(deps: JobExecutorDeps) {
     this.#deps = deps
+    const concurrency = [...deps.config.queues.values()].reduce((sum, n) => sum + n, 0)
+    this.#runners = new RunnerRegistry(deps.config.isolation, concurrency, (error) =>
+      deps.onError('isolation', error),
+    )
+  }
+
+  /** Starts the warm threads/processes of isolated tasks (`isolation.minIdle`). */
+  warm(): void {
+    this.#runners.warm()
+  }
+
+  /** Stops every handler thread and process; call after the running jobs are settled or released. */
+  close(): Promise<void> {
+    return this.#runners.close()
   }
 
   async execute(job: RunningJob): Promise<JobOutcome | null> {
@@ -52,19 +71,13 @@ export class JobExecutor {
     const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job, (error) =>
       this.#deps.onError('progress', error),
     )
-    const context: TaskContext = Object.freeze({
-      jobId: job.claim.id,
-      task: job.claim.task,
-      queue: job.claim.queue,
-      attempt: job.claim.attempt,
-      maxAttempts: job.claim.maxAttempts,
-      signal: job.controller.signal,
-      progress: (value: number | null, meta?: unknown) => {
-        const written = progress.report(value, meta)
-        if (typeof value === 'number' || value === null) events.emit('job:progress', { job: job.info, value })
-        return written
-      },
-    })
+    const attempt = new AttemptContext(job, progress, events)
+    let runner: HandlerRunner
+    try {
+      runner = await this.#runners.acquire(task) // a thread or process may start here (cold start)
+    } catch (error) {
+      return this.#failure(job, task, error)
+    }
 
     let soft: NodeJS.Timeout | undefined
     let hard: NodeJS.Timeout | undefined
@@ -88,25 +101,36 @@ export class JobExecutor {
       job.controller.signal.addEventListener('abort', () => {
         if (!hard && !hardLimitHit) startHard()
       })
+      // aborted while its thread or process was starting: the grace runs from now
+      if (job.controller.signal.aborted && !hard) startHard()
     })
 
+    const startedAt = performance.now()
+    // a run that ends after the hard limit fails even if its handler returned: inline, a CPU-bound
+    // handler blocks the timers, so its overrun is only seen when it yields
+    const hardLimitMs =
+      task.timeoutMs === undefined
+        ? undefined
+        : task.timeoutMs + (task.hardTimeoutGraceMs ?? DEFAULT_HARD_GRACE_MS)
+    let terminated = false
     try {
       // a payload its task rejects fails the job for good (PermanentError): a retry cannot fix it
-      const payload = task.parsePayload
+      const parsed = task.parsePayload
         ? await parsePayloadForRun(task.parsePayload, job.claim.payload)
         : job.claim.payload
-      const value = await Promise.race([
-        Promise.resolve().then(() => task.handler(payload, context)),
-        hardLimit,
-      ])
-      if (value === 'hard-limit' && hardLimitHit) {
-        if (job.abortReason === 'timeout') events.emit('job:timeout', { job: job.info, hard: true })
-        return this.#afterAbort(
-          job,
-          task,
-          new Error(`hard time limit: the handler did not stop within the grace period`),
-        )
+      // outside the event loop the handler's own module parses the payload again
+      const payload = runner.mode === 'inline' ? parsed : job.claim.payload
+      const value = await Promise.race([runner.run(payload, attempt.context), hardLimit])
+      const ranMs = performance.now() - startedAt
+      if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
+        attempt.end()
+        terminated = await runner.terminate()
+        await progress.flush().catch(() => {})
+        if (job.abortReason === 'timeout' || !hardLimitHit)
+          events.emit('job:timeout', { job: job.info, hard: true })
+        return this.#afterAbort(job, task, new HardTimeLimitError(Math.round(ranMs), runner.mode, terminated))
       }
+      attempt.end()
       await progress.flush()
       if (isDropped(job)) return null
       if (isSnooze(value)) return { kind: 'snoozed', delayMs: value.delayMs }
@@ -129,9 +153,12 @@ export class JobExecutor {
         durationMs: performance.now() - job.startedAt,
       }
     } catch (error) {
+      attempt.end()
       await progress.flush().catch(() => {})
       return this.#afterAbort(job, task, error)
     } finally {
+      attempt.end()
+      if (!terminated) runner.release()
       clearTimeout(soft)
       clearTimeout(hard)
     }
@@ -157,7 +184,7 @@ export class JobExecutor {
     }
     const retryable =
       task !== undefined &&
-      !(error instanceof PermanentError) &&
+      !(error instanceof PermanentError || error.name === 'PermanentError') &&
       job.claim.attempt < job.claim.maxAttempts &&
       safeRetryOn(task, error)
     const errorJson = this.#errorJson(job, error)

@@ -3,6 +3,11 @@ import { PgqValidationError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import type { ScheduleDefinition } from '../schedule/schedule-definition.js'
 import { type AnyTaskDefinition, assertInt } from '../task/task.js'
+import {
+  type IsolationConfig,
+  resolveIsolation,
+  type WorkerIsolationOptions,
+} from './isolation/isolation-config.js'
 
 /** How long finished jobs stay in the table before the pruner deletes them, in ms (`null`: forever). */
 export interface RetentionOptions {
@@ -59,6 +64,11 @@ export interface WorkerOptions {
   readonly schedules?: readonly ScheduleDefinition[]
   /** How often the pruner deletes finished jobs past retention (default 30,000 ms). */
   readonly pruneIntervalMs?: number
+  /**
+   * Where handlers run by default (`mode`, default `inline`), the module isolated tasks are loaded
+   * from when they do not name one, memory cap and warm pool size; see docs/workers.md.
+   */
+  readonly isolation?: WorkerIsolationOptions
 }
 
 /** @internal */
@@ -85,6 +95,7 @@ export interface WorkerConfig {
   readonly schedules: readonly ScheduleDefinition[] | undefined
   /** Pruner period in ms (undefined: the pruner's default). */
   readonly pruneIntervalMs: number | undefined
+  readonly isolation: IsolationConfig
 }
 
 const DAY = 86_400_000
@@ -109,6 +120,7 @@ const KNOWN = new Set([
   'prefetchWindowMs',
   'schedules',
   'pruneIntervalMs',
+  'isolation',
 ])
 const MAX_MS = 2 ** 31 - 1
 
@@ -182,5 +194,6 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
       options.pruneIntervalMs === undefined || options.pruneIntervalMs === 0
         ? undefined
         : assertInt(options.pruneIntervalMs, 'worker.pruneIntervalMs', 1, 2 ** 31 - 1),
+    isolation: resolveIsolation(options.isolation, tasks),
   })
 }

@@ -198,6 +198,7 @@ export class Worker extends WorkerEvents {
     this.#lifetime.begin()
     pool.on('error', this.#onPoolError)
     try {
+      this.#executor.warm()
       this.#completer.start()
       this.#renewer.start()
       const { notifier } = this.#deps
@@ -273,6 +274,8 @@ export class Worker extends WorkerEvents {
     await Promise.race([this.#held.whenNoneRunning(), grace])
     clearTimeout(graceTimer)
     const unfinished = this.#dropForShutdown(this.#held.inState('running'))
+    // kill handler threads/processes before their jobs are released to run elsewhere
+    await this.#executor.close()
     await this.#completer.stop()
     await this.#release(unfinished)
     await this.#renewer.stop()

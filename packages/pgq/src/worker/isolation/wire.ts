@@ -1,0 +1,64 @@
+/** @internal What a handler's context carries into a thread or process. */
+export interface WireContext {
+  readonly jobId: string
+  readonly task: string
+  readonly queue: string
+  readonly attempt: number
+  readonly maxAttempts: number
+}
+
+/** @internal An error as it crosses the boundary (structured clone would lose its class). */
+export interface WireError {
+  readonly name: string
+  readonly message: string
+  readonly stack?: string
+  /** `JobAbortedError.reason`, when that is what was thrown. */
+  readonly reason?: string
+  readonly code?: string
+}
+
+/** @internal Parent → host. One run at a time per host; `runId` tells runs apart. */
+export type ParentMessage =
+  | {
+      readonly type: 'run'
+      readonly runId: number
+      readonly module: string
+      readonly task: string
+      readonly payload: unknown
+      readonly context: WireContext
+    }
+  | { readonly type: 'abort'; readonly runId: number; readonly reason: string }
+  | { readonly type: 'progress-ack'; readonly seq: number; readonly error?: WireError }
+
+/** @internal Host → parent. */
+export type HostMessage =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'progress'
+      readonly runId: number
+      readonly seq: number
+      readonly value: number | null
+      readonly meta?: unknown
+    }
+  | {
+      readonly type: 'done'
+      readonly runId: number
+      readonly ok: true
+      readonly value: unknown
+      readonly snoozeMs?: number
+    }
+  | { readonly type: 'done'; readonly runId: number; readonly ok: false; readonly error: WireError }
+  | { readonly type: 'crash'; readonly error: WireError }
+
+/** @internal Name, message, stack (and an abort reason or code) of anything thrown. */
+export function toWireError(thrown: unknown): WireError {
+  if (!(thrown instanceof Error)) return { name: 'Error', message: String(thrown) }
+  const { reason, code } = thrown as { reason?: unknown; code?: unknown }
+  return {
+    name: thrown.name,
+    message: String(thrown.message),
+    stack: thrown.stack,
+    ...(typeof reason === 'string' ? { reason } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+  }
+}
