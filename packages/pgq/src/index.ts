@@ -76,7 +76,7 @@ export {
 } from './task/task-registry.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
 export { AttemptEndedError, HandlerCrashedError, HardTimeLimitError } from './worker/isolation/errors.js'
-export { ISOLATION_MODES, type IsolationMode } from './worker/isolation/handler-runner.js'
+export type { IsolationMode } from './worker/isolation/handler-runner.js'
 export type { TaskIsolationOptions, WorkerIsolationOptions } from './worker/isolation/isolation-config.js'
 export type { LeaseLostReason } from './worker/lease-renewer.js'
 export type { Worker, WorkerHandle } from './worker/worker.js'

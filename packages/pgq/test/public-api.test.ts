@@ -18,6 +18,9 @@ afterAll(async () => {
 describe("the public entry ('pgq')", () => {
   it('exports the client factory, tasks, schedules and errors at run time, and nothing else', () => {
     expect(Object.keys(pgq).sort()).toEqual([
+      'AttemptEndedError',
+      'HandlerCrashedError',
+      'HardTimeLimitError',
       'JobAbortedError',
       'JobCancelledError',
       'JobFailedError',
