@@ -16,15 +16,14 @@ import { EXIT_CODES, exitFor, exitWith } from './lifetime.js'
 
 // Anything thrown outside a command's own error handling is a bug (ours, or in a task module's
 // detached code): one line and the stack, exit 70, so a supervisor restarts the process.
-const internal = (error: unknown) => {
+const internal = (kind: string) => (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error)
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : ''
-  process.stderr.write(
-    `pgq: internal error: ${error instanceof Error ? error.message : String(error)}${stack}\n`,
-  )
+  process.stderr.write(`pgq: internal error (${kind}): ${message} (exit ${EXIT_CODES.internal})${stack}\n`)
   process.exit(EXIT_CODES.internal)
 }
-process.on('uncaughtException', internal)
-process.on('unhandledRejection', internal)
+process.on('uncaughtException', internal('uncaught exception'))
+process.on('unhandledRejection', internal('unhandled rejection'))
 
 const program = new Command()
   .name('pgq')

@@ -105,24 +105,33 @@ describe.concurrent('workers that die or stall', () => {
   it('schedulers killed at random across many ticks: every tick fired once, none lost', async () => {
     const w = await world()
     const env = { ...w.env, FAULT_SCHEDULE: '1' }
+    // kill a random ready scheduler every 0.5-3 s while at least two are ready, replacing each
+    // (started in the background, so kills do not wait for replacements): >= 60 s and >= 10 kills
     const alive: WorkerProcess[] = []
     let started = 0
-    const spawnOne = async () => {
+    const starting: Promise<void>[] = []
+    const spawnOne = () => {
       started += 1
-      alive.push(await startWorker(`s${started}`, ['-Q', 'ticks=5', '--log-level', 'warn'], env))
+      const name = `s${started}`
+      starting.push(
+        startWorker(name, ['-Q', 'ticks=5', '--log-level', 'warn'], env).then((p) => void alive.push(p)),
+      )
     }
-    for (let i = 0; i < 3; i++) await spawnOne()
+    for (let i = 0; i < 3; i++) spawnOne()
+    await Promise.all(starting)
     const until = Date.now() + 60_000
     let kills = 0
-    while (Date.now() < until) {
+    while (Date.now() < until || kills < 10) {
       // deliberate random pauses: the kills must land at arbitrary points of the scheduler's pass
       await new Promise((resolve) => setTimeout(resolve, 500 + Math.random() * 2500))
+      if (alive.length < 2) continue
       const victim = alive.splice(Math.floor(Math.random() * alive.length), 1)[0]!
       victim.kill('SIGKILL')
       await victim.exited
       kills += 1
-      await spawnOne()
+      spawnOne()
     }
+    await Promise.all(starting)
     // the last ticks' jobs, including any held by a killed scheduler, finish (lease 15 s + rescue 5 s)
     await waitFor(
       async () => {

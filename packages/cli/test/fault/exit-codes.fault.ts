@@ -84,6 +84,32 @@ describe('pgq work exit codes', () => {
     expect(await p.exited).toBe(0)
   })
 
+  it('an idle worker outlives pg_terminate_backend of every backend and a restart, then exits 0 on SIGTERM', async () => {
+    // before the fix: exit 0 within a second of losing its connections (nothing held the event loop)
+    const w = await startWorker('idle', ['-Q', 'idle=2'], world.env)
+    expect(await world.cluster.terminateAll('app')).toBeGreaterThan(0)
+    // it reconnects (the test's own pool stays idle meanwhile) — or, without the fix, it is gone
+    await waitFor(
+      async () => {
+        if (w.exit() !== undefined) return true
+        const [row] = await world.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'app' AND usename = 'pgq_app'",
+        )
+        return row!.n > 0
+      },
+      30_000,
+      'the worker reconnected',
+    )
+    expect(w.exit(), w.output()).toBeUndefined()
+    await world.cluster.stop()
+    await world.cluster.start()
+    const [id] = await enqueueBatch(world, 'idle', 1, { ms: 1 })
+    expect(await world.pgq.jobs.waitFor(id!, { timeoutMs: 30_000 })).toEqual({ pid: w.pid })
+    expect(w.exit(), w.output()).toBeUndefined()
+    w.kill('SIGTERM')
+    expect(await w.exited, w.output()).toBe(0)
+  })
+
   it('0 after SIGTERM or SIGINT; a second signal during the graceful stop exits 130 at once', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const w = await startWorker(`stop-${signal}`, ['-Q', 'stop=2'], world.env)
