@@ -110,6 +110,27 @@ describe('pgq work exit codes', () => {
     expect(await w.exited, w.output()).toBe(0)
   })
 
+  it('pgq schedule run outlives pg_terminate_backend of every backend, keeps firing, exits 0 on SIGTERM', async () => {
+    const s = spawnPgq('scheduler', ['schedule', 'run', '--schedules', FAULT_TASKS], {
+      ...world.env,
+      FAULT_SCHEDULE: '1',
+    })
+    await waitForLine(s, /scheduler started/)
+    const ticks = async () =>
+      (
+        await world.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${SCHEMA}.jobs WHERE schedule_name = 'tick'`,
+        )
+      )[0]!.n
+    await waitFor(async () => (await ticks()) > 0, 20_000, 'a first tick')
+    expect(await world.cluster.terminateAll('app')).toBeGreaterThan(0)
+    const after = await ticks()
+    await waitFor(async () => s.exit() !== undefined || (await ticks()) > after + 2, 30_000, 'more ticks')
+    expect(s.exit(), s.output()).toBeUndefined()
+    s.kill('SIGTERM')
+    expect(await s.exited, s.output()).toBe(0)
+  })
+
   it('0 after SIGTERM or SIGINT; a second signal during the graceful stop exits 130 at once', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const w = await startWorker(`stop-${signal}`, ['-Q', 'stop=2'], world.env)
