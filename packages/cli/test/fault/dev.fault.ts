@@ -69,7 +69,7 @@ describe.concurrent('pgq dev stays up', () => {
         }
         if (withTasks) args.push('--tasks', FAULT_TASKS)
         const dev = spawnPgq(`dev-${database}-${withTasks}`, args, env)
-        await waitForLine(dev, /^DATABASE_URL=/, 90_000)
+        await waitForLine(dev, /^DATABASE_URL=/, 240_000)
         await superuserQuery(
           superuser,
           'CREATE TABLE IF NOT EXISTS pgq.effects (job_id bigint PRIMARY KEY, runs int NOT NULL DEFAULT 1, pid int NOT NULL)',
@@ -84,7 +84,7 @@ describe.concurrent('pgq dev stays up', () => {
         try {
           if (withTasks) {
             const job = await pgq.enqueue('effect', { ms: 1 })
-            await pgq.jobs.waitFor(job.id, { timeoutMs: 30_000 })
+            await pgq.jobs.waitFor(job.id, { timeoutMs: 90_000 })
           } else {
             // the database is still there for an attached worker
             expect((await pgq.jobs.list({ limit: 1 })).length).toBeGreaterThanOrEqual(0)

@@ -105,7 +105,7 @@ export async function startWorker(
   env: Record<string, string | undefined>,
 ): Promise<WorkerProcess> {
   const p = spawnPgq(name, ['work', '--tasks', FAULT_TASKS, ...args], env)
-  const ready = await waitForLine(p, /worker (\S+) ready \(/)
+  const ready = await waitForLine(p, /worker (\S+) ready \(/, 180_000) // slow on a loaded machine
   return Object.assign(p, { workerId: ready[1]! })
 }
 

@@ -113,7 +113,7 @@ describe.concurrent('pgq work survives', () => {
         ...(await enqueueCommitted(world, 'idle', 20, { ms: 10 })),
       ]
       const all = [...before, ...after]
-      await waitAllSucceeded(world, all, 120_000, () => workers.map((w) => w.output()).join('\n'))
+      await waitAllSucceeded(world, all, 240_000, () => workers.map((w) => w.output()).join('\n'))
 
       for (const w of workers) expect(w.exit(), `${w.name} still running\n${w.output()}`).toBeUndefined()
       const twice = [...(await runsOf(world, all))].filter(([, n]) => n === 2).length

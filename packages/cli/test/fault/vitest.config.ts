@@ -10,6 +10,6 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 4,
     hookTimeout: 120_000,
-    testTimeout: 600_000,
+    testTimeout: 900_000,
   },
 })
