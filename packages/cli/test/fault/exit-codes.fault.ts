@@ -22,7 +22,7 @@ afterAll(async () => {
 
 /** Runs `pgq work …` to its end; returns the exit code and the last stderr line. */
 async function work(args: string[], env: Record<string, string | undefined> = world.env) {
-  const result = await runCli(['work', ...args], env, 60_000)
+  const result = await runCli(['work', ...args], env, 240_000) // a loaded machine starts node slowly
   const lines = result.stderr.trim().split('\n')
   return { code: result.code, last: lines.at(-1) ?? '', stderr: result.stderr }
 }

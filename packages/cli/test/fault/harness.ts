@@ -4,7 +4,6 @@ import pg from 'pg'
 import { createPgq, type Pgq } from 'pgq'
 import { expect } from 'vitest'
 import { waitFor } from '../../../pgq/test/test-database.js'
-import { runCli } from '../run-cli.js'
 import { type Cluster, createCluster } from './cluster.js'
 
 export const SCHEMA = 'pgq'
@@ -28,8 +27,9 @@ export async function createWorld(): Promise<World> {
   await cluster.query('postgres', 'CREATE ROLE pgq_app LOGIN')
   await cluster.query('postgres', `CREATE DATABASE ${DB} OWNER pgq_app`)
   const url = `postgres://pgq_app@127.0.0.1:${cluster.port}/${DB}`
-  const migrated = await runCli(['migrate', '--database-url', url, '--schema', SCHEMA])
-  if (migrated.code !== 0) throw new Error(`pgq migrate failed:\n${migrated.stderr}`)
+  // migrated in-process (as the application role): the suite tests the workers, not `pgq migrate`
+  const pgq = createPgq({ connectionString: url, schema: SCHEMA, poolSize: 2 })
+  await pgq.migrate()
   const app = new pg.Client({ connectionString: url })
   await app.connect()
   await app.query(
@@ -37,7 +37,6 @@ export async function createWorld(): Promise<World> {
        at timestamptz NOT NULL DEFAULT clock_timestamp())`,
   )
   await app.end()
-  const pgq = createPgq({ connectionString: url, schema: SCHEMA, poolSize: 2 })
   return {
     cluster,
     url,
