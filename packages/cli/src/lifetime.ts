@@ -148,3 +148,20 @@ export function holdUntilSignal(options: HoldOptions): void {
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
 }
+
+/**
+ * Exits with the documented code when a worker stops by itself: its `closed` promise (from
+ * `worker.start()`) rejects on a fatal condition, e.g. a {@link PgqSchemaVersionError} when the
+ * schema was migrated under it (78). A plain resolve means `stop()` ran, which the signal path
+ * handles. Undefined (a library without `closed`) watches nothing.
+ *
+ * ```ts
+ * exitWhenClosed((await worker.start())?.closed)
+ * ```
+ */
+export function exitWhenClosed(closed: Promise<void> | undefined): void {
+  closed?.catch((error: unknown) => {
+    const { code, line } = exitFor(error)
+    exitWith(code === EXIT_CODES.failed ? EXIT_CODES.internal : code, `worker stopped: ${line}`)
+  })
+}

@@ -4,7 +4,7 @@ import { createLineLogger, type Logger, type LogLevel, PgqError, type WorkerOpti
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
-import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
+import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
 import { loadTaskModule } from '../task-module.js'
 import { parseQueues } from './work.js'
 
@@ -77,6 +77,8 @@ async function dev(options: DevCommandOptions): Promise<void> {
     throw error
   }
   if (env.worker) logJobEvents(env.worker, logger, 'info')
+  // a worker that stops itself on a fatal condition ends `pgq dev` with the documented code
+  exitWhenClosed((env.worker as { readonly closed?: Promise<void> } | undefined)?.closed)
 
   if (env.embedded) {
     const how = env.embedded.created ? 'a new cluster' : 'the data of earlier runs'

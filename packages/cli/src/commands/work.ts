@@ -11,7 +11,7 @@ import {
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { waitForDatabase } from '../connect.js'
 import { logJobEvents } from '../job-log.js'
-import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
+import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -156,7 +156,9 @@ export function registerWork(program: Command): void {
       },
     })
     await waitForDatabase(pool, connectTimeout, logger)
-    await worker.start()
+    // the handle's `closed` rejects when the worker stops itself on a fatal condition
+    const handle = (await worker.start()) as unknown as { readonly closed?: Promise<void> } | undefined
+    exitWhenClosed(handle?.closed)
     const queues = [...worker.config.queues].map(([q, n]) => `${q}=${n}`).join(',')
     process.stdout.write(
       `pgq: worker ${worker.id} ready (pid ${process.pid}, queues ${queues}, tasks ${module.tasks.map((t) => t.name).join(',')})\n`,
