@@ -65,7 +65,7 @@ describe.concurrent('pgq dev stays up', () => {
           url = world.url
           superuser = world.cluster.url('app')
           args.push('--database-url', url)
-          env = { ...world.env, DATABASE_URL: undefined }
+          env = { ...world.env, DATABASE_URL: undefined, FAULT_EFFECTS_URL: url }
         }
         if (withTasks) args.push('--tasks', FAULT_TASKS)
         const dev = spawnPgq(`dev-${database}-${withTasks}`, args, env)
