@@ -153,10 +153,10 @@ export function holdUntilSignal(options: HoldOptions): void {
  * Exits with the documented code when a worker stops by itself: its `closed` promise (from
  * `worker.start()`) rejects on a fatal condition, e.g. a {@link PgqSchemaVersionError} when the
  * schema was migrated under it (78). A plain resolve means `stop()` ran, which the signal path
- * handles. Undefined (a library without `closed`) watches nothing.
+ * handles. Undefined (no worker, as in `pgq dev` without tasks) watches nothing.
  *
  * ```ts
- * exitWhenClosed((await worker.start())?.closed)
+ * exitWhenClosed((await worker.start()).closed)
  * ```
  */
 export function exitWhenClosed(closed: Promise<void> | undefined): void {

@@ -78,7 +78,7 @@ async function dev(options: DevCommandOptions): Promise<void> {
   }
   if (env.worker) logJobEvents(env.worker, logger, 'info')
   // a worker that stops itself on a fatal condition ends `pgq dev` with the documented code
-  exitWhenClosed((env.worker as { readonly closed?: Promise<void> } | undefined)?.closed)
+  exitWhenClosed(env.worker?.closed)
 
   if (env.embedded) {
     const how = env.embedded.created ? 'a new cluster' : 'the data of earlier runs'

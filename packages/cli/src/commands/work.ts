@@ -157,8 +157,8 @@ export function registerWork(program: Command): void {
     })
     await waitForDatabase(pool, connectTimeout, logger)
     // the handle's `closed` rejects when the worker stops itself on a fatal condition
-    const handle = (await worker.start()) as unknown as { readonly closed?: Promise<void> } | undefined
-    exitWhenClosed(handle?.closed)
+    const { closed } = await worker.start()
+    exitWhenClosed(closed)
     const queues = [...worker.config.queues].map(([q, n]) => `${q}=${n}`).join(',')
     process.stdout.write(
       `pgq: worker ${worker.id} ready (pid ${process.pid}, queues ${queues}, tasks ${module.tasks.map((t) => t.name).join(',')})\n`,
