@@ -70,6 +70,9 @@ describe.concurrent('workers that die or stall', () => {
   it('an event loop blocked past its lease: the job is rescued, the late outcome is fenced off, the worker lives on', async () => {
     const w = await world()
     // A blocks its event loop for 25 s inside the handler; the lease is 15 s (default)
+    // R runs before the stall so that a rescuer surely looks while A is blocked (every worker
+    // rescues, whatever its queues); B, started later, may take the job over
+    await startWorker('R', ['-Q', 'other=1'], w.env)
     const a = await startWorker('A', ['-Q', 'stall=2'], { ...w.env, FAULT_STALL: '1' })
     const [id] = await enqueueCommitted(w, 'stall', 1, { stallMs: 25_000, ms: 8000 })
     await waitFor(async () => (await heldBy(w, a.workerId)).includes(id!), 20_000, 'A running the job')
