@@ -7,8 +7,8 @@ import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { arch, platform, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { freePort } from '@pgq/embedded'
 import pg from 'pg'
-import { freePort } from '../../../pgq/test/global-setup.js'
 
 export type Major = '18' | '15'
 

@@ -2,8 +2,8 @@
 // documented non-zero code and one clear line (docs/operations.md#exit-codes).
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '@pgq/embedded'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort } from '../../../pgq/test/global-setup.js'
 import { waitFor } from '../../../pgq/test/test-database.js'
 import { runCli } from '../run-cli.js'
 import { createWorld, enqueueBatch, SCHEMA, type World } from './harness.js'
