@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `pgq` command: parse -> library call -> print. Each command lives in commands/.
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
 import { registerCancel } from './commands/cancel.js'
 import { registerDemo } from './commands/demo.js'
 import { registerDev } from './commands/dev.js'
@@ -12,12 +12,26 @@ import { registerRetry } from './commands/retry.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
 import { registerWork } from './commands/work.js'
+import { EXIT_CODES, exitFor, exitWith } from './lifetime.js'
+
+// Anything thrown outside a command's own error handling is a bug (ours, or in a task module's
+// detached code): one line and the stack, exit 70, so a supervisor restarts the process.
+const internal = (kind: string) => (error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error)
+  const stack = error instanceof Error && error.stack ? `\n${error.stack}` : ''
+  process.stderr.write(`pgq: internal error (${kind}): ${message} (exit ${EXIT_CODES.internal})${stack}\n`)
+  process.exit(EXIT_CODES.internal)
+}
+process.on('uncaughtException', internal('uncaught exception'))
+process.on('unhandledRejection', internal('unhandled rejection'))
 
 const program = new Command()
   .name('pgq')
   .description('Background jobs in your own PostgreSQL')
   .version('0.1.0')
   .showHelpAfterError()
+  // usage errors throw instead of exiting 1, so they exit 64 below (subcommands inherit this)
+  .exitOverride()
 
 registerMigrate(program)
 registerDemo(program)
@@ -32,7 +46,15 @@ registerWork(program)
 registerSchedule(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error)
-  process.stderr.write(`pgq: ${message}\n`)
-  process.exitCode = 1
+  if (error instanceof CommanderError) {
+    // commander printed its message already; --help and --version end with exit code 0
+    process.exit(error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage)
+  }
+  const { code, line } = exitFor(error)
+  if (code === EXIT_CODES.failed) {
+    process.stderr.write(`pgq: ${line}\n`)
+    process.exitCode = code
+  } else {
+    exitWith(code, line)
+  }
 })

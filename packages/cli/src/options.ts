@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import pg from 'pg'
+import { CliExit, EXIT_CODES } from './lifetime.js'
 
 /** Connection options shared by every command. */
 export interface ConnectionOptions {
@@ -18,7 +19,7 @@ export function withConnectionOptions(command: Command): Command {
 export function openPool(options: ConnectionOptions, max = 4): pg.Pool {
   const connectionString = options.databaseUrl ?? process.env.DATABASE_URL
   if (!connectionString) {
-    throw new Error('no database: pass --database-url or set DATABASE_URL')
+    throw new CliExit(EXIT_CODES.usage, 'no database: pass --database-url or set DATABASE_URL')
   }
   const pool = new pg.Pool({ connectionString, max })
   pool.on('error', () => {})

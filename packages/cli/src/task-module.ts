@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { AnyTaskDefinition } from 'pgq'
+import { CliExit, EXIT_CODES } from './lifetime.js'
 
 /** What a tasks module exports that the worker uses. */
 export interface TaskModule {
@@ -19,7 +20,13 @@ function isTask(value: unknown): value is AnyTaskDefinition {
  * definitions it exports: each `defineTask()` result, also inside exported arrays or objects.
  */
 export async function loadTaskModule(path: string): Promise<TaskModule> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>
+  let mod: Record<string, unknown>
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    throw new CliExit(EXIT_CODES.config, `cannot load the tasks module ${path}: ${message}`, { cause: error })
+  }
   const tasks = new Map<string, AnyTaskDefinition>()
   const add = (value: unknown) => {
     if (isTask(value)) tasks.set(value.name, value)
@@ -29,6 +36,8 @@ export async function loadTaskModule(path: string): Promise<TaskModule> {
     else if (Array.isArray(value)) value.forEach(add)
     else if (value && typeof value === 'object') Object.values(value).forEach(add)
   }
-  if (tasks.size === 0) throw new Error(`${path} exports no tasks (defineTask() results)`)
+  if (tasks.size === 0) {
+    throw new CliExit(EXIT_CODES.config, `${path} exports no tasks (defineTask() results)`)
+  }
   return { tasks: [...tasks.values()], exports: mod }
 }

@@ -143,7 +143,7 @@ describe('pgq retry, cancel and enqueue', () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/--payload: not valid JSON/)
     const badPriority = await cli('enqueue', 'send_email', '--priority', 'high')
-    expect(badPriority.code).toBe(1)
+    expect(badPriority.code).toBe(64) // a usage error (docs/operations.md#process-lifetime-and-exit-codes)
     expect(badPriority.stderr).toMatch(/--priority <n>' argument 'high' is invalid/)
   })
 })

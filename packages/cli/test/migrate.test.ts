@@ -53,7 +53,7 @@ describe('pgq migrate', () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/schema: must be 1-63 characters/)
     const none = await runCli(['migrate'], { DATABASE_URL: '' })
-    expect(none.code).toBe(1)
+    expect(none.code).toBe(64) // a usage error (docs/operations.md#process-lifetime-and-exit-codes)
     expect(none.stderr).toMatch(/no database/)
   })
 })

@@ -1,9 +1,10 @@
-import { startDev } from '@pgq/embedded'
+import { type DevEnvironment, startDev } from '@pgq/embedded'
 import type { Command } from 'commander'
-import { createLineLogger, type Logger, type LogLevel, type WorkerOptions } from 'pgq'
+import { createLineLogger, type Logger, type LogLevel, PgqError, type WorkerOptions } from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
+import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
 import { loadTaskModule } from '../task-module.js'
 import { parseQueues } from './work.js'
 
@@ -20,7 +21,8 @@ interface DevCommandOptions {
 
 /**
  * `pgq dev`: an embedded PostgreSQL kept in ./.pgq/data (or `--database-url`), migrated, with a
- * worker and the scheduler for a tasks module; prints the URL and runs until Ctrl-C.
+ * worker and the scheduler for a tasks module; prints the URL and runs until Ctrl-C, with or
+ * without tasks and whatever happens to its connections (exit codes: docs/operations.md).
  */
 export function registerDev(program: Command): void {
   program
@@ -50,21 +52,33 @@ async function dev(options: DevCommandOptions): Promise<void> {
   const worker = options.tasks ? await workerOptions(options, logger) : undefined
   const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL
   if (!databaseUrl) say(`starting PostgreSQL in ${options.dataDir} …`)
-  const env = await startDev({
-    ...(databaseUrl ? { databaseUrl } : { dataDir: options.dataDir }),
-    ...(options.port ? { embedded: { port: options.port } } : {}),
-    schema: options.schema,
-    ...(worker ? { worker } : {}),
+  let env: DevEnvironment | undefined
+  // held from here: without --tasks nothing else keeps the process (and its database) alive
+  holdUntilSignal({
+    logger,
+    stopDeadlineMs: 60_000,
+    stop: async (signal) => {
+      logger.info('stopping: finishing running jobs, then the database', { signal })
+      await env?.stop()
+    },
   })
-  let signals = 0
-  const stop = (signal: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(1)
-    logger.info('stopping: finishing running jobs, then the database', { signal })
-    void env.stop().then(() => process.exit(0))
+  try {
+    env = await startDev({
+      ...(databaseUrl ? { databaseUrl } : { dataDir: options.dataDir }),
+      ...(options.port ? { embedded: { port: options.port } } : {}),
+      schema: options.schema,
+      ...(worker ? { worker } : {}),
+    })
+  } catch (error) {
+    // the embedded PostgreSQL could not be set up (initdb, permissions, port): exit 69
+    if (error instanceof PgqError && error.code.startsWith('PGQ_EMBEDDED')) {
+      throw new CliExit(EXIT_CODES.unavailable, error.message, { cause: error })
+    }
+    throw error
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
   if (env.worker) logJobEvents(env.worker, logger, 'info')
+  // a worker that stops itself on a fatal condition ends `pgq dev` with the documented code
+  exitWhenClosed(env.worker?.closed)
 
   if (env.embedded) {
     const how = env.embedded.created ? 'a new cluster' : 'the data of earlier runs'

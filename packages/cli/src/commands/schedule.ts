@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import { createLineLogger, type LogLevel, type MissedPolicy, type ScheduleInfo } from 'pgq'
 import { collectScheduleDefinitions, formatInZone, ScheduleEnqueuer, Schedules } from 'pgq/internal'
 import { table } from '../format.js'
+import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -212,7 +213,10 @@ export function registerSchedule(program: Command): void {
         ? collectScheduleDefinitions(await import(pathToFileURL(resolve(options.schedules)).href))
         : undefined
       if (options.schedules && schedules?.length === 0) {
-        throw new Error(`${options.schedules} exports no schedules (defineSchedule() results)`)
+        throw new CliExit(
+          EXIT_CODES.config,
+          `${options.schedules} exports no schedules (defineSchedule() results)`,
+        )
       }
       const pool = openPool(options, 2)
       const scheduler = new ScheduleEnqueuer({
@@ -223,15 +227,18 @@ export function registerSchedule(program: Command): void {
         ...(schedules ? { schedules } : {}),
         onError: (component, error) => logger.error(`${component} pass failed`, { error: String(error) }),
       })
+      // held until a signal: the scheduler's timers alone do not keep the process alive
+      holdUntilSignal({
+        logger,
+        stopDeadlineMs: 30_000,
+        stop: async () => {
+          await scheduler.stop()
+          await pool.end()
+          logger.info('scheduler stopped')
+        },
+      })
       await scheduler.start()
       logger.info('scheduler started', { schema: options.schema, pid: process.pid })
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve)
-        process.once('SIGTERM', resolve)
-      })
-      await scheduler.stop()
-      await pool.end()
-      logger.info('scheduler stopped')
     },
   )
 }

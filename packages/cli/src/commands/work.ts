@@ -1,7 +1,17 @@
 import type { Command } from 'commander'
-import { createLineLogger, createPgq, type LogLevel, type WorkerOptions } from 'pgq'
+import {
+  createLineLogger,
+  createPgq,
+  type LogLevel,
+  type Pgq,
+  PgqError,
+  type Worker,
+  type WorkerOptions,
+} from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
+import { waitForDatabase } from '../connect.js'
 import { logJobEvents } from '../job-log.js'
+import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -19,6 +29,7 @@ interface WorkOptions extends ConnectionOptions {
   readonly shutdownGrace?: string
   readonly logLevel: LogLevel
   readonly poolSize?: string
+  readonly connectTimeout?: string
 }
 
 /** Parses `emails,reports` (each with `concurrency`) or `emails=50,video=2`. */
@@ -36,7 +47,7 @@ export function parseQueues(
       const [name, n] = part.split('=')
       const value = n === undefined ? (concurrency ?? 10) : Number(n)
       if (!name || !Number.isInteger(value))
-        throw new Error(`--queues: "${part}" is not queue or queue=concurrency`)
+        throw new CliExit(EXIT_CODES.usage, `--queues: "${part}" is not queue or queue=concurrency`)
       queues[name] = value
     }
     return queues
@@ -47,11 +58,25 @@ export function parseQueues(
 function int(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!Number.isInteger(n)) throw new Error(`${flag} must be an integer, got "${value}"`)
+  if (!Number.isInteger(n)) throw new CliExit(EXIT_CODES.usage, `${flag} must be an integer, got "${value}"`)
   return n
 }
 
-/** `pgq work --tasks <module>`: run a worker until SIGTERM/SIGINT (a second signal exits at once). */
+/** The worker for the options, or a usage error (exit 64) naming the option the library refused. */
+export function createWorkerOrExit(pgq: Pgq, options: WorkerOptions): Worker {
+  try {
+    return pgq.createWorker(options)
+  } catch (error) {
+    if (error instanceof PgqError) throw new CliExit(EXIT_CODES.usage, error.message, { cause: error })
+    throw error
+  }
+}
+
+/**
+ * `pgq work --tasks <module>`: run a worker until SIGTERM/SIGINT (a second signal exits at once).
+ * It lives through lost connections and outages; it exits only on a signal (0) or a fatal
+ * condition with a documented code (docs/operations.md#exit-codes).
+ */
 export function registerWork(program: Command): void {
   withConnectionOptions(
     program
@@ -78,21 +103,18 @@ export function registerWork(program: Command): void {
       .option('--rescue-interval <ms>', 'how often expired leases are looked for (default 5000)')
       .option('--shutdown-grace <ms>', 'time running jobs get to finish on SIGTERM (default 10000)')
       .option('--pool-size <n>', 'database connections (default 10)')
+      .option(
+        '--connect-timeout <ms>',
+        'at start, wait this long for an unreachable database before exiting 69 (default 60000)',
+      )
       .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
   ).action(async (options: WorkOptions) => {
     const logger = createLineLogger(options.logLevel)
-    const module = await loadTaskModule(options.tasks)
-    const schedules = collectScheduleDefinitions(module.exports)
+    // the command line first (exit 64), then the tasks module (exit 78), then the database
     const concurrency = int(options.concurrency, '--concurrency')
-    const pool = openPool(options, int(options.poolSize, '--pool-size') ?? 10)
-    const listenUrl = options.listenUrl ?? process.env.PGQ_LISTEN_URL
-    const pgq = createPgq({
-      pool,
-      schema: options.schema,
-      ...(listenUrl ? { listenConnectionString: listenUrl } : {}),
-    })
-    const workerOptions: WorkerOptions = {
-      tasks: module.tasks,
+    const connectTimeout = int(options.connectTimeout, '--connect-timeout') ?? 60_000
+    const poolSize = int(options.poolSize, '--pool-size') ?? 10
+    const tuning: Partial<WorkerOptions> = {
       ...(options.queues ? { queues: parseQueues(options.queues, concurrency) } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(options.pollInterval ? { pollIntervalMs: int(options.pollInterval, '--poll-interval') } : {}),
@@ -101,6 +123,19 @@ export function registerWork(program: Command): void {
         ? { rescueIntervalMs: int(options.rescueInterval, '--rescue-interval') }
         : {}),
       ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
+    }
+    const module = await loadTaskModule(options.tasks)
+    const schedules = collectScheduleDefinitions(module.exports)
+    const pool = openPool(options, poolSize)
+    const listenUrl = options.listenUrl ?? process.env.PGQ_LISTEN_URL
+    const pgq = createPgq({
+      pool,
+      schema: options.schema,
+      ...(listenUrl ? { listenConnectionString: listenUrl } : {}),
+    })
+    const workerOptions: WorkerOptions = {
+      tasks: module.tasks,
+      ...tuning,
       listen: options.listen,
       scheduler: options.scheduler,
       ...(options.preparedStatements ? {} : { preparedStatements: false }), // default: detect a pooler
@@ -108,24 +143,22 @@ export function registerWork(program: Command): void {
       ...(schedules.length > 0 ? { schedules } : {}),
       logger,
     }
-    const worker = pgq.createWorker(workerOptions)
+    const worker = createWorkerOrExit(pgq, workerOptions)
     logJobEvents(worker, logger)
-    let signals = 0
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1
-      if (signals > 1) {
-        logger.warn('second signal: exiting now', { signal })
-        process.exit(1)
-      }
-      logger.info('stopping: finishing running jobs', { signal, grace_ms: worker.config.shutdownGraceMs })
-      void worker
-        .stop()
-        .then(() => pool.end())
-        .then(() => process.exit(0))
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-    await worker.start()
+    holdUntilSignal({
+      logger,
+      // the grace for running jobs, plus time to write their outcomes and deregister
+      stopDeadlineMs: worker.config.shutdownGraceMs + 15_000,
+      stop: async (signal) => {
+        logger.info('stopping: finishing running jobs', { signal, grace_ms: worker.config.shutdownGraceMs })
+        await worker.stop()
+        await pool.end()
+      },
+    })
+    await waitForDatabase(pool, connectTimeout, logger)
+    // the handle's `closed` rejects when the worker stops itself on a fatal condition
+    const { closed } = await worker.start()
+    exitWhenClosed(closed)
     const queues = [...worker.config.queues].map(([q, n]) => `${q}=${n}`).join(',')
     process.stdout.write(
       `pgq: worker ${worker.id} ready (pid ${process.pid}, queues ${queues}, tasks ${module.tasks.map((t) => t.name).join(',')})\n`,
