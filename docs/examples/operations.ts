@@ -13,13 +13,17 @@ const worker = pgq.createWorker({
   shutdownGraceMs: 25_000, // below your orchestrator's kill timeout (Kubernetes: 30 s by default)
   logger: createLineLogger('info'), // one line per event to stderr; never payloads
 })
-await worker.start()
+const { closed } = await worker.start() // from here the worker keeps the process up until stop()
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, async () => {
-    await worker.stop() // stop claiming, let running jobs finish, release the rest, deregister
-    await pgq.close()
-    process.exit(0)
-  })
+  process.once(signal, () => void worker.stop()) // stop claiming, finish or release, deregister
+}
+try {
+  await closed // resolves after stop(); rejects only on a fatal condition (schema changed under it)
+  await pgq.close()
+} catch (error) {
+  console.error(`worker stopped: ${(error as Error).message}`)
+  process.exitCode = 78 // a configuration problem: a supervisor should not restart in a loop
+  await pgq.close()
 }
 // #endregion worker-process
 

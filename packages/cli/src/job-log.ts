@@ -30,5 +30,7 @@ export function logJobEvents(worker: Worker, logger: Logger, startLevel: 'debug'
   worker.on('job:released', ({ job }) =>
     logger.info('job released for another worker', { job: job.id, task: job.task }),
   )
-  worker.on('job:lease-lost', ({ job }) => logger.warn('lease lost', { job: job.id, task: job.task }))
+  worker.on('job:lease-lost', ({ job, reason }) =>
+    logger.warn('lease lost', { job: job.id, task: job.task, reason }),
+  )
 }
