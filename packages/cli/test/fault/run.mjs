@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const args = process.argv.slice(2).filter((a) => a !== '--require-15')
 const require15 = process.argv.includes('--require-15')
+const only = process.env.PGQ_FAULT_MAJORS?.split(',')
 const majors = ['18']
-if (existsSync('/usr/lib/postgresql/15/bin/pg_ctl')) majors.push('15')
+if (only) majors.splice(0, majors.length, ...only)
+else if (existsSync('/usr/lib/postgresql/15/bin/pg_ctl')) majors.push('15')
 else if (require15) {
   console.error(
     'fault suite: PostgreSQL 15 binaries missing (/usr/lib/postgresql/15/bin): apt-get install postgresql-15',
