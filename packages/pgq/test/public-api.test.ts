@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as pgq from '../src/index.js'
 import * as internal from '../src/internal.js'
-import { assertInt, assertOptions, optionKeys } from '../src/util/validate.js'
+import { assertInt, assertNumber, assertOptions, optionKeys } from '../src/util/validate.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 import { seedJobs } from './worker-simulation.js'
 
@@ -107,5 +107,21 @@ describe('validate.ts', () => {
     for (const bad of [0, 6, 2.5, '3', Number.NaN, undefined]) {
       expect(() => assertInt(bad, 'n', 1, 5)).toThrow(pgq.PgqValidationError)
     }
+    expect(() => assertInt(0, 'n', 1, 5)).toThrow(/^n: must be an integer from 1 to 5$/)
+    expect(() => assertInt(0, 'n', 1, 5, 'must be an integer number of ms ≥ 1')).toThrow(
+      /^n: must be an integer number of ms ≥ 1$/,
+    )
+  })
+
+  it('checks finite numbers against their bounds, saying the bounds or the given rule', () => {
+    expect(assertNumber(0.5, 'x', 0, 1)).toBe(0.5)
+    expect(assertNumber(1e12, 'x', 0)).toBe(1e12)
+    for (const bad of [-0.1, 1.1, '0.5', Number.NaN, undefined]) {
+      expect(() => assertNumber(bad, 'x', 0, 1)).toThrow(/^x: must be a number from 0 to 1$/)
+    }
+    expect(() => assertNumber(Number.POSITIVE_INFINITY, 'x', 0)).toThrow(/^x: must be a number ≥ 0$/)
+    expect(() => assertNumber(-1, 'x', 0, Number.POSITIVE_INFINITY, 'must be a finite number ≥ 0')).toThrow(
+      /^x: must be a finite number ≥ 0$/,
+    )
   })
 })

@@ -2,10 +2,11 @@ import { type Executor, isExecutor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import type { SchemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
-import { enqueueJobs } from '../sql/job-queries.js'
+import { type EnqueueManyJob, encodeEnqueueJob, enqueueJobs, enqueueJobsJson } from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
 import { checkPayloadAtEnqueue } from '../task/payload-validation.js'
-import { type AnyTaskDefinition, assertInt, type TaskDefinition } from '../task/task.js'
+import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
+import { assertInt, assertNumber, assertOptions, optionKeys } from '../util/validate.js'
 
 /** Per-job options of `enqueue`; every field is optional and overrides the task's default. */
 export interface EnqueueOptions {
@@ -95,20 +96,22 @@ export function jobSpec<P>(
   return options === undefined ? { task, payload } : { task, payload, options }
 }
 
-const KNOWN = new Set([
-  'db',
-  'queue',
-  'priority',
-  'runAt',
-  'delayMs',
-  'maxAttempts',
-  'dedupKey',
-  'dedupMode',
-  'dedupWindowMs',
-])
+const KNOWN = optionKeys<EnqueueOptions>({
+  db: true,
+  queue: true,
+  priority: true,
+  runAt: true,
+  delayMs: true,
+  maxAttempts: true,
+  dedupKey: true,
+  dedupMode: true,
+  dedupWindowMs: true,
+})
 const DEDUP_MODES: ReadonlySet<unknown> = new Set(['keep', 'replace', 'debounce', 'throttle'])
 /** Longest dedup window: about 24.8 days (a 32-bit millisecond count). */
 const MAX_DEDUP_WINDOW_MS = 2 ** 31 - 1
+/** The fields of one `enqueue_many` job, filled in as they are validated. */
+type JobFields = { -readonly [K in keyof EnqueueManyJob]: EnqueueManyJob[K] }
 
 /** @internal Validates one job and returns its JSON object text for `enqueue_many`. */
 export function encodeJob(
@@ -118,17 +121,10 @@ export function encodeJob(
   maxPayloadBytes: number,
   path: string,
 ): string {
-  if (options === null || typeof options !== 'object') {
-    throw new PgqValidationError(`${path}options`, 'must be an object', options)
-  }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      throw new PgqValidationError(`${path}options.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
-    }
-  }
+  assertOptions(options, KNOWN, `${path}options.`)
   const definition = typeof task === 'string' ? undefined : task
   const name = assertName(typeof task === 'string' ? task : task?.name, `${path}task`)
-  const spec: Record<string, unknown> = { task: name }
+  const spec: JobFields = { task: name }
   // left out, a value comes from the database: the registered task's default, else the global one
   const queue = options.queue ?? definition?.queue
   if (queue !== undefined) spec.queue = assertName(queue, `${path}options.queue`)
@@ -144,10 +140,13 @@ export function encodeJob(
     spec.run_at = options.runAt.toISOString()
   }
   if (options.delayMs !== undefined) {
-    if (typeof options.delayMs !== 'number' || !Number.isFinite(options.delayMs) || options.delayMs < 0) {
-      throw new PgqValidationError(`${path}options.delayMs`, 'must be a finite number ≥ 0', options.delayMs)
-    }
-    spec.delay_ms = options.delayMs
+    spec.delay_ms = assertNumber(
+      options.delayMs,
+      `${path}options.delayMs`,
+      0,
+      Number.POSITIVE_INFINITY,
+      'must be a finite number ≥ 0',
+    )
   }
   if (options.dedupKey !== undefined) {
     if (
@@ -173,11 +172,10 @@ export function encodeJob(
   }
   const payloadJson = serializeJson(payload, `${path}payload`, maxPayloadBytes)
   if (definition?.parsePayload) checkPayloadAtEnqueue(definition.parsePayload, payload, `${path}payload`)
-  const head = JSON.stringify(spec)
-  return `${head.slice(0, -1)},"payload":${payloadJson}}`
+  return encodeEnqueueJob(spec, payloadJson)
 }
 
-function encodeDedupMode(options: EnqueueOptions, spec: Record<string, unknown>, path: string): void {
+function encodeDedupMode(options: EnqueueOptions, spec: JobFields, path: string): void {
   const mode = options.dedupMode
   if (mode !== undefined) {
     if (!DEDUP_MODES.has(mode)) {
@@ -187,7 +185,7 @@ function encodeDedupMode(options: EnqueueOptions, spec: Record<string, unknown>,
         mode,
       )
     }
-    spec.dedup_mode = mode
+    spec.dedup_mode = mode as DedupMode
   }
   const windowed = mode === 'debounce' || mode === 'throttle'
   if (windowed && options.dedupKey === undefined) {
@@ -206,20 +204,12 @@ function encodeDedupMode(options: EnqueueOptions, spec: Record<string, unknown>,
       options.dedupWindowMs,
     )
   }
-  const windowMs = options.dedupWindowMs
-  if (
-    typeof windowMs !== 'number' ||
-    !Number.isFinite(windowMs) ||
-    windowMs < 1 ||
-    windowMs > MAX_DEDUP_WINDOW_MS
-  ) {
-    throw new PgqValidationError(
-      `${path}options.dedupWindowMs`,
-      `must be a number from 1 to ${MAX_DEDUP_WINDOW_MS}`,
-      windowMs,
-    )
-  }
-  spec.dedup_window_ms = windowMs
+  spec.dedup_window_ms = assertNumber(
+    options.dedupWindowMs,
+    `${path}options.dedupWindowMs`,
+    1,
+    MAX_DEDUP_WINDOW_MS,
+  )
 }
 
 /** @internal Inserts encoded jobs on one executor; one statement, one NOTIFY per queue. */
@@ -229,7 +219,7 @@ export async function insertEncodedJobs(
   encoded: string[],
 ): Promise<EnqueuedJob[]> {
   if (encoded.length === 0) return []
-  const rows = await enqueueJobs(db, names, `[${encoded.join(',')}]`)
+  const rows = await enqueueJobs(db, names, enqueueJobsJson(encoded))
   return rows.map((row) =>
     Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),
   )

@@ -13,6 +13,7 @@ import { listenUrlOf } from '../notify/listen-url.js'
 import { parseJobEvent } from '../notify/messages.js'
 import { Notifier, type Unsubscribe } from '../notify/notifier.js'
 import { getJobOutcomes, type JobOutcomeRow } from '../sql/admin-queries.js'
+import { assertInt, MAX_TIMER_MS } from '../util/validate.js'
 
 /**
  * Options of {@link ResultWaiter}.
@@ -50,6 +51,8 @@ export interface WaitOptions {
   /** Called with the job's stored progress whenever it changes while waiting. */
   readonly onProgress?: (progress: unknown) => void
 }
+
+const MS_AT_LEAST_1 = 'must be an integer number of ms ≥ 1'
 
 interface Waiter {
   readonly id: string
@@ -94,18 +97,10 @@ export class ResultWaiter {
     if (notifier !== undefined && !(notifier instanceof Notifier)) {
       throw new PgqValidationError('notifier', 'must be a Notifier', notifier)
     }
-    for (const [path, value] of [
-      ['pollIntervalMs', pollIntervalMs],
-      ['idleMs', idleMs],
-    ] as const) {
-      if (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
-        throw new PgqValidationError(path, 'must be an integer number of ms ≥ 1', value)
-      }
-    }
+    this.#pollIntervalMs = assertInt(pollIntervalMs, 'pollIntervalMs', 1, MAX_TIMER_MS, MS_AT_LEAST_1)
+    this.#idleMs = assertInt(idleMs, 'idleMs', 1, MAX_TIMER_MS, MS_AT_LEAST_1)
     this.#pool = pool
     this.#names = schemaNames(schema)
-    this.#pollIntervalMs = pollIntervalMs
-    this.#idleMs = idleMs
     const url = notifier ? undefined : listenUrlOf(pool)
     this.#notifier = notifier ?? (url ? new Notifier({ connectionString: url }) : undefined)
     this.#ownsNotifier = !notifier && this.#notifier !== undefined
@@ -130,11 +125,8 @@ export class ResultWaiter {
   wait(id: JobId, options: WaitOptions = {}): Promise<unknown> {
     const jobId = assertJobId(id)
     const { timeoutMs, signal, onProgress } = options
-    if (
-      timeoutMs !== undefined &&
-      (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > 2 ** 31 - 1)
-    ) {
-      throw new PgqValidationError('timeoutMs', 'must be an integer number of ms ≥ 0', timeoutMs)
+    if (timeoutMs !== undefined) {
+      assertInt(timeoutMs, 'timeoutMs', 0, MAX_TIMER_MS, 'must be an integer number of ms ≥ 0')
     }
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new PgqValidationError('onProgress', 'must be a function', onProgress)

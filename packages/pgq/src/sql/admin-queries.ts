@@ -99,10 +99,30 @@ export interface BatchResult {
   readonly lastId: string | null
 }
 
-/** `AND j.id > afterId` when a cursor is given (the batches of one operation walk the ids up). */
-function after(afterId: string | null): RawBuilder<unknown> {
-  return afterId === null ? sql`` : sql`AND j.id > ${afterId}::bigint`
+/**
+ * The `target` CTE of one batch: the next `limit` jobs by id (after the cursor `afterId`, when
+ * given: the batches of one operation walk the ids up) that match the filter and `condition`,
+ * locked — waiting for locks, or skipping locked rows with `skipLocked`.
+ */
+function batchTarget(
+  jobs: RawBuilder<unknown>,
+  filter: ResolvedFilter,
+  condition: RawBuilder<unknown>,
+  afterId: string | null,
+  limit: number,
+  skipLocked: boolean,
+): RawBuilder<unknown> {
+  return sql`target AS (
+       SELECT j.id FROM ${jobs} AS j
+       WHERE ${jobFilterCondition(filter)} AND ${condition}
+         ${afterId === null ? sql`` : sql`AND j.id > ${afterId}::bigint`}
+       ORDER BY j.id LIMIT ${limit}
+       FOR UPDATE OF j ${skipLocked ? sql`SKIP LOCKED` : sql``}
+     )`
 }
+
+/** The next batch's cursor: the last id of `target`. */
+const LAST_ID = sql`(SELECT max(t.id)::text FROM target AS t) AS last_id`
 
 async function batch(db: Executor, statement: RawBuilder<unknown>): Promise<BatchResult> {
   const { rows } = await runCompiled<{ outcome: string | null; jobs: number; last_id: string | null }>(
@@ -131,12 +151,7 @@ export async function cancelJobs(
   const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    sql`WITH target AS (
-       SELECT j.id FROM ${jobs} AS j
-       WHERE ${jobFilterCondition(filter)} AND j.state IN ('available', 'running') ${after(afterId)}
-       ORDER BY j.id LIMIT ${limit}
-       FOR UPDATE OF j
-     ),
+    sql`WITH ${batchTarget(jobs, filter, sql`j.state IN ('available', 'running')`, afterId, limit, false)},
      updated AS (
        UPDATE ${jobs} AS j SET
          state = CASE WHEN j.state = 'available' THEN 'cancelled' ELSE j.state END,
@@ -154,7 +169,7 @@ export async function cancelJobs(
        FROM updated AS u GROUP BY u.state
      )
      SELECT CASE n.state WHEN 'cancelled' THEN 'cancelled' WHEN 'running' THEN 'cancelRequested' END AS outcome,
-       n.sent::int AS jobs, (SELECT max(t.id)::text FROM target AS t) AS last_id
+       n.sent::int AS jobs, ${LAST_ID}
      FROM (SELECT 1) AS one LEFT JOIN notified AS n ON true`,
   )
 }
@@ -173,19 +188,15 @@ export async function retryJobs(
   queue: string | null,
 ): Promise<BatchResult> {
   const jobs = sql.raw(names.jobs)
-  return batch(
-    db,
-    sql`WITH target AS (
-       SELECT j.id FROM ${jobs} AS j
-       WHERE ${jobFilterCondition(filter)} AND j.state IN ('failed', 'cancelled') ${after(afterId)}
+  const retryable = sql`j.state IN ('failed', 'cancelled')
          AND (j.dedup_key IS NULL OR (
            NOT EXISTS (SELECT 1 FROM ${jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
                        AND l.state IN ('available', 'running'))
            AND j.id = (SELECT max(k.id) FROM ${jobs} AS k WHERE k.task = j.task
-                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))
-       ORDER BY j.id LIMIT ${limit}
-       FOR UPDATE OF j SKIP LOCKED
-     ),
+                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))`
+  return batch(
+    db,
+    sql`WITH ${batchTarget(jobs, filter, retryable, afterId, limit, true)},
      updated AS (
        UPDATE ${jobs} AS j SET
          state = 'available', run_at = now(), queue = coalesce(${queue}::text, j.queue),
@@ -198,8 +209,7 @@ export async function retryJobs(
      woken AS (
        SELECT count(pg_notify(${names.jobsChannel}, q.queue)) AS sent FROM (SELECT DISTINCT u.queue FROM updated AS u) AS q
      )
-     SELECT 'retried' AS outcome, (SELECT count(*) FROM updated)::int AS jobs,
-       (SELECT max(t.id)::text FROM target AS t) AS last_id
+     SELECT 'retried' AS outcome, (SELECT count(*) FROM updated)::int AS jobs, ${LAST_ID}
      FROM woken`,
   )
 }
@@ -215,18 +225,12 @@ export async function deleteJobs(
   const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    sql`WITH target AS (
-       SELECT j.id FROM ${jobs} AS j
-       WHERE ${jobFilterCondition(filter)} AND j.state <> 'running' ${after(afterId)}
-       ORDER BY j.id LIMIT ${limit}
-       FOR UPDATE OF j SKIP LOCKED
-     ),
+    sql`WITH ${batchTarget(jobs, filter, sql`j.state <> 'running'`, afterId, limit, true)},
      deleted AS (
        DELETE FROM ${jobs} AS j USING target AS t
        WHERE j.id = t.id AND j.state <> 'running' RETURNING j.id
      )
-     SELECT 'deleted' AS outcome, (SELECT count(*) FROM deleted)::int AS jobs,
-       (SELECT max(t.id)::text FROM target AS t) AS last_id`,
+     SELECT 'deleted' AS outcome, (SELECT count(*) FROM deleted)::int AS jobs, ${LAST_ID}`,
   )
 }
 

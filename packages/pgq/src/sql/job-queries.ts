@@ -1,4 +1,4 @@
-import type { EnqueueOutcome } from '../client/enqueue.js'
+import type { DedupMode, EnqueueOutcome } from '../client/enqueue.js'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
 
@@ -23,7 +23,8 @@ export interface EnqueueManyJob {
   readonly delay_ms?: number
   readonly max_attempts?: number
   readonly dedup_key?: string
-  readonly dedup_mode?: 'keep' | 'replace'
+  readonly dedup_mode?: DedupMode
+  readonly dedup_window_ms?: number
   readonly meta?: Readonly<Record<string, unknown>>
   readonly schedule_name?: string
   /** ISO 8601. */

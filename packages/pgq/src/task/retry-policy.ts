@@ -1,4 +1,5 @@
 import { PgqValidationError } from '../errors.js'
+import { assertNumber, assertOptions, optionKeys } from '../util/validate.js'
 
 /** How a task retries; all fields optional. */
 export interface RetryPolicyOptions {
@@ -25,7 +26,13 @@ export interface RetryPolicy {
   delayMs(attempt: number, random?: () => number): number
 }
 
-const KNOWN = new Set(['backoff', 'baseDelayMs', 'maxDelayMs', 'jitter', 'retryOn'])
+const KNOWN = optionKeys<RetryPolicyOptions>({
+  backoff: true,
+  baseDelayMs: true,
+  maxDelayMs: true,
+  jitter: true,
+  retryOn: true,
+})
 
 /**
  * Validates and freezes retry options.
@@ -36,26 +43,20 @@ const KNOWN = new Set(['backoff', 'baseDelayMs', 'maxDelayMs', 'jitter', 'retryO
  * ```
  */
 export function resolveRetryPolicy(options: RetryPolicyOptions = {}, path = 'retry'): RetryPolicy {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key))
-      throw new PgqValidationError(`${path}.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
-  }
+  assertOptions(options, KNOWN, `${path}.`)
   const backoff = options.backoff ?? 'exponential'
   if (backoff !== 'exponential' && backoff !== 'fixed') {
     throw new PgqValidationError(`${path}.backoff`, 'must be "exponential" or "fixed"', backoff)
   }
-  const baseDelayMs = options.baseDelayMs ?? 1_000
-  const maxDelayMs = options.maxDelayMs ?? 3_600_000
-  const jitter = options.jitter ?? 0.2
-  if (!Number.isFinite(baseDelayMs) || baseDelayMs < 0) {
-    throw new PgqValidationError(`${path}.baseDelayMs`, 'must be a number ≥ 0', baseDelayMs)
-  }
-  if (!Number.isFinite(maxDelayMs) || maxDelayMs < baseDelayMs) {
-    throw new PgqValidationError(`${path}.maxDelayMs`, 'must be a number ≥ baseDelayMs', maxDelayMs)
-  }
-  if (!Number.isFinite(jitter) || jitter < 0 || jitter > 1) {
-    throw new PgqValidationError(`${path}.jitter`, 'must be a number from 0 to 1', jitter)
-  }
+  const baseDelayMs = assertNumber(options.baseDelayMs ?? 1_000, `${path}.baseDelayMs`, 0)
+  const maxDelayMs = assertNumber(
+    options.maxDelayMs ?? 3_600_000,
+    `${path}.maxDelayMs`,
+    baseDelayMs,
+    Number.POSITIVE_INFINITY,
+    'must be a number ≥ baseDelayMs',
+  )
+  const jitter = assertNumber(options.jitter ?? 0.2, `${path}.jitter`, 0, 1)
   const retryOn = options.retryOn ?? (() => true)
   return Object.freeze({
     backoff,

@@ -1,5 +1,6 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
+import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 import { type TaskIsolationOptions, validateTaskIsolation } from '../worker/isolation/isolation-config.js'
 import type { JsonValue } from './payload.js'
 import { assertPayloadValidator, type PayloadValidator } from './payload-validation.js'
@@ -90,23 +91,23 @@ export interface TaskDefinition<P = unknown, R = unknown> extends Readonly<TaskO
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds tasks of every payload type
 export type AnyTaskDefinition = TaskDefinition<any, any>
 
-const KNOWN = new Set([
-  'name',
-  'handler',
-  'queue',
-  'priority',
-  'maxAttempts',
-  'timeoutMs',
-  'hardTimeoutGraceMs',
-  'retry',
-  'parsePayload',
-  'payloadSchema',
-  'deleteOnSuccess',
-  'deadLetterQueue',
-  'isolation',
-  'module',
-  'maxMemoryMb',
-])
+const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
+  name: true,
+  handler: true,
+  queue: true,
+  priority: true,
+  maxAttempts: true,
+  timeoutMs: true,
+  hardTimeoutGraceMs: true,
+  retry: true,
+  parsePayload: true,
+  payloadSchema: true,
+  deleteOnSuccess: true,
+  deadLetterQueue: true,
+  isolation: true,
+  module: true,
+  maxMemoryMb: true,
+})
 
 /**
  * Defines a task: its name, handler and defaults. The payload type flows to `enqueue` and to the
@@ -125,19 +126,16 @@ const KNOWN = new Set([
  * ```
  */
 export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, R> {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key))
-      throw new PgqValidationError(`task.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
-  }
+  assertOptions(options, KNOWN, 'task.')
   assertName(options.name, 'task.name')
   if (typeof options.handler !== 'function')
     throw new PgqValidationError('task.handler', 'must be a function')
   const queue = assertName(options.queue ?? 'default', 'task.queue')
   if (options.priority !== undefined) assertInt(options.priority, 'task.priority', -32768, 32767)
   if (options.maxAttempts !== undefined) assertInt(options.maxAttempts, 'task.maxAttempts', 1, 1000)
-  if (options.timeoutMs !== undefined) assertInt(options.timeoutMs, 'task.timeoutMs', 1, 2 ** 31 - 1)
+  if (options.timeoutMs !== undefined) assertInt(options.timeoutMs, 'task.timeoutMs', 1, MAX_TIMER_MS)
   if (options.hardTimeoutGraceMs !== undefined) {
-    assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, 2 ** 31 - 1)
+    assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, MAX_TIMER_MS)
   }
   if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
   if (options.parsePayload !== undefined) assertPayloadValidator(options.parsePayload, 'task.parsePayload')
@@ -152,12 +150,4 @@ export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, 
   validateTaskIsolation(options)
   const retryPolicy = resolveRetryPolicy(options.retry, 'task.retry')
   return Object.freeze({ ...options, queue, retryPolicy })
-}
-
-/** @internal Integer within bounds, or a {@link PgqValidationError} naming the path. */
-export function assertInt(value: unknown, path: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
-  }
-  return value
 }

@@ -41,15 +41,39 @@ export function assertOptions(options: unknown, known: OptionKeys, prefix = '', 
 }
 
 /**
- * The integer `value` if it lies in [min, max]; otherwise a {@link PgqValidationError} naming `path`.
+ * The integer `value` if it lies in [min, max]; otherwise a {@link PgqValidationError} naming `path`
+ * that says `rule` (default: `must be an integer from <min> to <max>`).
  *
  * ```ts
  * const batchSize = assertInt(options.batchSize ?? 1_000, 'batchSize', 1, 100_000)
  * ```
  */
-export function assertInt(value: unknown, path: string, min: number, max: number): number {
+export function assertInt(value: unknown, path: string, min: number, max: number, rule?: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
+    throw new PgqValidationError(path, rule ?? `must be an integer from ${min} to ${max}`, value)
+  }
+  return value
+}
+
+/**
+ * The finite number `value` if it lies in [min, max]; otherwise a {@link PgqValidationError} naming
+ * `path` that says `rule` (default: `must be a number ≥ <min>`, or `from <min> to <max>` when `max`
+ * is finite).
+ *
+ * ```ts
+ * const jitter = assertNumber(options.jitter ?? 0.2, 'retry.jitter', 0, 1)
+ * ```
+ */
+export function assertNumber(
+  value: unknown,
+  path: string,
+  min: number,
+  max = Number.POSITIVE_INFINITY,
+  rule?: string,
+): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    const bounds = max === Number.POSITIVE_INFINITY ? `≥ ${min}` : `from ${min} to ${max}`
+    throw new PgqValidationError(path, rule ?? `must be a number ${bounds}`, value)
   }
   return value
 }

@@ -2,7 +2,8 @@ import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import type { ScheduleDefinition } from '../schedule/schedule-definition.js'
-import { type AnyTaskDefinition, assertInt } from '../task/task.js'
+import type { AnyTaskDefinition } from '../task/task.js'
+import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 import {
   type IsolationConfig,
   resolveIsolation,
@@ -99,37 +100,33 @@ export interface WorkerConfig {
 }
 
 const DAY = 86_400_000
-const KNOWN = new Set([
-  'tasks',
-  'queues',
-  'concurrency',
-  'pollIntervalMs',
-  'listen',
-  'listenConnectionString',
-  'leaseMs',
-  'heartbeatMs',
-  'rescueIntervalMs',
-  'shutdownGraceMs',
-  'retention',
-  'maxErrorsKept',
-  'maxStackChars',
-  'maintenance',
-  'logger',
-  'scheduler',
-  'preparedStatements',
-  'prefetchWindowMs',
-  'schedules',
-  'pruneIntervalMs',
-  'isolation',
-])
-const MAX_MS = 2 ** 31 - 1
+const KNOWN = optionKeys<WorkerOptions>({
+  tasks: true,
+  queues: true,
+  concurrency: true,
+  pollIntervalMs: true,
+  listen: true,
+  listenConnectionString: true,
+  leaseMs: true,
+  heartbeatMs: true,
+  rescueIntervalMs: true,
+  shutdownGraceMs: true,
+  retention: true,
+  maxErrorsKept: true,
+  maxStackChars: true,
+  maintenance: true,
+  logger: true,
+  scheduler: true,
+  preparedStatements: true,
+  prefetchWindowMs: true,
+  schedules: true,
+  pruneIntervalMs: true,
+  isolation: true,
+})
 
 /** @internal Validates and freezes worker options. */
 export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key))
-      throw new PgqValidationError(`worker.${key}`, `unknown option; known: ${[...KNOWN].join(', ')}`)
-  }
+  assertOptions(options, KNOWN, 'worker.')
   if (!Array.isArray(options.tasks) || options.tasks.length === 0) {
     throw new PgqValidationError('worker.tasks', 'must be a non-empty array of defineTask() results')
   }
@@ -154,7 +151,7 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     }
     if (queues.size === 0) throw new PgqValidationError('worker.queues', 'must name at least one queue')
   }
-  const leaseMs = assertInt(options.leaseMs ?? 15_000, 'worker.leaseMs', 200, MAX_MS)
+  const leaseMs = assertInt(options.leaseMs ?? 15_000, 'worker.leaseMs', 200, MAX_TIMER_MS)
   const heartbeatMs = assertInt(
     options.heartbeatMs ?? Math.floor(leaseMs / 3),
     'worker.heartbeatMs',
@@ -170,13 +167,18 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
   return Object.freeze({
     tasks,
     queues,
-    pollIntervalMs: assertInt(options.pollIntervalMs ?? 1_000, 'worker.pollIntervalMs', 10, MAX_MS),
+    pollIntervalMs: assertInt(options.pollIntervalMs ?? 1_000, 'worker.pollIntervalMs', 10, MAX_TIMER_MS),
     listen: options.listen ?? true,
     listenConnectionString: options.listenConnectionString,
     leaseMs,
     heartbeatMs,
-    rescueIntervalMs: assertInt(options.rescueIntervalMs ?? 5_000, 'worker.rescueIntervalMs', 10, MAX_MS),
-    shutdownGraceMs: assertInt(options.shutdownGraceMs ?? 10_000, 'worker.shutdownGraceMs', 0, MAX_MS),
+    rescueIntervalMs: assertInt(
+      options.rescueIntervalMs ?? 5_000,
+      'worker.rescueIntervalMs',
+      10,
+      MAX_TIMER_MS,
+    ),
+    shutdownGraceMs: assertInt(options.shutdownGraceMs ?? 10_000, 'worker.shutdownGraceMs', 0, MAX_TIMER_MS),
     retention: Object.freeze({
       succeeded: ret('succeeded', DAY),
       failed: ret('failed', 14 * DAY),
@@ -193,7 +195,7 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     pruneIntervalMs:
       options.pruneIntervalMs === undefined || options.pruneIntervalMs === 0
         ? undefined
-        : assertInt(options.pruneIntervalMs, 'worker.pruneIntervalMs', 1, 2 ** 31 - 1),
+        : assertInt(options.pruneIntervalMs, 'worker.pruneIntervalMs', 1, MAX_TIMER_MS),
     isolation: resolveIsolation(options.isolation, tasks),
   })
 }

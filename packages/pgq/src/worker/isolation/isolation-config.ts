@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PgqValidationError } from '../../errors.js'
 import type { AnyTaskDefinition } from '../../task/task.js'
+import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../../util/validate.js'
 import { ISOLATION_MODES, type IsolationMode } from './handler-runner.js'
 
 /** The isolation options a task may set (see `defineTask`). */
@@ -45,14 +46,20 @@ export interface IsolationConfig {
   readonly startTimeoutMs: number
 }
 
-const WORKER_KEYS = new Set(['mode', 'module', 'maxMemoryMb', 'minIdle', 'idleTimeoutMs', 'startTimeoutMs'])
+const WORKER_KEYS = optionKeys<WorkerIsolationOptions>({
+  mode: true,
+  module: true,
+  maxMemoryMb: true,
+  minIdle: true,
+  idleTimeoutMs: true,
+  startTimeoutMs: true,
+})
 
 /** @internal Checks a task's isolation options (called by `defineTask`). */
 export function validateTaskIsolation(options: TaskIsolationOptions, path = 'task'): void {
   if (options.isolation !== undefined) assertMode(options.isolation, `${path}.isolation`)
   if (options.module !== undefined) moduleUrl(options.module, `${path}.module`)
-  if (options.maxMemoryMb !== undefined)
-    assertIntIn(options.maxMemoryMb, `${path}.maxMemoryMb`, 16, 1_048_576)
+  if (options.maxMemoryMb !== undefined) assertInt(options.maxMemoryMb, `${path}.maxMemoryMb`, 16, 1_048_576)
 }
 
 /** @internal Resolves where each task runs; a task outside the event loop must name its module. */
@@ -61,17 +68,10 @@ export function resolveIsolation(
   tasks: ReadonlyMap<string, AnyTaskDefinition>,
 ): IsolationConfig {
   const o = options ?? {}
-  for (const key of Object.keys(o)) {
-    if (!WORKER_KEYS.has(key)) {
-      throw new PgqValidationError(
-        `worker.isolation.${key}`,
-        `unknown option; known: ${[...WORKER_KEYS].join(', ')}`,
-      )
-    }
-  }
+  assertOptions(o, WORKER_KEYS, 'worker.isolation.')
   if (o.mode !== undefined) assertMode(o.mode, 'worker.isolation.mode')
   const defaultModule = o.module === undefined ? undefined : moduleUrl(o.module, 'worker.isolation.module')
-  if (o.maxMemoryMb !== undefined) assertIntIn(o.maxMemoryMb, 'worker.isolation.maxMemoryMb', 16, 1_048_576)
+  if (o.maxMemoryMb !== undefined) assertInt(o.maxMemoryMb, 'worker.isolation.maxMemoryMb', 16, 1_048_576)
   const placements = new Map<string, TaskPlacement>()
   for (const [name, task] of tasks) {
     const own = task as AnyTaskDefinition & TaskIsolationOptions
@@ -87,13 +87,13 @@ export function resolveIsolation(
   }
   return Object.freeze({
     placements,
-    minIdle: assertIntIn(o.minIdle ?? 0, 'worker.isolation.minIdle', 0, 1_000),
-    idleTimeoutMs: assertIntIn(o.idleTimeoutMs ?? 30_000, 'worker.isolation.idleTimeoutMs', 100, 2 ** 31 - 1),
-    startTimeoutMs: assertIntIn(
+    minIdle: assertInt(o.minIdle ?? 0, 'worker.isolation.minIdle', 0, 1_000),
+    idleTimeoutMs: assertInt(o.idleTimeoutMs ?? 30_000, 'worker.isolation.idleTimeoutMs', 100, MAX_TIMER_MS),
+    startTimeoutMs: assertInt(
       o.startTimeoutMs ?? 30_000,
       'worker.isolation.startTimeoutMs',
       100,
-      2 ** 31 - 1,
+      MAX_TIMER_MS,
     ),
   })
 }
@@ -102,13 +102,6 @@ function assertMode(value: unknown, path: string): void {
   if (!ISOLATION_MODES.includes(value as IsolationMode)) {
     throw new PgqValidationError(path, `must be one of ${ISOLATION_MODES.join(', ')}`, value)
   }
-}
-
-function assertIntIn(value: unknown, path: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new PgqValidationError(path, `must be an integer from ${min} to ${max}`, value)
-  }
-  return value
 }
 
 /** A `file:` URL (as `import.meta.url` gives) or an absolute path, as a URL string. */
