@@ -79,9 +79,9 @@ describe('pgq schedule: writes and validation', () => {
     })
 
     const list = await cli('list')
-    expect(list.stdout).toMatch(/^NAME\s+CRON\s+TZ\s+TASK\s+NEXT\s+LAST RUN\s+LAST JOB\s+STATUS/)
+    expect(list.stdout).toMatch(/^NAME\s+CRON\s+TZ\s+TASK\s+QUEUE\s+NEXT\s+LAST RUN\s+LAST JOB\s+STATUS/)
     expect(list.stdout).toMatch(
-      /nightly\s+0 3 \* \* \*\s+America\/New_York\s+report\s+\S+T03:00:00-0[45]:00\s+-\s+-\s+active/,
+      /nightly\s+0 3 \* \* \*\s+America\/New_York\s+report\s+\(task default\)\s+\S+T03:00:00-0[45]:00\s+-\s+-\s+active/,
     )
     const listJson = JSON.parse((await cli('list', '--json')).stdout)
     expect(listJson).toHaveLength(1)

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../pgq/src/logger.js'
+import { ScheduleEnqueuer } from '../../pgq/src/schedule/schedule-enqueuer.js'
 import { defineTask } from '../../pgq/src/task/task.js'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
 import { runCli } from './run-cli.js'
@@ -100,5 +102,52 @@ describe('one definition of a task for every way of enqueueing', () => {
     const bad = await cli('enqueue', 'send_email', '--dedup-key', 'd', '--dedup-mode', 'debounce')
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/options.dedupWindowMs: is required by dedupMode "debounce"/)
+  })
+
+  it("pgq schedule add by task name fires into the task's queue; --queue still wins", async () => {
+    const byName = await cli('schedule', 'add', 'mail-digest', '@hourly', 'send_email')
+    expect(byName.code, byName.stderr).toBe(0)
+    expect(byName.stdout).toMatch(/-> send_email \(queue \(task default\), missed skip\)/)
+    const explicit = await cli('schedule', 'add', 'mail-urgent', '@hourly', 'send_email', '--queue', 'urgent')
+    expect(explicit.code, explicit.stderr).toBe(0)
+    expect(explicit.stdout).toMatch(/\(queue urgent, /)
+    const list = await cli('schedule', 'list')
+    expect(list.stdout).toMatch(/^NAME\s+CRON\s+TZ\s+TASK\s+QUEUE\s+NEXT/)
+    expect(list.stdout).toMatch(/mail-digest\s+@hourly\s+UTC\s+send_email\s+\(task default\)\s/)
+    expect(list.stdout).toMatch(/mail-urgent\s+@hourly\s+UTC\s+send_email\s+urgent\s/)
+    const json = JSON.parse((await cli('schedule', 'list', '--json')).stdout)
+    expect(json.find((s: { name: string }) => s.name === 'mail-digest')).toMatchObject({
+      queue: null,
+      priority: null,
+    })
+
+    // a scheduler tick and a manual trigger both put the job where the task says
+    await t.pool.query(
+      `UPDATE "${t.schema}".schedules SET next_run_at = now() - interval '1 second' WHERE name LIKE 'mail-%'`,
+    )
+    const scheduler = new ScheduleEnqueuer({
+      pool: t.pool,
+      schema: t.schema,
+      logger: silentLogger,
+      onError: () => {},
+    })
+    expect(await scheduler.tick()).toMatchObject({ enqueued: 2 })
+    const trigger = await cli('schedule', 'trigger', 'mail-digest', '--json')
+    expect(trigger.code, trigger.stderr).toBe(0)
+    const { rows } = await t.pool.query(
+      `SELECT schedule_name, queue, max_attempts, priority, meta->>'trigger' AS trigger
+       FROM "${t.schema}".jobs WHERE schedule_name LIKE 'mail-%' ORDER BY id`,
+    )
+    expect(rows).toEqual([
+      expect.objectContaining({ queue: 'emails', max_attempts: 3, priority: 2, trigger: null }),
+      expect.objectContaining({ queue: 'urgent', max_attempts: 3, priority: 2, trigger: null }),
+      { schedule_name: 'mail-digest', queue: 'emails', max_attempts: 3, priority: 2, trigger: 'manual' },
+    ])
+    expect(
+      rows
+        .slice(0, 2)
+        .map((r) => r.schedule_name)
+        .sort(),
+    ).toEqual(['mail-digest', 'mail-urgent'])
   })
 })

@@ -187,6 +187,14 @@ describe('PgqDatabase', () => {
       run_at: Date
       finished_at: Date | null
     }>()
+    // a schedule's queue and priority are null when they follow the task (migration 0007)
+    const schedule = jobs.selectFrom('pgq.schedules').select(['queue', 'priority', 'max_attempts'])
+    expectTypeOf<Awaited<ReturnType<typeof schedule.executeTakeFirstOrThrow>>>().toEqualTypeOf<{
+      queue: string | null
+      priority: number | null
+      max_attempts: number | null
+    }>()
+    jobs.insertInto('pgq.schedules').values({ name: 'n', cron: '@daily', task: 't' })
     // @ts-expect-error: no such column
     jobs.selectFrom('pgq.jobs').select('no_such_column')
     // @ts-expect-error: views are read-only

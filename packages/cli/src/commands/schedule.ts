@@ -57,9 +57,12 @@ async function withSchedules<T>(
 
 const local = (at: Date | null, tz: string) => (at ? formatInZone(at, tz) : '-')
 
+/** A schedule's queue; null means the task's registered queue at enqueue time (else `default`). */
+const queueText = (s: ScheduleInfo) => s.queue ?? '(task default)'
+
 function describe(s: ScheduleInfo): string {
   const status = s.status === 'errored' ? `errored: ${s.error}` : s.status
-  return `${s.name}: "${s.cron}" ${s.timezone} -> ${s.task} (queue ${s.queue}, missed ${s.missed}), next ${local(s.nextRunAt, s.timezone)}, ${status}`
+  return `${s.name}: "${s.cron}" ${s.timezone} -> ${s.task} (queue ${queueText(s)}, missed ${s.missed}), next ${local(s.nextRunAt, s.timezone)}, ${status}`
 }
 
 function listText(list: ScheduleInfo[]): string {
@@ -69,12 +72,13 @@ function listText(list: ScheduleInfo[]): string {
     s.cron,
     s.timezone,
     s.task,
+    queueText(s),
     local(s.nextRunAt, s.timezone),
     local(s.lastRunAt, s.timezone),
     s.lastJobState ?? '-',
     s.status === 'errored' ? `errored: ${s.error}` : s.status,
   ])
-  return table(['NAME', 'CRON', 'TZ', 'TASK', 'NEXT', 'LAST RUN', 'LAST JOB', 'STATUS'], rows)
+  return table(['NAME', 'CRON', 'TZ', 'TASK', 'QUEUE', 'NEXT', 'LAST RUN', 'LAST JOB', 'STATUS'], rows)
 }
 
 function registerWrite(schedule: Command, verb: 'add' | 'set', description: string): void {
@@ -84,9 +88,9 @@ function registerWrite(schedule: Command, verb: 'add' | 'set', description: stri
       .description(description)
       .option('--payload <json>', 'payload of every job (JSON, default {})')
       .option('--tz <zone>', 'IANA time zone the cron expression is read in (default UTC)')
-      .option('--queue <name>', 'queue of the jobs (default "default")')
-      .option('--priority <n>', 'priority of the jobs, higher runs first (default 0)')
-      .option('--max-attempts <n>', 'attempts per job')
+      .option('--queue <name>', 'queue of the jobs (default: the task\'s registered queue, else "default")')
+      .option('--priority <n>', "priority of the jobs, higher runs first (default: the task's, else 0)")
+      .option('--max-attempts <n>', "attempts per job (default: the task's, else 5)")
       .option('--missed <policy>', 'ticks missed while no scheduler ran: skip | once | all (default skip)')
       .option(
         '--backfill-limit <n>',

@@ -103,8 +103,10 @@ export interface SchedulesTable {
   timezone: Generated<string>
   task: string
   payload: Generated<Json>
-  queue: Generated<string>
-  priority: Generated<number>
+  /** Null: the task's registered queue at enqueue, else `default` (migration 0007). */
+  queue: string | null
+  /** Null: the task's registered priority at enqueue, else 0 (migration 0007). */
+  priority: number | null
   max_attempts: number | null
   missed: Generated<MissedPolicy>
   backfill_limit: Generated<number>

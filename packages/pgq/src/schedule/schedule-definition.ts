@@ -21,9 +21,15 @@ export interface ScheduleOptions<P = unknown> {
   readonly payload?: P
   /** IANA time zone the expression is read in (default `UTC`). */
   readonly timezone?: string
-  /** Queue of the jobs (default: the task's queue, else `default`). */
+  /**
+   * Queue of the jobs. Default: a task definition's own queue; for a task named by string, the
+   * queue its task registered (`pgq.tasks`) when each job is enqueued, else `default`.
+   */
   readonly queue?: string
-  /** Priority of the jobs: higher runs first (default: the task's, else 0). */
+  /**
+   * Priority of the jobs: higher runs first. Default: a task definition's priority when it sets one;
+   * otherwise the task's registered priority at enqueue, else 0.
+   */
   readonly priority?: number
   /** Attempts of each job (default: the task's, else the queue default of 5). */
   readonly maxAttempts?: number
@@ -41,8 +47,11 @@ export interface ScheduleDefinition {
   readonly task: string
   /** The payload as JSON text. */
   readonly payloadJson: string
-  readonly queue: string
-  readonly priority: number
+  /** The queue, or null: the task's registered queue when a job is enqueued, else `default`. */
+  readonly queue: string | null
+  /** The priority, or null: the task's registered priority when a job is enqueued, else 0. */
+  readonly priority: number | null
+  /** The attempts, or null: the task's registered attempts when a job is enqueued, else 5. */
   readonly maxAttempts: number | null
   readonly missed: MissedPolicy
   readonly backfillLimit: number
@@ -105,6 +114,11 @@ export function defineSchedule<P>(
   if (!MISSED_POLICIES.includes(missed)) {
     throw new PgqValidationError('schedule.missed', 'must be "skip", "once" or "all"', missed)
   }
+  // A task definition in hand supplies its own defaults (so the schedule fires right even before a
+  // worker registered the task); a value left unset is stored as null and resolved at enqueue time
+  // from the task registry, the way `enqueue_many` resolves any job that leaves it out.
+  const queue = options.queue ?? definition?.queue
+  const priority = options.priority ?? definition?.priority
   const maxAttempts = options.maxAttempts ?? definition?.maxAttempts
   return Object.freeze({
     name,
@@ -116,8 +130,8 @@ export function defineSchedule<P>(
       'schedule.payload',
       validation.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     ),
-    queue: assertName(options.queue ?? definition?.queue ?? 'default', 'schedule.queue'),
-    priority: assertInt(options.priority ?? definition?.priority ?? 0, 'schedule.priority', -32768, 32767),
+    queue: queue === undefined ? null : assertName(queue, 'schedule.queue'),
+    priority: priority === undefined ? null : assertInt(priority, 'schedule.priority', -32768, 32767),
     maxAttempts: maxAttempts === undefined ? null : assertInt(maxAttempts, 'schedule.maxAttempts', 1, 1000),
     missed,
     backfillLimit: assertInt(options.backfillLimit ?? 100, 'schedule.backfillLimit', 1, 10_000),

@@ -257,12 +257,16 @@ function advance(name: string, next: Date | null): ScheduleAdvance {
   }
 }
 
-/** The `enqueue_many` object of one tick's job (the payload is spliced in as stored JSON text). */
+/**
+ * The `enqueue_many` object of one tick's job (the payload is spliced in as stored JSON text). A
+ * null queue, priority or max_attempts is left out, so `enqueue_many` applies the task's registered
+ * default (`pgq.tasks`), else the global one.
+ */
 function jobJson(row: DueScheduleRow, at: Date, backfill: boolean): string {
   const job: EnqueueManyJob = {
     task: row.task,
-    queue: row.queue,
-    priority: row.priority,
+    ...(row.queue === null ? {} : { queue: row.queue }),
+    ...(row.priority === null ? {} : { priority: row.priority }),
     schedule_name: row.name,
     scheduled_for: at.toISOString(),
     meta: backfill ? { backfill: true } : {},

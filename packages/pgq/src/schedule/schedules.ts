@@ -27,8 +27,11 @@ export interface ScheduleInfo {
   readonly timezone: string
   readonly task: string
   readonly payload: JsonValue
-  readonly queue: string
-  readonly priority: number
+  /** The queue, or null: the task's registered queue when a job is enqueued, else `default`. */
+  readonly queue: string | null
+  /** The priority, or null: the task's registered priority when a job is enqueued, else 0. */
+  readonly priority: number | null
+  /** The attempts, or null: the task's registered attempts when a job is enqueued, else 5. */
   readonly maxAttempts: number | null
   readonly missed: MissedPolicy
   readonly backfillLimit: number

@@ -8,8 +8,10 @@ export interface ScheduleRow {
   timezone: string
   task: string
   payload: string
-  queue: string
-  priority: number
+  /** Null: the task's registered queue at enqueue, else `default`. */
+  queue: string | null
+  /** Null: the task's registered priority at enqueue, else 0. */
+  priority: number | null
   max_attempts: number | null
   missed: 'skip' | 'once' | 'all'
   backfill_limit: number
@@ -40,8 +42,8 @@ export interface ScheduleWrite {
   timezone: string
   task: string
   payloadJson: string
-  queue: string
-  priority: number
+  queue: string | null
+  priority: number | null
   maxAttempts: number | null
   missed: string
   backfillLimit: number
@@ -250,7 +252,8 @@ export async function setSchedulePaused(
 /**
  * @internal Enqueues one job of a schedule now (a manual trigger, `meta.trigger = "manual"`),
  * through `enqueue_many`, and records it as the schedule's last job. Null when there is no such
- * schedule. The schedule's ticks are not affected.
+ * schedule. The schedule's ticks are not affected. A null queue, priority or max_attempts is left
+ * out of the job (jsonb_strip_nulls), so `enqueue_many` takes it from the task registry.
  */
 export async function triggerSchedule(
   db: Executor,
