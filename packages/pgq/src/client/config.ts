@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { assertSchemaName } from '../db/identifiers.js'
+import { guardPoolClients } from '../db/pool-guard.js'
 import { PgqValidationError } from '../errors.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../task/payload.js'
 import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
@@ -79,6 +80,7 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
     // An idle client that dies (server restart, network) must not crash the process; the pool replaces it.
     pool.on('error', () => {})
   }
+  guardPoolClients(pool)
   return Object.freeze({
     pool,
     ownsPool: !options.pool,
