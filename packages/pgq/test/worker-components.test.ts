@@ -74,6 +74,29 @@ describe('HeldJobs', () => {
   })
 })
 
+it('a second claim of a job still running here supersedes the stale run: aborted, reported, no longer counted', async () => {
+  // a worker whose event loop was blocked past its lease wakes, and its fetcher claims the
+  // requeued job again before its heartbeat noticed the loss
+  const superseded: RunningJob[] = []
+  const held = new HeldJobs((job) => superseded.push(job))
+  held.add([claim('1')])
+  const stale = held.start('1')!
+  held.add([{ ...claim('1'), attempt: 2, leaseToken: 'token-1-again' }])
+  expect(superseded).toEqual([stale])
+  expect(stale.abortReason).toBe('lease-lost')
+  expect(held.settle(stale)).toBe(false) // its outcome is never written
+  expect(held.running).toBe(0)
+  await held.whenNoneRunning() // a graceful stop does not wait for the stale run
+  const fresh = held.start('1')!
+  expect(fresh.claim.leaseToken).toBe('token-1-again')
+  // a settled run is left to its write (the new token fences it off), not reported
+  expect(held.settle(fresh)).toBe(true)
+  held.add([{ ...claim('1'), attempt: 3, leaseToken: 'token-1-third' }])
+  expect(superseded).toEqual([stale])
+  held.finish(fresh) // its fenced write came back: the newest claim stays held
+  expect(held.get('1')?.claim.leaseToken).toBe('token-1-third')
+})
+
 describe('LeaseRenewer', () => {
   function renewer(held: HeldJobs, lost: { job: RunningJob; reason: LeaseLostReason }[], leaseMs = 60_000) {
     return new LeaseRenewer({

@@ -18,8 +18,18 @@ export type HeldState = 'claimed' | 'running' | 'settled'
  */
 export class HeldJobs {
   readonly #jobs = new Map<string, { readonly job: RunningJob; state: HeldState }>()
+  readonly #onSuperseded: (job: RunningJob) => void
   #running = 0
   #idleWaiters: (() => void)[] = []
+
+  /**
+   * @param onSuperseded called for a run still held here when this worker claims the same job again:
+   *   the new claim proves the old run's lease was lost (it expired, the job was requeued, and the
+   *   claim gave it a new token), so the old run is dropped and its handler aborted (`lease-lost`).
+   */
+  constructor(onSuperseded: (job: RunningJob) => void = () => {}) {
+    this.#onSuperseded = onSuperseded
+  }
 
   /** Jobs held (claimed, running or settled). */
   get size(): number {
@@ -31,9 +41,19 @@ export class HeldJobs {
     return this.#running
   }
 
-  /** Claimed jobs are held (their leases renewed) from the claim on. */
+  /**
+   * Claimed jobs are held (their leases renewed) from the claim on. A run of the same job still held
+   * from an earlier claim (a stalled worker whose lease expired, claiming the requeued job again) is
+   * dropped and reported to `onSuperseded`; one already settled is left to its write, which the
+   * new lease token fences off.
+   */
   add(claims: readonly ClaimedJob[]): void {
-    for (const claim of claims) this.#jobs.set(claim.id, { job: new RunningJob(claim), state: 'claimed' })
+    for (const claim of claims) {
+      const earlier = this.#jobs.get(claim.id)
+      if (earlier && earlier.state !== 'settled' && this.drop(earlier.job, 'lease-lost'))
+        this.#onSuperseded(earlier.job)
+      this.#jobs.set(claim.id, { job: new RunningJob(claim), state: 'claimed' })
+    }
   }
 
   get(id: string): RunningJob | undefined {

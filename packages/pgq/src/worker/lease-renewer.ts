@@ -13,6 +13,11 @@ export type LeaseLostReason =
   | 'expired-during-outage'
   /** The handler finished but the database refused its outcome: the lease was no longer this worker's. */
   | 'outcome-fenced'
+  /**
+   * This worker claimed the job again while an earlier run of it was still here (its lease had
+   * expired, as when the event loop was blocked past the lease): the earlier run is dropped.
+   */
+  | 'reclaimed'
 
 /** @internal Options of {@link LeaseRenewer}. */
 export interface LeaseRenewerOptions {

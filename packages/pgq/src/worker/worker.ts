@@ -10,7 +10,15 @@ import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
 import { registerTasks } from '../sql/task-queries.js'
-import { claimJobs, deleteWorker, releaseJobs, upsertWorker, type WorkerRow } from '../sql/worker-queries.js'
+import {
+  type ClaimedJob,
+  claimJobs,
+  deleteWorker,
+  releaseJobs,
+  upsertWorker,
+  type WorkerRow,
+} from '../sql/worker-queries.js'
+import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
 import { HeldJobs } from './held-jobs.js'
@@ -50,6 +58,11 @@ export interface WorkerHandle {
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
 const MAX_COMPLETION_BACKLOG = 5_000
+/**
+ * Most time the database steps of each shutdown phase may take (before the grace period: stop
+ * claiming, release jobs claimed ahead; after it: write outcomes, release, deregister).
+ */
+const SHUTDOWN_PHASE_MS = 5_000
 
 /**
  * Runs jobs: claims them from its queues, runs their handlers with leases, retries, time limits
@@ -71,7 +84,7 @@ export class Worker extends WorkerEvents {
   readonly config: WorkerConfig
   readonly #deps: WorkerDeps
   readonly #row: WorkerRow
-  readonly #held = new HeldJobs()
+  readonly #held = new HeldJobs((job) => this.#leaseLost(job, 'reclaimed'))
   readonly #fetchers = new Map<string, JobFetcher>()
   readonly #executor: JobExecutor
   readonly #completer: JobCompleter
@@ -265,8 +278,17 @@ export class Worker extends WorkerEvents {
       return
     }
     this.#state = 'stopping'
-    const notStarted = (await Promise.all([...this.#fetchers.values()].map((f) => f.stop()))).flat()
-    await this.#release(this.#dropForShutdown(notStarted.map((claim) => this.#held.get(claim.id))))
+    // before the grace period: stop claiming, give back what was claimed ahead
+    let deadline = Date.now() + SHUTDOWN_PHASE_MS
+    const notStarted: ClaimedJob[] = []
+    const fetchers = [...this.#fetchers.values()]
+    await this.#bounded(
+      'stopping the fetchers',
+      Promise.all(fetchers.map(async (f) => void notStarted.push(...(await f.stop())))),
+      deadline,
+    )
+    const prefetched = this.#dropForShutdown(notStarted.map((claim) => this.#held.get(claim.id)))
+    await this.#bounded('releasing jobs claimed ahead', this.#release(prefetched), deadline)
     let graceTimer: NodeJS.Timeout | undefined
     const grace = new Promise<void>((resolve) => {
       graceTimer = setTimeout(resolve, graceMs)
@@ -276,18 +298,31 @@ export class Worker extends WorkerEvents {
     const unfinished = this.#dropForShutdown(this.#held.inState('running'))
     // kill handler threads/processes before their jobs are released to run elsewhere
     await this.#executor.close()
-    await this.#completer.stop()
-    await this.#release(unfinished)
-    await this.#renewer.stop()
-    await this.#maintenance?.stop()
-    await this.#unsubscribe?.()
-    await deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
+    // after it: write outcomes, give back unfinished jobs, stop the loops, deregister
+    deadline = Date.now() + SHUTDOWN_PHASE_MS
+    await this.#completer.stop(SHUTDOWN_PHASE_MS)
+    await this.#bounded('releasing unfinished jobs', this.#release(unfinished), deadline)
+    await this.#bounded('stopping the heartbeat', this.#renewer.stop(), deadline)
+    await this.#bounded('stopping maintenance', this.#maintenance?.stop(), deadline)
+    await this.#bounded('unsubscribing', this.#unsubscribe?.(), deadline)
+    const deregister = deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
+    await this.#bounded('deregistering', deregister, deadline)
     this.#deps.pool.off('error', this.#onPoolError)
     this.#state = 'stopped'
     this.config.logger.info('worker stopped', { worker: this.id })
     this.emit('worker:stopped', { workerId: this.id })
+  }
+
+  /**
+   * A shutdown step that talks to the database, waited for until `deadline` at most: behind a
+   * network black hole a query never answers, and `stop()` must still end. What it did not do is
+   * done by others: the leases expire and the rescuers requeue the jobs and delete the workers row.
+   */
+  async #bounded(step: string, work: Promise<unknown> | undefined, deadline: number): Promise<void> {
+    if (!work || (await settleWithin(work, Math.max(0, deadline - Date.now())))) return
+    this.config.logger.warn(`shutdown: ${step} timed out; going on`, { worker: this.id })
   }
 
   /** Drops jobs from the registry (aborting running handlers with `shutdown`); returns those it dropped. */
