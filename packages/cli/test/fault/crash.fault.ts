@@ -153,6 +153,24 @@ describe.concurrent('workers that die or stall', () => {
       'every tick job succeeded',
     )
     for (const s of alive) expect(await stopGracefully(s), s.output()).toBe(0)
+    // a tick fired just before the last scheduler stopped may have found no claimer left: a worker
+    // without a scheduler (it leaves the schedule alone) runs what is still due
+    const drain = await startWorker(
+      'drain',
+      ['-Q', 'ticks=5', '--no-scheduler', '--log-level', 'warn'],
+      w.env,
+    )
+    await waitFor(
+      async () => {
+        const [row] = await w.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${SCHEMA}.jobs WHERE schedule_name = 'tick' AND state <> 'succeeded'`,
+        )
+        return row!.n === 0
+      },
+      30_000,
+      'the last ticks succeeded',
+    )
+    expect(await stopGracefully(drain), drain.output()).toBe(0)
 
     const ticks = await w.query<{ id: string; at: Date; interruptions: number }>(
       `SELECT id::text AS id, scheduled_for AS at, interruptions FROM ${SCHEMA}.jobs

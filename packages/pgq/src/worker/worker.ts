@@ -278,8 +278,10 @@ export class Worker extends WorkerEvents {
       return
     }
     this.#state = 'stopping'
-    // before the grace period: stop claiming, give back what was claimed ahead
+    // before the grace period: stop firing schedules (a tick fired now might find no claimer left)
+    // and the other maintenance, stop claiming, give back what was claimed ahead
     let deadline = Date.now() + SHUTDOWN_PHASE_MS
+    await this.#bounded('stopping maintenance', this.#maintenance?.stop(), deadline)
     const notStarted: ClaimedJob[] = []
     const fetchers = [...this.#fetchers.values()]
     await this.#bounded(
@@ -303,7 +305,6 @@ export class Worker extends WorkerEvents {
     await this.#completer.stop(SHUTDOWN_PHASE_MS)
     await this.#bounded('releasing unfinished jobs', this.#release(unfinished), deadline)
     await this.#bounded('stopping the heartbeat', this.#renewer.stop(), deadline)
-    await this.#bounded('stopping maintenance', this.#maintenance?.stop(), deadline)
     await this.#bounded('unsubscribing', this.#unsubscribe?.(), deadline)
     const deregister = deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
