@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { TraceCarrier } from '../observe/trace-context.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
 import { parsePayloadForRun } from '../task/payload-validation.js'
@@ -55,7 +56,8 @@ export class JobExecutor {
     return this.#runners.close()
   }
 
-  async execute(job: RunningJob): Promise<JobOutcome | null> {
+  /** `trace`: the attempt's span context, for a handler in a thread or process to continue. */
+  async execute(job: RunningJob, trace?: TraceCarrier): Promise<JobOutcome | null> {
     const { config, events } = this.#deps
     const task = config.tasks.get(job.claim.task)
     events.emit('job:start', { job: job.info })
@@ -120,7 +122,7 @@ export class JobExecutor {
         : job.claim.payload
       // outside the event loop the handler's own module parses the payload again
       const payload = runner.mode === 'inline' ? parsed : job.claim.payload
-      const value = await Promise.race([runner.run(payload, attempt.context), hardLimit])
+      const value = await Promise.race([runner.run(payload, attempt.context, trace), hardLimit])
       const ranMs = performance.now() - startedAt
       if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
         attempt.end()

@@ -9,6 +9,7 @@ import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
+import type { Tracing } from '../observe/tracing.js'
 import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJob,
@@ -28,7 +29,7 @@ import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { WorkerLifetime } from './lifetime.js'
 import { routeNotifications } from './notification-router.js'
-import { announceOutcome } from './outcome.js'
+import { announceOutcome, spanOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
 
@@ -39,6 +40,8 @@ export interface WorkerDeps {
   /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
   readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
+  /** The client's tracing (spans per attempt when OpenTelemetry is set up). */
+  readonly tracing: Tracing
 }
 
 /**
@@ -192,6 +195,7 @@ export class Worker extends WorkerEvents {
   async start(): Promise<WorkerHandle> {
     if (this.#state !== 'new') throw new Error('a worker can be started once')
     const { pool, names } = this.#deps
+    await this.#deps.tracing.settled() // the optional OpenTelemetry API, imported once
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
     if (this.#probePooler) await this.#probeForPooler()
     await upsertWorker(pool, names, this.#row)
@@ -252,22 +256,31 @@ export class Worker extends WorkerEvents {
     return this.#stopping
   }
 
-  /** claim → execute → complete → announce, for one job the fetcher started. Never throws. */
+  /**
+   * claim → execute → complete → announce, for one job the fetcher started. Never throws. With
+   * tracing on, the attempt's span is active while the handler runs and ends with the outcome.
+   */
   async #process(job: RunningJob): Promise<void> {
+    const span = this.#deps.tracing.startRun(job.info, job.claim.trace)
     try {
-      const outcome = await this.#executor.execute(job)
+      const outcome = await (span
+        ? span.activate(() => this.#executor.execute(job, span.carrier))
+        : this.#executor.execute(job))
       const durationMs = performance.now() - job.startedAt
       this.#fetchers.get(job.claim.queue)?.slotFreed(durationMs)
       this.emit('job:end', { job: job.info, durationMs })
       if (!outcome || !this.#held.settle(job)) {
         this.#held.finish(job) // dropped (lease lost, shutdown): nothing to write
+        span?.end(job.abortReason === 'shutdown' ? 'released' : 'lease-lost')
         return
       }
       const written = await this.#completer.complete(job.claim, outcome)
       this.#held.finish(job)
+      span?.end(...spanOutcome(outcome, written))
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
       else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
     } catch (error) {
+      span?.end('abandoned', error instanceof Error ? error : new Error(String(error)))
       this.reportError('executor', error)
     }
   }
