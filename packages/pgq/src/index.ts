@@ -48,6 +48,8 @@ export {
 } from './errors.js'
 export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
 export type { MigrationResult } from './migrate/migrator.js'
+export type { RunSpanOutcome } from './observe/run-span.js'
+export type { TraceCarrier } from './observe/trace-context.js'
 export type { MissedPolicy } from './schedule/fire-plan.js'
 export {
   defineSchedule,

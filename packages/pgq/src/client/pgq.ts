@@ -11,13 +11,7 @@ import type { TaskDefinition } from '../task/task.js'
 import { Worker } from '../worker/worker.js'
 import type { WorkerOptions } from '../worker/worker-config.js'
 import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
-import {
-  type EnqueuedJob,
-  type EnqueueOptions,
-  insertJobs,
-  type JobSpec,
-  prepareJob,
-} from './enqueue.js'
+import { type EnqueuedJob, type EnqueueOptions, insertJobs, type JobSpec, prepareJob } from './enqueue.js'
 
 /**
  * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
