@@ -209,6 +209,52 @@ describe('tracing', () => {
     )
   })
 
+  it('continues a trace context written by SQL (enqueue_many with meta.trace)', async () => {
+    const fromSql = defineTask({ name: 'from_sql', handler: async () => null })
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const traceparent = `00-${traceId}-00f067aa0ba902b7-01`
+    const jobs = JSON.stringify([{ task: 'from_sql', meta: { trace: { traceparent, tracestate: 'app=1' } } }])
+    const { rows } = await t.pool.query(`SELECT id::text FROM "${t.schema}".enqueue_many($1::jsonb)`, [jobs])
+    await start(t.pgq.createWorker({ tasks: [fromSql], pollIntervalMs: 100 }))
+    const [run] = await waitForSpans('pgq.run from_sql', 1)
+    expect(run!.attributes['messaging.message.id']).toBe(rows[0].id)
+    expect(run!.spanContext().traceId).toBe(traceId)
+    expect(run!.parentSpanContext?.spanId).toBe('00f067aa0ba902b7')
+    expect(run!.spanContext().traceState?.get('app')).toBe('1')
+  })
+
+  it('starts a new trace for a job with no or a malformed stored context', async () => {
+    const bare = defineTask({ name: 'bare', handler: async () => null })
+    const jobs = JSON.stringify([
+      { task: 'bare' },
+      { task: 'bare', meta: { trace: { traceparent: 'not-a-traceparent' } } },
+    ])
+    await t.pool.query(`SELECT * FROM "${t.schema}".enqueue_many($1::jsonb)`, [jobs])
+    await start(t.pgq.createWorker({ tasks: [bare], pollIntervalMs: 100 }))
+    const runs = await waitForSpans('pgq.run bare', 2)
+    for (const run of runs) {
+      expect(run.parentSpanContext).toBeUndefined()
+      expect(run.attributes['pgq.outcome']).toBe('succeeded')
+    }
+    expect(runs[0]!.spanContext().traceId).not.toBe(runs[1]!.spanContext().traceId)
+  })
+
+  it('keeps the first context on a deduplicated job, and stores the new one on a replaced job', async () => {
+    const dedup = defineTask({ name: 'dedup', handler: async () => null })
+    const first = await inRequest(() => t.pgq.enqueue(dedup, { v: 1 }, { dedupKey: 'k' }))
+    const second = await inRequest(() => t.pgq.enqueue(dedup, { v: 2 }, { dedupKey: 'k' }))
+    expect(second.result).toMatchObject({ id: first.result.id, outcome: 'deduplicated' })
+    const spans = await waitForSpans('pgq.enqueue dedup', 2)
+    expect(spans.map((span) => span.attributes['pgq.enqueue.outcome'])).toEqual(['created', 'deduplicated'])
+    const stored = () => meta(first.result.id).then((m) => (m.trace as { traceparent: string }).traceparent)
+    expect(await stored()).toContain(first.traceId)
+    const third = await inRequest(() =>
+      t.pgq.enqueue(dedup, { v: 3 }, { dedupKey: 'k', dedupMode: 'replace' }),
+    )
+    expect(third.result.outcome).toBe('replaced')
+    expect(await stored()).toContain(third.traceId)
+  })
+
   it('ends the enqueue span when the transaction that held the job rolls back', async () => {
     const rolledBack = defineTask({ name: 'rolled_back', handler: async () => null })
     const client = await t.client()
