@@ -27,7 +27,7 @@ import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
-import { WorkerLifetime } from './lifetime.js'
+import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
 import { routeNotifications } from './notification-router.js'
 import { announceOutcome, spanOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
@@ -40,23 +40,7 @@ export interface WorkerDeps {
   /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
   readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
-  /** The client's tracing (spans per attempt when OpenTelemetry is set up). */
   readonly tracing: Tracing
-}
-
-/**
- * What `worker.start()` returns: `closed` settles when the worker has stopped — it resolves after
- * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
- * the schema was migrated to another version under it (the only fatal condition; losing the
- * database is not one: the worker waits and resumes).
- *
- * ```ts
- * const { closed } = await worker.start()
- * await closed.catch((error) => { console.error(error.message); process.exitCode = 70 })
- * ```
- */
-export interface WorkerHandle {
-  readonly closed: Promise<void>
 }
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
@@ -256,23 +240,17 @@ export class Worker extends WorkerEvents {
     return this.#stopping
   }
 
-  /**
-   * claim → execute → complete → announce, for one job the fetcher started. Never throws. With
-   * tracing on, the attempt's span is active while the handler runs and ends with the outcome.
-   */
+  /** claim → execute → complete → announce, for one job the fetcher started, in its span. Never throws. */
   async #process(job: RunningJob): Promise<void> {
     const span = this.#deps.tracing.startRun(job.info, job.claim.trace)
     try {
-      const outcome = await (span
-        ? span.activate(() => this.#executor.execute(job, span.carrier))
-        : this.#executor.execute(job))
+      const outcome = await this.#executor.execute(job, span)
       const durationMs = performance.now() - job.startedAt
       this.#fetchers.get(job.claim.queue)?.slotFreed(durationMs)
       this.emit('job:end', { job: job.info, durationMs })
       if (!outcome || !this.#held.settle(job)) {
         this.#held.finish(job) // dropped (lease lost, shutdown): nothing to write
-        span?.end(job.abortReason === 'shutdown' ? 'released' : 'lease-lost')
-        return
+        return void span?.end(job.abortReason === 'shutdown' ? 'released' : 'lease-lost')
       }
       const written = await this.#completer.complete(job.claim, outcome)
       this.#held.finish(job)
@@ -280,7 +258,7 @@ export class Worker extends WorkerEvents {
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
       else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
     } catch (error) {
-      span?.end('abandoned', error instanceof Error ? error : new Error(String(error)))
+      span?.end('abandoned')
       this.reportError('executor', error)
     }
   }
