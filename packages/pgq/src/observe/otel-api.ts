@@ -55,6 +55,9 @@ export interface OtelApi {
   readonly createTraceState?: (raw?: string) => { serialize(): string }
 }
 
+/** A specifier in a variable (and webpackIgnore): bundlers leave the optional import to run time. */
+const OTEL_API: string = '@opentelemetry/api'
+
 let loading: Promise<OtelApi | undefined> | undefined
 let loaded: OtelApi | undefined | null = null
 
@@ -63,7 +66,7 @@ let loaded: OtelApi | undefined | null = null
  * installed (or is not the API). Later calls get the same promise.
  */
 export function loadOtelApi(): Promise<OtelApi | undefined> {
-  loading ??= import('@opentelemetry/api' as string).then(
+  loading ??= import(/* webpackIgnore: true */ OTEL_API).then(
     (module: unknown) => {
       const api = asApi(module)
       loaded = api
