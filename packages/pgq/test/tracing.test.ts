@@ -280,23 +280,22 @@ describe('tracing', () => {
     expect(enqueue!.events.some((event) => event.name === 'exception')).toBe(true)
   })
 
-  it('continues the trace in a handler thread that has an SDK of its own', async () => {
-    const module = new URL('./fixtures/traced-tasks.mjs', import.meta.url).href
-    const request = await inRequest(() => t.pgq.enqueue(tracedInThread, {}))
-    await start(
-      t.pgq.createWorker({
-        tasks: [tracedInThread],
-        pollIntervalMs: 100,
-        isolation: { mode: 'thread', module },
-      }),
-    )
-    const [run] = await waitForSpans('pgq.run traced_in_thread', 1)
-    expect(run!.spanContext().traceId).toBe(request.traceId)
-    const row = (
-      await t.pool.query(`SELECT result FROM "${t.schema}".jobs WHERE id = $1`, [request.result.id])
-    ).rows[0]
-    expect(row.result).toEqual({ traceId: request.traceId, parentSpanId: run!.spanContext().spanId })
-  })
+  it.each(['thread', 'process'] as const)(
+    'continues the trace in a handler %s that has an SDK of its own',
+    async (mode) => {
+      const module = new URL('./fixtures/traced-tasks.mjs', import.meta.url).href
+      const request = await inRequest(() => t.pgq.enqueue(tracedInThread, {}))
+      await start(
+        t.pgq.createWorker({ tasks: [tracedInThread], pollIntervalMs: 100, isolation: { mode, module } }),
+      )
+      const [run] = await waitForSpans('pgq.run traced_in_thread', 1)
+      expect(run!.spanContext().traceId).toBe(request.traceId)
+      const { rows } = await t.pool.query(`SELECT result FROM "${t.schema}".jobs WHERE id = $1`, [
+        request.result.id,
+      ])
+      expect(rows[0].result).toEqual({ traceId: request.traceId, parentSpanId: run!.spanContext().spanId })
+    },
+  )
 
   it('does nothing with tracing: false, even with a provider registered', async () => {
     const quiet = defineTask({ name: 'quiet', handler: async () => null })
