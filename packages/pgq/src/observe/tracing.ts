@@ -46,7 +46,6 @@ export interface EnqueueTrace {
  */
 export class Tracing {
   readonly enabled: boolean
-  #tracer: OtelTracer | undefined
 
   constructor(enabled: boolean) {
     this.enabled = enabled
@@ -111,9 +110,9 @@ export class Tracing {
     return api && hasTracerProvider(api) ? api : undefined
   }
 
+  /** Asked of the current provider each time (a lookup the SDK caches): providers can be replaced. */
   #tracerOf(api: OtelApi): OtelTracer {
-    this.#tracer ??= api.trace.getTracer(TRACER_NAME)
-    return this.#tracer
+    return api.trace.getTracer(TRACER_NAME)
   }
 }
 
