@@ -48,6 +48,8 @@ export {
 } from './errors.js'
 export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
 export type { MigrationResult } from './migrate/migrator.js'
+export type { RunSpanOutcome } from './observe/run-span.js'
+export type { TraceCarrier } from './observe/trace-context.js'
 export type { MissedPolicy } from './schedule/fire-plan.js'
 export {
   defineSchedule,
@@ -79,5 +81,6 @@ export { AttemptEndedError, HandlerCrashedError, HardTimeLimitError } from './wo
 export type { IsolationMode } from './worker/isolation/handler-runner.js'
 export type { TaskIsolationOptions, WorkerIsolationOptions } from './worker/isolation/isolation-config.js'
 export type { LeaseLostReason } from './worker/lease-renewer.js'
-export type { Worker, WorkerHandle } from './worker/worker.js'
+export type { WorkerHandle } from './worker/lifetime.js'
+export type { Worker } from './worker/worker.js'
 export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'

@@ -28,6 +28,12 @@ export interface PgqOptions {
    * sooner; lower it where LISTEN does not reach the waiter (PgBouncer in transaction mode).
    */
   readonly resultPollIntervalMs?: number
+  /**
+   * OpenTelemetry tracing of enqueue and runs (docs/observability.md#tracing-opentelemetry).
+   * Default `true`: on when `@opentelemetry/api` is installed and a tracer provider is registered,
+   * a no-op otherwise. `false` turns it off even then.
+   */
+  readonly tracing?: boolean
 }
 
 /** @internal The validated, frozen form of {@link PgqOptions}. */
@@ -39,6 +45,7 @@ export interface PgqConfig {
   readonly maxPayloadBytes: number
   readonly listenConnectionString: string | undefined
   readonly resultPollIntervalMs: number
+  readonly tracing: boolean
 }
 
 const KNOWN = optionKeys<PgqOptions>({
@@ -49,6 +56,7 @@ const KNOWN = optionKeys<PgqOptions>({
   maxPayloadBytes: true,
   listenConnectionString: true,
   resultPollIntervalMs: true,
+  tracing: true,
 })
 
 /** @internal */
@@ -75,6 +83,10 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
     1,
     MAX_TIMER_MS,
   )
+  const tracing = options.tracing ?? true
+  if (typeof tracing !== 'boolean') {
+    throw new PgqValidationError('tracing', 'must be a boolean', tracing)
+  }
   const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: poolSize })
   if (!options.pool) {
     // An idle client that dies (server restart, network) must not crash the process; the pool replaces it.
@@ -89,5 +101,6 @@ export function resolveConfig(options: PgqOptions): PgqConfig {
     maxPayloadBytes,
     listenConnectionString: listen,
     resultPollIntervalMs,
+    tracing,
   })
 }

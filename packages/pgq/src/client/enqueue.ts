@@ -2,6 +2,8 @@ import { type Executor, isExecutor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import type { SchemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
+import type { TraceCarrier } from '../observe/trace-context.js'
+import type { Tracing } from '../observe/tracing.js'
 import { type EnqueueManyJob, encodeEnqueueJob, enqueueJobs, enqueueJobsJson } from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
 import { checkPayloadAtEnqueue } from '../task/payload-validation.js'
@@ -113,14 +115,20 @@ const MAX_DEDUP_WINDOW_MS = 2 ** 31 - 1
 /** The fields of one `enqueue_many` job, filled in as they are validated. */
 type JobFields = { -readonly [K in keyof EnqueueManyJob]: EnqueueManyJob[K] }
 
-/** @internal Validates one job and returns its JSON object text for `enqueue_many`. */
-export function encodeJob(
+/** @internal A validated job of `enqueue_many`, not encoded yet (its payload is JSON text). */
+export interface PreparedJob {
+  readonly spec: EnqueueManyJob
+  readonly payloadJson: string
+}
+
+/** @internal Validates one job for `enqueue_many`: nothing is written before every job passes. */
+export function prepareJob(
   task: AnyTaskDefinition | string,
   payload: unknown,
   options: EnqueueOptions,
   maxPayloadBytes: number,
   path: string,
-): string {
+): PreparedJob {
   assertOptions(options, KNOWN, `${path}options.`)
   const definition = typeof task === 'string' ? undefined : task
   const name = assertName(typeof task === 'string' ? task : task?.name, `${path}task`)
@@ -172,7 +180,7 @@ export function encodeJob(
   }
   const payloadJson = serializeJson(payload, `${path}payload`, maxPayloadBytes)
   if (definition?.parsePayload) checkPayloadAtEnqueue(definition.parsePayload, payload, `${path}payload`)
-  return encodeEnqueueJob(spec, payloadJson)
+  return { spec, payloadJson }
 }
 
 function encodeDedupMode(options: EnqueueOptions, spec: JobFields, path: string): void {
@@ -212,13 +220,40 @@ function encodeDedupMode(options: EnqueueOptions, spec: JobFields, path: string)
   )
 }
 
-/** @internal Inserts encoded jobs on one executor; one statement, one NOTIFY per queue. */
-export async function insertEncodedJobs(
+/**
+ * @internal Inserts prepared jobs on one executor: one statement, one NOTIFY per queue. With
+ * tracing on, inside an enqueue span whose W3C context each job stores in `meta.trace`.
+ */
+export async function insertJobs(
   db: Executor,
   names: SchemaNames,
-  encoded: string[],
+  jobs: readonly PreparedJob[],
+  tracing: Tracing,
 ): Promise<EnqueuedJob[]> {
-  if (encoded.length === 0) return []
+  if (jobs.length === 0) return []
+  if (tracing.loading) await tracing.settled() // only until the optional API's import settled
+  const trace = tracing.startEnqueue(jobs.map((job) => job.spec))
+  if (!trace) return insertEncoded(db, names, jobs)
+  try {
+    const inserted = await insertEncoded(db, names, jobs, trace.carrier)
+    trace.end(inserted)
+    return inserted
+  } catch (error) {
+    trace.fail(error)
+    throw error
+  }
+}
+
+async function insertEncoded(
+  db: Executor,
+  names: SchemaNames,
+  jobs: readonly PreparedJob[],
+  carrier?: TraceCarrier,
+): Promise<EnqueuedJob[]> {
+  const meta = carrier ? { trace: carrier } : undefined
+  const encoded = jobs.map(({ spec, payloadJson }) =>
+    encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),
+  )
   const rows = await enqueueJobs(db, names, enqueueJobsJson(encoded))
   return rows.map((row) =>
     Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),

@@ -5,18 +5,13 @@ import { Pruner } from '../maintenance/pruner.js'
 import { type MigrationResult, Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import { Notifier } from '../notify/notifier.js'
+import { Tracing } from '../observe/tracing.js'
 import { Schedules } from '../schedule/schedules.js'
 import type { TaskDefinition } from '../task/task.js'
 import { Worker } from '../worker/worker.js'
 import type { WorkerOptions } from '../worker/worker-config.js'
 import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
-import {
-  type EnqueuedJob,
-  type EnqueueOptions,
-  encodeJob,
-  insertEncodedJobs,
-  type JobSpec,
-} from './enqueue.js'
+import { type EnqueuedJob, type EnqueueOptions, insertJobs, type JobSpec, prepareJob } from './enqueue.js'
 
 /**
  * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
@@ -36,7 +31,10 @@ export class Pgq {
   constructor(options: PgqOptions) {
     this.config = resolveConfig(options)
     this.names = schemaNames(this.config.schema)
+    this.#tracing = new Tracing(this.config.tracing)
   }
+
+  readonly #tracing: Tracing
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
@@ -120,8 +118,8 @@ export class Pgq {
     payload: P,
     options: EnqueueOptions = {},
   ): Promise<EnqueuedJob> {
-    const encoded = encodeJob(task, payload, options, this.config.maxPayloadBytes, '')
-    const [job] = await insertEncodedJobs(options.db ?? this.config.pool, this.names, [encoded])
+    const prepared = prepareJob(task, payload, options, this.config.maxPayloadBytes, '')
+    const [job] = await insertJobs(options.db ?? this.config.pool, this.names, [prepared], this.#tracing)
     return job!
   }
 
@@ -137,10 +135,10 @@ export class Pgq {
     jobs: readonly JobSpec[],
     options: { readonly db?: Executor } = {},
   ): Promise<EnqueuedJob[]> {
-    const encoded = jobs.map((job, index) =>
-      encodeJob(job.task, job.payload, job.options ?? {}, this.config.maxPayloadBytes, `jobs[${index}].`),
+    const prepared = jobs.map((job, index) =>
+      prepareJob(job.task, job.payload, job.options ?? {}, this.config.maxPayloadBytes, `jobs[${index}].`),
     )
-    return insertEncodedJobs(options.db ?? this.config.pool, this.names, encoded)
+    return insertJobs(options.db ?? this.config.pool, this.names, prepared, this.#tracing)
   }
 
   /**
@@ -158,6 +156,7 @@ export class Pgq {
       names: this.names,
       notifier: this.notifier(options.listenConnectionString),
       maxPayloadBytes: this.config.maxPayloadBytes,
+      tracing: this.#tracing,
     })
   }
 

@@ -44,6 +44,7 @@ interface ClaimedJobRow {
   attempts: number
   max_attempts: number
   lease_token: string
+  trace: unknown
 }
 
 /**
@@ -59,6 +60,8 @@ export interface ClaimedJob {
   readonly attempt: number
   readonly maxAttempts: number
   readonly leaseToken: string
+  /** `meta.trace`: the W3C trace context stored at enqueue (docs/observability.md), or null. */
+  readonly trace?: unknown
 }
 
 /** @internal What the workers row says about a worker (inserted again by the heartbeat if deleted). */
@@ -116,7 +119,8 @@ export async function claimJobs(
          started_at = now()
      FROM picked, async_commit
      WHERE j.id = picked.id
-     RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token`,
+     RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token,
+               j.meta->'trace' AS trace`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
     statementName(prepared, 'claim', names),
   )
@@ -128,6 +132,7 @@ export async function claimJobs(
     attempt: row.attempts,
     maxAttempts: row.max_attempts,
     leaseToken: row.lease_token,
+    trace: row.trace,
   }))
 }
 

@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { RunSpan } from '../observe/run-span.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
 import { parsePayloadForRun } from '../task/payload-validation.js'
@@ -55,7 +56,11 @@ export class JobExecutor {
     return this.#runners.close()
   }
 
-  async execute(job: RunningJob): Promise<JobOutcome | null> {
+  /**
+   * Runs the job's handler to an outcome. `span` (tracing on) is the attempt's span: active while
+   * the handler runs inline, and its context sent to a handler thread or process.
+   */
+  async execute(job: RunningJob, span?: RunSpan): Promise<JobOutcome | null> {
     const { config, events } = this.#deps
     const task = config.tasks.get(job.claim.task)
     events.emit('job:start', { job: job.info })
@@ -120,7 +125,10 @@ export class JobExecutor {
         : job.claim.payload
       // outside the event loop the handler's own module parses the payload again
       const payload = runner.mode === 'inline' ? parsed : job.claim.payload
-      const value = await Promise.race([runner.run(payload, attempt.context), hardLimit])
+      const run = span
+        ? span.activate(() => runner.run(payload, attempt.context, span.carrier))
+        : runner.run(payload, attempt.context)
+      const value = await Promise.race([run, hardLimit])
       const ranMs = performance.now() - startedAt
       if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
         attempt.end()

@@ -1,3 +1,4 @@
+import type { RunSpanOutcome } from '../observe/run-span.js'
 import type { JobInfo, WorkerEvents } from './events.js'
 
 /**
@@ -73,4 +74,19 @@ export function announceOutcome(
       events.emit('job:failed', { job, error: outcome.error })
       break
   }
+}
+
+/**
+ * @internal What a run span says of an outcome once the completer answered: `pgq.outcome`, and the
+ * error to record when the attempt failed (retried or failed for good).
+ */
+export function spanOutcome(
+  outcome: JobOutcome,
+  written: 'succeeded' | 'failed' | 'cancelled' | 'available' | 'fenced' | 'abandoned',
+): [RunSpanOutcome, Error?] {
+  if (written === 'fenced') return ['lease-lost']
+  const error = outcome.kind === 'retry' || outcome.kind === 'failed' ? outcome.error : undefined
+  if (written === 'abandoned') return error ? ['abandoned', error] : ['abandoned']
+  if (written === 'cancelled' || outcome.kind === 'cancelled') return ['cancelled']
+  return error ? [outcome.kind, error] : [outcome.kind]
 }

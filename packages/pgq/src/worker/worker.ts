@@ -9,6 +9,7 @@ import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
+import type { Tracing } from '../observe/tracing.js'
 import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJob,
@@ -26,9 +27,9 @@ import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
-import { WorkerLifetime } from './lifetime.js'
+import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
 import { routeNotifications } from './notification-router.js'
-import { announceOutcome } from './outcome.js'
+import { announceOutcome, spanOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
 
@@ -39,21 +40,7 @@ export interface WorkerDeps {
   /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
   readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
-}
-
-/**
- * What `worker.start()` returns: `closed` settles when the worker has stopped — it resolves after
- * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
- * the schema was migrated to another version under it (the only fatal condition; losing the
- * database is not one: the worker waits and resumes).
- *
- * ```ts
- * const { closed } = await worker.start()
- * await closed.catch((error) => { console.error(error.message); process.exitCode = 70 })
- * ```
- */
-export interface WorkerHandle {
-  readonly closed: Promise<void>
+  readonly tracing: Tracing
 }
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
@@ -192,6 +179,7 @@ export class Worker extends WorkerEvents {
   async start(): Promise<WorkerHandle> {
     if (this.#state !== 'new') throw new Error('a worker can be started once')
     const { pool, names } = this.#deps
+    await this.#deps.tracing.settled() // the optional OpenTelemetry API, imported once
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
     if (this.#probePooler) await this.#probeForPooler()
     await upsertWorker(pool, names, this.#row)
@@ -252,22 +240,25 @@ export class Worker extends WorkerEvents {
     return this.#stopping
   }
 
-  /** claim → execute → complete → announce, for one job the fetcher started. Never throws. */
+  /** claim → execute → complete → announce, for one job the fetcher started, in its span. Never throws. */
   async #process(job: RunningJob): Promise<void> {
+    const span = this.#deps.tracing.startRun(job.info, job.claim.trace)
     try {
-      const outcome = await this.#executor.execute(job)
+      const outcome = await this.#executor.execute(job, span)
       const durationMs = performance.now() - job.startedAt
       this.#fetchers.get(job.claim.queue)?.slotFreed(durationMs)
       this.emit('job:end', { job: job.info, durationMs })
       if (!outcome || !this.#held.settle(job)) {
         this.#held.finish(job) // dropped (lease lost, shutdown): nothing to write
-        return
+        return void span?.end(job.abortReason === 'shutdown' ? 'released' : 'lease-lost')
       }
       const written = await this.#completer.complete(job.claim, outcome)
       this.#held.finish(job)
+      span?.end(...spanOutcome(outcome, written))
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
       else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
     } catch (error) {
+      span?.end('abandoned')
       this.reportError('executor', error)
     }
   }

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../../observe/trace-context.js'
 import { JobAbortedError, PermanentError } from '../../task/job-outcome.js'
 import type { TaskContext } from '../../task/task.js'
 import type { WireError } from './wire.js'
@@ -19,9 +20,10 @@ export interface HandlerRunner {
    * Runs the handler with this payload and context; resolves with its return value (a snooze is
    * rebuilt), rejects with what it threw (PermanentError, JobAbortedError kept) or, outside the
    * event loop, with a `HandlerCrashedError` when its thread or process died. `ctx.signal`'s abort
-   * is forwarded to the handler; progress comes back through `ctx.progress`.
+   * is forwarded to the handler; progress comes back through `ctx.progress`. `trace` (the
+   * attempt's span context) is sent to a thread or process, where the handler runs inside it.
    */
-  run(payload: unknown, context: TaskContext): Promise<unknown>
+  run(payload: unknown, context: TaskContext, trace?: TraceCarrier): Promise<unknown>
   /** Aborts the handler's own signal (forwarded as a message outside the event loop). */
   abort(reason: unknown): void
   /**

@@ -1,6 +1,7 @@
 // The program a handler thread or handler process runs: it imports task modules, runs one
 // handler at a time on request, and reports progress and the outcome to its parent.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
+import { withRemoteParent } from '../../observe/remote-parent.js'
 import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
 import { parsePayloadForRun } from '../../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
@@ -58,7 +59,7 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
     const payload = task.parsePayload
       ? await parsePayloadForRun(task.parsePayload, message.payload)
       : message.payload
-    const value = await task.handler(payload, context)
+    const value = await withRemoteParent(message.trace, () => task.handler(payload, context))
     reply = isSnooze(value)
       ? { type: 'done', runId: message.runId, ok: true, value: null, snoozeMs: value.delayMs }
       : { type: 'done', runId: message.runId, ok: true, value }

@@ -1,3 +1,4 @@
+import type { TraceCarrier } from '../../observe/trace-context.js'
 import { snooze } from '../../task/job-outcome.js'
 import type { TaskContext } from '../../task/task.js'
 import { HandlerCrashedError } from './errors.js'
@@ -42,7 +43,7 @@ export class IsolatedRunner implements HandlerRunner {
     host.onExit((exit) => this.#onExit(exit))
   }
 
-  run(payload: unknown, context: TaskContext): Promise<unknown> {
+  run(payload: unknown, context: TaskContext, trace?: TraceCarrier): Promise<unknown> {
     const runId = ++nextRunId
     return new Promise((resolve, reject) => {
       this.#run = { runId, context, resolve, reject }
@@ -55,6 +56,7 @@ export class IsolatedRunner implements HandlerRunner {
         task,
         payload,
         context: { jobId, task, queue, attempt, maxAttempts },
+        ...(trace ? { trace } : {}),
       })
       const onAbort = () => this.abort(context.signal.reason)
       if (context.signal.aborted) onAbort()

@@ -1,3 +1,5 @@
+import type { TraceCarrier } from '../../observe/trace-context.js'
+
 /** @internal What a handler's context carries into a thread or process. */
 export interface WireContext {
   readonly jobId: string
@@ -26,6 +28,8 @@ export type ParentMessage =
       readonly task: string
       readonly payload: unknown
       readonly context: WireContext
+      /** The attempt's span context (W3C), when tracing is on in the worker. */
+      readonly trace?: TraceCarrier
     }
   | { readonly type: 'abort'; readonly runId: number; readonly reason: string }
   | { readonly type: 'progress-ack'; readonly seq: number; readonly error?: WireError }
