@@ -35,6 +35,7 @@ describe("the public entry ('pgq')", () => {
       'PgqUnknownTaskError',
       'PgqValidationError',
       'TaskRegistry',
+      'WorkerList',
       'createLineLogger',
       'createPgq',
       'defineSchedule',

@@ -19,7 +19,7 @@ afterAll(async () => {
 })
 
 const WORKER = '00000000-0000-4000-8000-00000000000a'
-const workerRow = Object.freeze({ id: WORKER, hostname: 'test', pid: 1, queues: ['default'], concurrency: 1 })
+const workerRow = Object.freeze({ id: WORKER, hostname: 'test', pid: 1, queues: ['default'], concurrency: 1, heartbeatMs: 5_000 })
 
 function claim(id: string): ClaimedJob {
   return { id, task: 't', queue: 'q', payload: {}, attempt: 1, maxAttempts: 3, leaseToken: `token-${id}` }
@@ -167,7 +167,6 @@ describe('JobRescuer', () => {
       pool: t.pool,
       names: t.pgq.names,
       intervalMs: 60_000,
-      staleWorkerMs: 60_000,
       failedRetentionMs: null,
       onRescued: (counts) => rescued.push(counts),
       onError: (_c, error) => {

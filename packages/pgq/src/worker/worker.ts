@@ -13,11 +13,11 @@ import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJob,
   claimJobs,
-  deleteWorker,
   releaseJobs,
   upsertWorker,
   type WorkerRow,
 } from '../sql/worker-queries.js'
+import { markWorkerStopped } from '../sql/worker-status-queries.js'
 import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
@@ -119,6 +119,7 @@ export class Worker extends WorkerEvents {
       pid: process.pid,
       queues: Object.freeze([...config.queues.keys()]),
       concurrency: [...config.queues.values()].reduce((a, b) => a + b, 0),
+      heartbeatMs: config.heartbeatMs,
     })
     this.#executor = new JobExecutor({
       config,
@@ -306,7 +307,7 @@ export class Worker extends WorkerEvents {
     await this.#bounded('releasing unfinished jobs', this.#release(unfinished), deadline)
     await this.#bounded('stopping the heartbeat', this.#renewer.stop(), deadline)
     await this.#bounded('unsubscribing', this.#unsubscribe?.(), deadline)
-    const deregister = deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
+    const deregister = markWorkerStopped(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
     await this.#bounded('deregistering', deregister, deadline)
@@ -319,7 +320,7 @@ export class Worker extends WorkerEvents {
   /**
    * A shutdown step that talks to the database, waited for until `deadline` at most: behind a
    * network black hole a query never answers, and `stop()` must still end. What it did not do is
-   * done by others: the leases expire and the rescuers requeue the jobs and delete the workers row.
+   * done by others: the leases expire and the rescuers requeue the jobs and mark the workers row lost.
    */
   async #bounded(step: string, work: Promise<unknown> | undefined, deadline: number): Promise<void> {
     if (!work || (await settleWithin(work, Math.max(0, deadline - Date.now())))) return
