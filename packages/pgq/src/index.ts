@@ -77,9 +77,11 @@ export {
   type UnknownTask,
 } from './task/task-registry.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
+export type { WorkerHealth } from './worker/health.js'
 export { AttemptEndedError, HandlerCrashedError, HardTimeLimitError } from './worker/isolation/errors.js'
 export type { IsolationMode } from './worker/isolation/handler-runner.js'
 export type { TaskIsolationOptions, WorkerIsolationOptions } from './worker/isolation/isolation-config.js'
 export type { LeaseLostReason } from './worker/lease-renewer.js'
-export type { Worker, WorkerHandle } from './worker/worker.js'
+export type { WorkerHandle } from './worker/lifetime.js'
+export type { Worker } from './worker/worker.js'
 export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'

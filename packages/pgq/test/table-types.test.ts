@@ -15,8 +15,8 @@ import type {
   SchedulesTable,
   TasksTable,
   UnknownTasksView,
-  WorkersTable,
   WorkerStatusView,
+  WorkersTable,
 } from '../src/index.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 

@@ -44,6 +44,7 @@ interface ClaimedJobRow {
   attempts: number
   max_attempts: number
   lease_token: string
+  wait_ms: number
 }
 
 /**
@@ -59,6 +60,8 @@ export interface ClaimedJob {
   readonly attempt: number
   readonly maxAttempts: number
   readonly leaseToken: string
+  /** How long the job waited between becoming due (`run_at`) and this claim, in ms. */
+  readonly waitMs: number
 }
 
 /** @internal What the workers row says about a worker (inserted again by the heartbeat if deleted). */
@@ -115,7 +118,8 @@ export async function claimJobs(
          started_at = now()
      FROM picked, async_commit
      WHERE j.id = picked.id
-     RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token`,
+     RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token,
+       greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8 AS wait_ms`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
     statementName(prepared, 'claim', names),
   )
@@ -127,6 +131,7 @@ export async function claimJobs(
     attempt: row.attempts,
     maxAttempts: row.max_attempts,
     leaseToken: row.lease_token,
+    waitMs: row.wait_ms,
   }))
 }
 

@@ -31,7 +31,11 @@ export async function markLostWorkers(db: Executor, names: SchemaNames): Promise
  * @internal Deletes the rows of workers gone for more than `keepMs` (default a day): stopped or
  * lost ones, and stale ones no rescuer marked. The workers table is small: no batching needed.
  */
-export async function pruneGoneWorkers(db: Executor, names: SchemaNames, keepMs = 86_400_000): Promise<number> {
+export async function pruneGoneWorkers(
+  db: Executor,
+  names: SchemaNames,
+  keepMs = 86_400_000,
+): Promise<number> {
   const result = await runQuery(
     db,
     `DELETE FROM ${names.workers}

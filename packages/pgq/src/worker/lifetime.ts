@@ -1,4 +1,19 @@
 /**
+ * What `worker.start()` returns: `closed` settles when the worker has stopped — it resolves after
+ * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
+ * the schema was migrated to another version under it (the only fatal condition; losing the
+ * database is not one: the worker waits and resumes).
+ *
+ * ```ts
+ * const { closed } = await worker.start()
+ * await closed.catch((error) => { console.error(error.message); process.exitCode = 70 })
+ * ```
+ */
+export interface WorkerHandle {
+  readonly closed: Promise<void>
+}
+
+/**
  * @internal A running worker's hold on the process and its `closed` promise. Every loop timer of a
  * worker is unref()ed (a sleeping retry must not keep a finished program alive), so while the
  * worker runs this keeps one ref'd timer: an idle worker whose connections are all gone still

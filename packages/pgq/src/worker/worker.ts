@@ -21,12 +21,13 @@ import { markWorkerStopped } from '../sql/worker-status-queries.js'
 import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
+import { readHealth, type WorkerHealth } from './health.js'
 import { HeldJobs } from './held-jobs.js'
 import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
-import { WorkerLifetime } from './lifetime.js'
+import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
 import { routeNotifications } from './notification-router.js'
 import { announceOutcome } from './outcome.js'
 import type { RunningJob } from './running-job.js'
@@ -39,21 +40,6 @@ export interface WorkerDeps {
   /** The client's notifier (one LISTEN connection per process); none when no URL is known. */
   readonly notifier: Notifier | undefined
   readonly maxPayloadBytes: number
-}
-
-/**
- * What `worker.start()` returns: `closed` settles when the worker has stopped — it resolves after
- * `stop()`, and rejects with a {@link PgqSchemaVersionError} when the worker stopped itself because
- * the schema was migrated to another version under it (the only fatal condition; losing the
- * database is not one: the worker waits and resumes).
- *
- * ```ts
- * const { closed } = await worker.start()
- * await closed.catch((error) => { console.error(error.message); process.exitCode = 70 })
- * ```
- */
-export interface WorkerHandle {
-  readonly closed: Promise<void>
 }
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
@@ -179,6 +165,11 @@ export class Worker extends WorkerEvents {
     return this.#held.size
   }
 
+  /** Whether the worker runs and reaches its database, for health probes (see {@link WorkerHealth}). */
+  get health(): WorkerHealth {
+    return readHealth(this.#state, this.#outage, this.config.heartbeatMs, this.#fatal)
+  }
+
   /** Settles when the worker has stopped (see {@link WorkerHandle}). */
   get closed(): Promise<void> {
     return this.#lifetime.closed
@@ -196,6 +187,7 @@ export class Worker extends WorkerEvents {
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
     if (this.#probePooler) await this.#probeForPooler()
     await upsertWorker(pool, names, this.#row)
+    this.#outage.succeeded() // the database answered: ready from here on
     this.#maintenance = new MaintenanceGroup({
       pool,
       names,
@@ -267,7 +259,7 @@ export class Worker extends WorkerEvents {
       const written = await this.#completer.complete(job.claim, outcome)
       this.#held.finish(job)
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
-      else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
+      else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written, durationMs)
     } catch (error) {
       this.reportError('executor', error)
     }
