@@ -40,3 +40,20 @@ export async function readQueueGauges(db: Executor, names: SchemaNames): Promise
   )
   return result.rows
 }
+
+/**
+ * @internal Per queue with due jobs waiting: the age in seconds of the oldest (the lag). Reads only
+ * available jobs, through the claim index.
+ */
+export async function readQueueLags(
+  db: Executor,
+  names: SchemaNames,
+): Promise<{ queue: string; lag_seconds: number }[]> {
+  const result = await runQuery<{ queue: string; lag_seconds: number }>(
+    db,
+    `SELECT j.queue, extract(epoch FROM now() - min(j.run_at))::float8 AS lag_seconds
+     FROM ${names.jobs} AS j WHERE j.state = 'available' AND j.run_at <= now()
+     GROUP BY j.queue ORDER BY j.queue`,
+  )
+  return result.rows
+}
