@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry, register } from 'prom-client'
 import { PgqValidationError } from '../errors.js'
-import type { JobInfo, WorkerEventMap, WorkerEvents } from '../worker/events.js'
+import type { JobInfo, WorkerEventMap } from '../worker/events.js'
+import type { Worker } from '../worker/worker.js'
 import { sharedMetric } from './registry.js'
 
 /** Buckets of the run-time histogram, in seconds (10 ms … 30 min). */
@@ -39,7 +40,7 @@ type Listener<K extends keyof WorkerEventMap> = [K, (event: WorkerEventMap[K]) =
  * http.createServer(metricsHandler(registry)).listen(9464)
  * ```
  */
-export function collectWorkerMetrics(worker: WorkerEvents, options: WorkerMetricsOptions = {}): () => void {
+export function collectWorkerMetrics(worker: Worker, options: WorkerMetricsOptions = {}): () => void {
   if (typeof worker?.on !== 'function') throw new PgqValidationError('worker', 'must be a pgq worker', worker)
   const registry = options.registry ?? register
   const jobLabels = ['queue', 'task'] as const
