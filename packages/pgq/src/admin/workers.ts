@@ -30,7 +30,13 @@ export interface WorkerInfo {
   readonly runningJobs: number
 }
 
-/** Options of {@link WorkerList}. */
+/**
+ * Options of {@link WorkerList}.
+ *
+ * ```ts
+ * const list = new WorkerList({ pool, schema: 'pgq' })
+ * ```
+ */
 export interface WorkerListOptions {
   readonly pool: pg.Pool
   readonly schema: string

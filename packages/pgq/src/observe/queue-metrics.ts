@@ -4,7 +4,13 @@ import { PgqValidationError } from '../errors.js'
 import { type QueueGaugeRow, readQueueGauges } from '../sql/metrics-queries.js'
 import { assertInt } from '../util/validate.js'
 
-/** Options of {@link collectQueueMetrics}. */
+/**
+ * Options of {@link collectQueueMetrics}.
+ *
+ * ```ts
+ * collectQueueMetrics(pgq, { registry, cacheMs: 5_000 }) // one database reading per 5 s at most
+ * ```
+ */
 export interface QueueMetricsOptions {
   /** Where the gauges are registered (default: prom-client's global `register`). */
   readonly registry?: Registry

@@ -4,22 +4,46 @@ import type { JobInfo, WorkerEventMap } from '../worker/events.js'
 import type { Worker } from '../worker/worker.js'
 import { sharedMetric } from './registry.js'
 
-/** Buckets of the run-time histogram, in seconds (10 ms … 30 min). */
+/**
+ * Buckets of the run-time histogram, in seconds (10 ms … 30 min).
+ *
+ * ```ts
+ * const longest = RUN_SECONDS_BUCKETS.at(-1) // 1800: runs beyond 30 min land in +Inf
+ * ```
+ */
 export const RUN_SECONDS_BUCKETS: readonly number[] = Object.freeze([
   0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800,
 ])
-/** Buckets of the wait-time histogram, in seconds (10 ms … 1 h). */
+/**
+ * Buckets of the wait-time histogram, in seconds (10 ms … 1 h).
+ *
+ * ```ts
+ * const underASecond = WAIT_SECONDS_BUCKETS.filter((le) => le <= 1)
+ * ```
+ */
 export const WAIT_SECONDS_BUCKETS: readonly number[] = Object.freeze([
   0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600,
 ])
 
-/** Options of {@link collectWorkerMetrics}. */
+/**
+ * Options of {@link collectWorkerMetrics}.
+ *
+ * ```ts
+ * collectWorkerMetrics(worker, { registry: new Registry() })
+ * ```
+ */
 export interface WorkerMetricsOptions {
   /** Where the metrics are registered (default: prom-client's global `register`). */
   readonly registry?: Registry
 }
 
-/** How a written outcome is labelled in `pgq_jobs_completed_total` and `pgq_job_run_seconds`. */
+/**
+ * How a written outcome is labelled in `pgq_jobs_completed_total` and `pgq_job_run_seconds`.
+ *
+ * ```ts
+ * const alerting: CompletedOutcome[] = ['failed', 'retried']
+ * ```
+ */
 export type CompletedOutcome = 'succeeded' | 'failed' | 'retried' | 'cancelled' | 'snoozed'
 
 type Listener<K extends keyof WorkerEventMap> = [K, (event: WorkerEventMap[K]) => void]
