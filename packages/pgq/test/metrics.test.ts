@@ -180,6 +180,47 @@ describe('pgq/metrics', () => {
     expect(value(after, 'pgq_queue_workers_alive', { queue: 'default' })).toBe(0)
   })
 
+  it('counts a lost lease with its reason, and no outcome for it', async () => {
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const gated = defineTask({ name: 'gated', handler: () => gate })
+    const own = new Registry()
+    const w = t.pgq.createWorker({ tasks: [gated], leaseMs: 60_000, heartbeatMs: 50_000, pollIntervalMs: 50 })
+    collectWorkerMetrics(w, { registry: own })
+    const { id } = await t.pgq.enqueue('gated', {})
+    await w.start()
+    try {
+      await waitFor(async () => (await own.getSingleMetricAsString('pgq_jobs_running')).includes(' 1'))
+      await t.pool.query(`UPDATE "${t.schema}".jobs SET lease_token = gen_random_uuid() WHERE id = $1`, [id])
+      open()
+      await waitFor(async () => (await own.getSingleMetricAsString('pgq_lease_lost_total')).includes(' 1'))
+      const text = await own.metrics()
+      expect(text).toContain('pgq_lease_lost_total{queue="default",task="gated",reason="outcome-fenced"} 1')
+      expect(text).toContain('pgq_jobs_running{queue="default"} 0')
+      expect(text).not.toMatch(/pgq_jobs_completed_total\{/)
+    } finally {
+      await w.stop()
+    }
+  })
+
+  it('reports pgq_database_up 0 and leaves the database gauges out when the database cannot be read', async () => {
+    const { createPgq } = await import('../src/client/pgq.js')
+    const down = createPgq({ connectionString: 'postgres://postgres@127.0.0.1:1/none', schema: t.schema })
+    const own = new Registry()
+    collectQueueMetrics(down, { registry: own })
+    try {
+      const text = await own.metrics()
+      expect(text).toContain('pgq_database_up 0')
+      expect(text).not.toMatch(/^pgq_queue_jobs\{/m)
+      expect(text).toMatch(/^pgq_workers_alive Nan$/m) // unknown, not 0: a "no workers" alert stays quiet
+      expect(text).not.toMatch(/^pgq_queue_lag_seconds\{/m)
+    } finally {
+      await down.close()
+    }
+  })
+
   it('refuses a second set of queue gauges on one registry, and a non-worker', () => {
     expect(() => collectQueueMetrics(t.pgq, { registry })).toThrow(/once per registry/)
     expect(() => collectWorkerMetrics({} as Worker, { registry })).toThrow(/must be a pgq worker/)

@@ -25,8 +25,8 @@ const STATES = ['waiting', 'scheduled', 'running', 'failed'] as const
  * `running`, `failed`), the lag of each queue (age of its oldest due job), and live workers, in
  * all and per queue. One statement over the rows the partial indexes cover; one reading serves
  * every scrape within `cacheMs`, so several scrapers do not multiply the load. A queue once seen
- * keeps reporting (0 when empty). When the database cannot be read, `pgq_database_up` is 0 and the
- * other gauges are left out of that scrape. Returns a function that unregisters the gauges.
+ * keeps reporting (0 when empty). When the database cannot be read, `pgq_database_up` is 0,
+ * `pgq_workers_alive` is NaN and the labelled gauges are left out of that scrape. Returns a function that unregisters the gauges.
  *
  * ```ts
  * import { collectQueueMetrics, metricsHandler } from 'pgq/metrics'
@@ -110,8 +110,8 @@ export function collectQueueMetrics(pgq: Pgq, options: QueueMetricsOptions = {})
       help: 'Live workers of the schema (fresh heartbeat, not stopped), from the database.',
       async collect() {
         const rows = await rowsOf('workers')
-        this.reset()
-        if (rows) this.set(rows[0]?.value ?? 0)
+        // a gauge without labels always has a value: unknown (NaN), not 0, when the database is away
+        this.set(rows ? (rows[0]?.value ?? 0) : Number.NaN)
       },
     }),
     new Gauge({
