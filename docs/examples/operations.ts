@@ -1,5 +1,5 @@
 // Samples of docs/operations.md.
-import { createLineLogger, createPgq, defineTask } from 'pgq'
+import { createLineLogger, createPgq, defineTask, WorkerList } from 'pgq'
 import { metrics, pool } from './stubs.js'
 
 const sendEmail = defineTask({ name: 'send_email', queue: 'emails', handler: async () => ({ sent: true }) })
@@ -61,11 +61,8 @@ setInterval(async () => {
 
 export async function healthCheck() {
   // #region health
-  // Celery's inspect().ping(): which workers have beaten their heart lately?
-  const { rows } = await pool.query(
-    `SELECT hostname, pid, queues, now() - heartbeat_at AS silent_for
-       FROM pgq.workers WHERE heartbeat_at > now() - interval '30 seconds'`,
-  )
-  return { ok: rows.length > 0, workers: rows }
+  // Celery's inspect().ping(): which workers have beaten their heart lately? (pgq workers, pgq health)
+  const alive = await new WorkerList({ pool, schema: 'pgq' }).alive()
+  return { ok: alive.length > 0, workers: alive.map((w) => `${w.hostname}:${w.pid} ${w.queues.join(',')}`) }
   // #endregion health
 }

@@ -78,3 +78,28 @@ export function listOption(value: string, previous: string[] | undefined): strin
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
+
+/**
+ * A commander parser for durations with a unit (`500ms`, `60s`, `5m`, `2h`, `1d`), returning ms
+ * within `[minMs, maxMs]`, naming the rule in its error.
+ */
+export function durationOption(minMs: number, maxMs: number): (value: string) => number {
+  return (value: string) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim())
+    const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : Number.NaN
+    if (!(ms >= minMs && ms <= maxMs)) {
+      throw new InvalidArgumentError(
+        `must be a duration like 500ms, 60s, 5m, 2h or 1d from ${duration(minMs)} to ${duration(maxMs)}, got ${JSON.stringify(value)}`,
+      )
+    }
+    return Math.round(ms)
+  }
+}

@@ -13,7 +13,7 @@ import { type Logger, PgqError, PgqSchemaVersionError } from 'pgq'
 export const EXIT_CODES = Object.freeze({
   /** Stopped by SIGINT/SIGTERM after a graceful stop, or a short command that succeeded. */
   ok: 0,
-  /** A short command failed (a job not found, a refused input, …). */
+  /** A short command failed (a job not found, a refused input, …); `pgq health`: a check failed. */
   failed: 1,
   /** Bad command line: unknown option, bad value, missing required option or database URL. */
   usage: 64,

@@ -5,6 +5,7 @@ import { registerCancel } from './commands/cancel.js'
 import { registerDemo } from './commands/demo.js'
 import { registerDev } from './commands/dev.js'
 import { registerEnqueue } from './commands/enqueue.js'
+import { registerHealth } from './commands/health.js'
 import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
 import { registerPrune } from './commands/prune.js'
@@ -12,6 +13,7 @@ import { registerRetry } from './commands/retry.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
 import { registerWork } from './commands/work.js'
+import { registerWorkers } from './commands/workers.js'
 import { EXIT_CODES, exitFor, exitWith } from './lifetime.js'
 
 // Anything thrown outside a command's own error handling is a bug (ours, or in a task module's
@@ -43,6 +45,8 @@ registerRetry(program)
 registerCancel(program)
 registerPrune(program)
 registerWork(program)
+registerWorkers(program)
+registerHealth(program)
 registerSchedule(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -16,12 +16,12 @@ export function withConnectionOptions(command: Command): Command {
 }
 
 /** A pool for the command's connection options; exits with a clear message when no URL is given. */
-export function openPool(options: ConnectionOptions, max = 4): pg.Pool {
+export function openPool(options: ConnectionOptions, max = 4, extra: pg.PoolConfig = {}): pg.Pool {
   const connectionString = options.databaseUrl ?? process.env.DATABASE_URL
   if (!connectionString) {
     throw new CliExit(EXIT_CODES.usage, 'no database: pass --database-url or set DATABASE_URL')
   }
-  const pool = new pg.Pool({ connectionString, max })
+  const pool = new pg.Pool({ ...extra, connectionString, max })
   pool.on('error', () => {})
   return pool
 }

@@ -5,6 +5,7 @@ export type { JobFilter, JobId } from './admin/job-filter.js'
 export type { Job, JobErrorEntry, JobState, JobSummary } from './admin/job-record.js'
 export type { JobStats, QueueStats } from './admin/job-stats.js'
 export type { AdminOptions, JobListFilter, Jobs, RetryOptions } from './admin/jobs.js'
+export { type WorkerInfo, WorkerList, type WorkerListOptions } from './admin/workers.js'
 export type { PgqOptions } from './client/config.js'
 export {
   type DedupMode,
@@ -33,6 +34,7 @@ export type {
   TasksTable,
   Timestamp,
   UnknownTasksView,
+  WorkerStatusView,
   WorkersTable,
 } from './db/tables.js'
 export {
@@ -77,6 +79,7 @@ export {
   type UnknownTask,
 } from './task/task-registry.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
+export type { WorkerHealth } from './worker/health.js'
 export { AttemptEndedError, HandlerCrashedError, HardTimeLimitError } from './worker/isolation/errors.js'
 export type { IsolationMode } from './worker/isolation/handler-runner.js'
 export type { TaskIsolationOptions, WorkerIsolationOptions } from './worker/isolation/isolation-config.js'

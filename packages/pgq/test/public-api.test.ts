@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as pgq from '../src/index.js'
 import * as internal from '../src/internal.js'
+import * as metrics from '../src/metrics.js'
 import { assertInt, assertNumber, assertOptions, optionKeys } from '../src/util/validate.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 import { seedJobs } from './worker-simulation.js'
@@ -35,6 +36,7 @@ describe("the public entry ('pgq')", () => {
       'PgqUnknownTaskError',
       'PgqValidationError',
       'TaskRegistry',
+      'WorkerList',
       'createLineLogger',
       'createPgq',
       'defineSchedule',
@@ -55,6 +57,27 @@ describe("the public entry ('pgq')", () => {
       expect(name in pgq, name).toBe(false)
     }
     expect(Object.keys(internal).filter((name) => name in pgq)).toEqual([])
+  })
+})
+
+describe("the metrics entry ('pgq/metrics')", () => {
+  it('exports the collectors and the handler, and is the only module that imports prom-client', async () => {
+    expect(Object.keys(metrics).sort()).toEqual([
+      'RUN_SECONDS_BUCKETS',
+      'WAIT_SECONDS_BUCKETS',
+      'collectQueueMetrics',
+      'collectWorkerMetrics',
+      'metricsHandler',
+    ])
+    const { readdirSync, readFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const src = join(import.meta.dirname, '..', 'src')
+    const importers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && /from 'prom-client'/.test(readFileSync(join(src, f), 'utf8')))
+      .map((f) => f.split('/')[0])
+    expect(new Set(importers)).toEqual(new Set(['observe'])) // reached only through src/metrics.ts
+    expect(readFileSync(join(src, 'index.ts'), 'utf8')).not.toMatch(/observe\//)
+    expect(readFileSync(join(src, 'internal.ts'), 'utf8')).not.toMatch(/observe\//)
   })
 })
 

@@ -15,6 +15,7 @@ import type {
   SchedulesTable,
   TasksTable,
   UnknownTasksView,
+  WorkerStatusView,
   WorkersTable,
 } from '../src/index.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
@@ -94,6 +95,21 @@ const EXPECTED: Record<string, string[]> = {
     meta: true,
     started_at: true,
     heartbeat_at: true,
+    stopped_at: true,
+    stop_reason: true,
+    heartbeat_ms: true,
+  }),
+  worker_status: columns<WorkerStatusView>({
+    id: true,
+    hostname: true,
+    pid: true,
+    queues: true,
+    concurrency: true,
+    started_at: true,
+    heartbeat_at: true,
+    stopped_at: true,
+    status: true,
+    running_jobs: true,
   }),
   schedules: columns<SchedulesTable>({
     name: true,

@@ -19,10 +19,26 @@ afterAll(async () => {
 })
 
 const WORKER = '00000000-0000-4000-8000-00000000000a'
-const workerRow = Object.freeze({ id: WORKER, hostname: 'test', pid: 1, queues: ['default'], concurrency: 1 })
+const workerRow = Object.freeze({
+  id: WORKER,
+  hostname: 'test',
+  pid: 1,
+  queues: ['default'],
+  concurrency: 1,
+  heartbeatMs: 5_000,
+})
 
 function claim(id: string): ClaimedJob {
-  return { id, task: 't', queue: 'q', payload: {}, attempt: 1, maxAttempts: 3, leaseToken: `token-${id}` }
+  return {
+    id,
+    task: 't',
+    queue: 'q',
+    payload: {},
+    attempt: 1,
+    maxAttempts: 3,
+    leaseToken: `token-${id}`,
+    waitMs: 0,
+  }
 }
 
 async function claimNow(n: number, leaseMs = 60_000): Promise<ClaimedJob[]> {
@@ -145,16 +161,21 @@ describe('LeaseRenewer', () => {
     await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
   })
 
-  it('re-inserts its workers row when it was deleted', async () => {
+  it('re-inserts its workers row when it was deleted, and revives it when it was marked lost', async () => {
     await t.pool.query(`DELETE FROM "${t.schema}".workers`)
     await renewer(new HeldJobs(), []).renewOnce()
-    const { rows } = await t.pool.query(`SELECT id::text, hostname, queues FROM "${t.schema}".workers`)
-    expect(rows).toEqual([{ id: WORKER, hostname: 'test', queues: ['default'] }])
+    const read = () =>
+      t.pool.query(`SELECT id::text, hostname, queues, stop_reason, heartbeat_ms FROM "${t.schema}".workers`)
+    const alive = { id: WORKER, hostname: 'test', queues: ['default'], stop_reason: null, heartbeat_ms: 5000 }
+    expect((await read()).rows).toEqual([alive])
+    await t.pool.query(`UPDATE "${t.schema}".workers SET stopped_at = heartbeat_at, stop_reason = 'lost'`)
+    await renewer(new HeldJobs(), []).renewOnce()
+    expect((await read()).rows).toEqual([alive])
   })
 })
 
 describe('JobRescuer', () => {
-  it('requeues expired leases without charging an attempt, leaves live ones, deletes stale worker rows', async () => {
+  it('requeues expired leases without charging an attempt, leaves live ones, marks stale worker rows lost', async () => {
     const [expired] = await claimNow(1, 1)
     const [live] = await claimNow(1, 60_000)
     await t.pool.query(
@@ -167,7 +188,6 @@ describe('JobRescuer', () => {
       pool: t.pool,
       names: t.pgq.names,
       intervalMs: 60_000,
-      staleWorkerMs: 60_000,
       failedRetentionMs: null,
       onRescued: (counts) => rescued.push(counts),
       onError: (_c, error) => {
@@ -182,8 +202,12 @@ describe('JobRescuer', () => {
       await t.pool.query(`SELECT attempts FROM "${t.schema}".jobs WHERE id = $1`, [expired!.id])
     ).rows[0].attempts
     expect(attempts).toBe(0)
-    const gone = await t.pool.query(`SELECT 1 FROM "${t.schema}".workers WHERE hostname = 'gone'`)
-    expect(gone.rowCount).toBe(0)
+    const gone = await t.pool.query(
+      `SELECT stop_reason, stopped_at = heartbeat_at AS at_last_beat FROM "${t.schema}".workers WHERE hostname = 'gone'`,
+    )
+    expect(gone.rows).toEqual([{ stop_reason: 'lost', at_last_beat: true }])
+    const ours = await t.pool.query(`SELECT stop_reason FROM "${t.schema}".workers WHERE id = $1`, [WORKER])
+    expect(ours.rows.map((r) => r.stop_reason)).not.toContain('lost')
     await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
   })
 })

@@ -10,9 +10,11 @@ import {
 } from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { waitForDatabase } from '../connect.js'
+import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
+import { type ProbeServer, startProbeServer } from '../probe-server.js'
 import { loadTaskModule } from '../task-module.js'
 
 interface WorkOptions extends ConnectionOptions {
@@ -30,6 +32,8 @@ interface WorkOptions extends ConnectionOptions {
   readonly logLevel: LogLevel
   readonly poolSize?: string
   readonly connectTimeout?: string
+  readonly httpPort?: number
+  readonly httpHost: string
 }
 
 /** Parses `emails,reports` (each with `concurrency`) or `emails=50,video=2`. */
@@ -107,6 +111,12 @@ export function registerWork(program: Command): void {
         '--connect-timeout <ms>',
         'at start, wait this long for an unreachable database before exiting 69 (default 60000)',
       )
+      .option(
+        '--http-port <port>',
+        'serve /metrics, /healthz and /readyz on this port (0: any free port; default: no HTTP)',
+        intOption(0, 65_535),
+      )
+      .option('--http-host <host>', 'address the HTTP port binds to', '127.0.0.1')
       .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
   ).action(async (options: WorkOptions) => {
     const logger = createLineLogger(options.logLevel)
@@ -145,6 +155,7 @@ export function registerWork(program: Command): void {
     }
     const worker = createWorkerOrExit(pgq, workerOptions)
     logJobEvents(worker, logger)
+    let probes: ProbeServer | undefined
     holdUntilSignal({
       logger,
       // the grace for running jobs, plus time to write their outcomes and deregister
@@ -152,9 +163,14 @@ export function registerWork(program: Command): void {
       stop: async (signal) => {
         logger.info('stopping: finishing running jobs', { signal, grace_ms: worker.config.shutdownGraceMs })
         await worker.stop()
+        await probes?.close()
         await pool.end()
       },
     })
+    if (options.httpPort !== undefined) {
+      probes = await startProbeServer({ worker, pgq, host: options.httpHost, port: options.httpPort })
+      process.stdout.write(`pgq: serving /metrics, /healthz, /readyz on ${probes.url}\n`)
+    }
     await waitForDatabase(pool, connectTimeout, logger)
     // the handle's `closed` rejects when the worker stops itself on a fatal condition
     const { closed } = await worker.start()

@@ -11,6 +11,8 @@ export interface SchemaNames {
   readonly quoted: string
   readonly jobs: string
   readonly workers: string
+  /** The view of every worker row with its status (alive, stopped, lost); migration 0008. */
+  readonly workerStatus: string
   readonly schedules: string
   readonly migrations: string
   readonly enqueueMany: string
@@ -33,6 +35,7 @@ export function schemaNames(schema: string): SchemaNames {
     quoted,
     jobs: `${quoted}.jobs`,
     workers: `${quoted}.workers`,
+    workerStatus: `${quoted}.worker_status`,
     schedules: `${quoted}.schedules`,
     migrations: `${quoted}.migrations`,
     enqueueMany: `${quoted}.enqueue_many`,

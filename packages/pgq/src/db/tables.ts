@@ -84,7 +84,10 @@ export interface DedupWindowsTable {
   job_id: string | null
 }
 
-/** `<schema>.workers`: one row per running worker, refreshed by its heartbeat. */
+/**
+ * `<schema>.workers`: one row per worker process, refreshed by its heartbeat; kept for a day after
+ * the worker stopped or was lost (migration 0008). Read liveness from {@link WorkerStatusView}.
+ */
 export interface WorkersTable {
   id: string
   hostname: string
@@ -94,6 +97,11 @@ export interface WorkersTable {
   meta: Generated<Json>
   started_at: ColumnType<Date, Date | string | undefined, Date | string>
   heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** When the worker left (graceful stop, or its last heartbeat once found lost); null while it runs. */
+  stopped_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  stop_reason: ColumnType<'stopped' | 'lost' | null, 'stopped' | 'lost' | null | undefined>
+  /** The worker's heartbeat interval (null for rows written before migration 0008). */
+  heartbeat_ms: ColumnType<number | null, number | null | undefined>
 }
 
 /** `<schema>.schedules`: periodic schedules, code-first (`source = 'code'`) or table-first. */
@@ -179,6 +187,22 @@ export type RunningJobsView = ViewColumns<{
   worker_heartbeat_at: Date | null
 }>
 
+/** `<schema>.worker_status`: every worker row with its status and the jobs it runs now. */
+export type WorkerStatusView = ViewColumns<{
+  id: string
+  hostname: string
+  pid: number
+  queues: string[]
+  concurrency: number
+  started_at: Date
+  heartbeat_at: Date
+  stopped_at: Date | null
+  /** alive: not stopped and a heartbeat within 3 intervals (at least 15 s); else stopped or lost. */
+  status: 'alive' | 'stopped' | 'lost'
+  /** bigint, as text */
+  running_jobs: string
+}>
+
 /**
  * pgq's tables and views by their bare names, for a Kysely scoped to pgq's schema.
  *
@@ -199,6 +223,7 @@ export interface PgqTables {
   failing_tasks: FailingTasksView
   running_jobs: RunningJobsView
   unknown_tasks: UnknownTasksView
+  worker_status: WorkerStatusView
 }
 
 /**

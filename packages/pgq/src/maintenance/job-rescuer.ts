@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { deleteStaleWorkers, rescueExpiredJobs } from '../sql/worker-queries.js'
+import { rescueExpiredJobs } from '../sql/worker-queries.js'
+import { markLostWorkers } from '../sql/worker-status-queries.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 
 /** @internal Options of {@link JobRescuer}. */
@@ -8,8 +9,6 @@ export interface JobRescuerOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly intervalMs: number
-  /** Worker rows whose heartbeat is older than this are deleted (their jobs come back by lease expiry). */
-  readonly staleWorkerMs: number
   /** Retention of a job failed for too many interruptions (null: forever). */
   readonly failedRetentionMs: number | null
   /** Jobs were rescued in one pass. */
@@ -23,10 +22,10 @@ export interface JobRescuerOptions {
 /**
  * @internal Brings back the jobs of dead or stalled workers: running jobs whose lease expired go
  * back to `available` (or to `failed` past their interruption cap), and worker rows with a stale
- * heartbeat are deleted. Any number of rescuers may run at once (`FOR UPDATE SKIP LOCKED`).
+ * heartbeat are marked `lost` (the pruner deletes them a day later). Any number of rescuers may run at once (`FOR UPDATE SKIP LOCKED`).
  *
  * ```ts
- * const rescuer = new JobRescuer({ pool, names, intervalMs: 5_000, staleWorkerMs: 60_000, failedRetentionMs: null, onRescued, onError })
+ * const rescuer = new JobRescuer({ pool, names, intervalMs: 5_000, failedRetentionMs: null, onRescued, onError })
  * rescuer.start()
  * ```
  */
@@ -55,7 +54,7 @@ export class JobRescuer implements Service {
     return this.#service.stop()
   }
 
-  /** One pass: rescues in batches until a batch comes back short, then deletes stale worker rows. */
+  /** One pass: rescues in batches until a batch comes back short, then marks stale worker rows lost. */
   async rescueOnce(signal?: AbortSignal): Promise<{ requeued: number; failed: number }> {
     const { pool, names, batchSize = 1_000 } = this.#options
     const total = { requeued: 0, failed: 0 }
@@ -69,7 +68,7 @@ export class JobRescuer implements Service {
       if (counts.requeued + counts.failed > 0) this.#options.onRescued(counts)
       if (counts.requeued + counts.failed < batchSize) break
     }
-    await deleteStaleWorkers(pool, names, this.#options.staleWorkerMs)
+    await markLostWorkers(pool, names)
     return total
   }
 }

@@ -38,7 +38,6 @@ export class MaintenanceGroup implements Service {
           pool,
           names,
           intervalMs: config.rescueIntervalMs,
-          staleWorkerMs: Math.max(config.leaseMs * 4, 60_000),
           failedRetentionMs: config.retention.failed,
           onRescued: options.onRescued,
           onError,

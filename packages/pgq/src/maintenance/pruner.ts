@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { pruneJobs } from '../sql/admin-queries.js'
+import { pruneGoneWorkers } from '../sql/worker-status-queries.js'
 import { assertInt, MAX_TIMER_MS } from '../util/validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 
@@ -27,7 +28,7 @@ export interface PrunerOptions {
 
 /**
  * Deletes finished jobs (succeeded, failed, cancelled) whose `delete_after` has passed, in small
- * batches that each commit quickly. The worker sets `delete_after` when it finalizes a job (per-state
+ * batches that each commit quickly, then the rows of workers gone for more than 24 hours. The worker sets `delete_after` when it finalizes a job (per-state
  * retention); the pruner only deletes what is due. Any number of pruners may run at once: each batch
  * skips rows another one has locked (`FOR UPDATE SKIP LOCKED`).
  *
@@ -75,7 +76,7 @@ export class Pruner implements Service {
 
   /**
    * Deletes due jobs batch by batch until a batch comes back short (or `signal` aborts, or the
-   * per-run cap is reached); returns how many it deleted.
+   * per-run cap is reached), then workers gone for over a day; returns how many jobs it deleted.
    *
    * ```ts
    * const deleted = await pruner.pruneOnce()
@@ -88,6 +89,7 @@ export class Pruner implements Service {
       total += deleted
       if (deleted < this.#batchSize) break
     }
+    if (!signal?.aborted) await pruneGoneWorkers(this.#pool, this.#names)
     return total
   }
 }

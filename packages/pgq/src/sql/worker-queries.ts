@@ -45,6 +45,7 @@ interface ClaimedJobRow {
   max_attempts: number
   lease_token: string
   trace: unknown
+  wait_ms: number
 }
 
 /**
@@ -62,6 +63,8 @@ export interface ClaimedJob {
   readonly leaseToken: string
   /** `meta.trace`: the W3C trace context stored at enqueue (docs/observability.md), or null. */
   readonly trace?: unknown
+  /** How long the job waited between becoming due (`run_at`) and this claim, in ms. */
+  readonly waitMs: number
 }
 
 /** @internal What the workers row says about a worker (inserted again by the heartbeat if deleted). */
@@ -71,22 +74,21 @@ export interface WorkerRow {
   readonly pid: number
   readonly queues: readonly string[]
   readonly concurrency: number
+  readonly heartbeatMs: number
 }
+
+/** Refreshing a worker row revives it: a worker marked lost during an outage is alive again. */
+const REVIVE = 'heartbeat_at = now(), stopped_at = NULL, stop_reason = NULL'
 
 /** @internal Registers (or refreshes) a worker row. */
 export async function upsertWorker(db: Executor, names: SchemaNames, worker: WorkerRow): Promise<void> {
   await runQuery(
     db,
-    `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency)
-     VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency],
+    `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET ${REVIVE}`,
+    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency, worker.heartbeatMs],
   )
-}
-
-/** @internal */
-export async function deleteWorker(db: Executor, names: SchemaNames, workerId: string): Promise<void> {
-  await runQuery(db, `DELETE FROM ${names.workers} WHERE id = $1`, [workerId])
 }
 
 /**
@@ -120,7 +122,7 @@ export async function claimJobs(
      FROM picked, async_commit
      WHERE j.id = picked.id
      RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token,
-               j.meta->'trace' AS trace`,
+               j.meta->'trace' AS trace, greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8 AS wait_ms`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
     statementName(prepared, 'claim', names),
   )
@@ -133,6 +135,7 @@ export async function claimJobs(
     maxAttempts: row.max_attempts,
     leaseToken: row.lease_token,
     trace: row.trace,
+    waitMs: row.wait_ms,
   }))
 }
 
@@ -236,8 +239,8 @@ export interface RenewedLeaseRow {
 }
 
 /**
- * @internal The heartbeat: refreshes the worker row — inserting it again when it is gone (the
- * rescuer deletes rows whose heartbeat is stale, as happens to every worker after a long outage) —
+ * @internal The heartbeat: refreshes the worker row — reviving it when a rescuer marked it lost (as
+ * happens to every worker after a long outage), inserting it again when the pruner deleted it —
  * and extends the leases of all jobs it holds, in one statement. Held jobs missing from the result
  * have lost their lease.
  */
@@ -250,9 +253,9 @@ export async function renewLeases(
   const result = await runQuery<RenewedLeaseRow>(
     db,
     `WITH beat AS (
-       INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency)
-       VALUES ($1, $5, $6, $7, $8)
-       ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+       INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms)
+       VALUES ($1, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET ${REVIVE}
        RETURNING id
      ),
      locked AS MATERIALIZED (${lockInIdOrder(names, '$2')}),
@@ -273,6 +276,7 @@ export async function renewLeases(
       worker.pid,
       worker.queues,
       worker.concurrency,
+      worker.heartbeatMs,
     ],
   )
   return result.rows
@@ -357,16 +361,6 @@ export async function rescueExpiredJobs(
   )
   const row = result.rows[0]
   return { requeued: Number(row?.requeued ?? 0), failed: Number(row?.failed ?? 0) }
-}
-
-/** @internal Deletes worker rows whose heartbeat is older than `staleMs` (their jobs are rescued by lease expiry). */
-export async function deleteStaleWorkers(db: Executor, names: SchemaNames, staleMs: number): Promise<number> {
-  const result = await runQuery(
-    db,
-    `DELETE FROM ${names.workers} WHERE heartbeat_at < now() - $1 * interval '1 millisecond'`,
-    [staleMs],
-  )
-  return result.rowCount
 }
 
 /** @internal Writes a running job's progress (fenced) and announces `progress:<id>`. */

@@ -5,7 +5,7 @@
  * cannot hold `stop()` forever. The timer does not keep the process alive.
  *
  * ```ts
- * const inTime = await settleWithin(deleteWorker(pool, names, id), 5_000)
+ * const inTime = await settleWithin(markWorkerStopped(pool, names, id), 5_000)
  * if (!inTime) logger.warn('deregistering timed out')
  * ```
  */

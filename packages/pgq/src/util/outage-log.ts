@@ -28,10 +28,16 @@ export class OutageLog {
   #since: number | undefined
   #lastLine = 0
   #suppressed = 0
+  #lastSuccess: number | undefined
 
   constructor(options: OutageLogOptions) {
     this.#options = Object.freeze({ ...options })
     this.#now = options.now ?? Date.now
+  }
+
+  /** When the database last answered (the `now` clock, ms), or undefined before the first success. */
+  get lastSucceededAt(): number | undefined {
+    return this.#lastSuccess
   }
 
   /** True between a failure and the next success. */
@@ -70,6 +76,7 @@ export class OutageLog {
 
   /** Records a success; ends the outage (one line) when one was going on. */
   succeeded(): void {
+    this.#lastSuccess = this.#now()
     if (this.#since === undefined) return
     const outageMs = this.#now() - this.#since
     this.#since = undefined

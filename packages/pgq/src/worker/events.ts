@@ -19,7 +19,8 @@ export interface JobInfo {
  * ```
  */
 export interface WorkerEventMap {
-  'job:start': { job: JobInfo }
+  /** The handler is about to run. `waitMs`: time from when the job was due (`run_at`) to its claim. */
+  'job:start': { job: JobInfo; waitMs: number }
   /**
    * The handler returned or threw (or was given up at its hard limit): its slot is free now and
    * the next job may start. The outcome is not written yet — an outcome event follows once it is.
@@ -35,11 +36,12 @@ export interface WorkerEventMap {
   /** The handler reported progress (emitted for every report; the database write is throttled). */
   'job:progress': { job: JobInfo; value: number | null }
   /** The attempt failed and the job will run again after `delayMs`. */
-  'job:retry': { job: JobInfo; error: Error; delayMs: number }
+  'job:retry': { job: JobInfo; error: Error; delayMs: number; durationMs: number }
   /** The job failed for good (attempts exhausted, or a non-retryable error). */
-  'job:failed': { job: JobInfo; error: Error }
-  'job:cancelled': { job: JobInfo }
-  'job:snoozed': { job: JobInfo; delayMs: number }
+  'job:failed': { job: JobInfo; error: Error; durationMs: number }
+  /** `durationMs`: how long the handler ran (the outcome events all carry it). */
+  'job:cancelled': { job: JobInfo; durationMs: number }
+  'job:snoozed': { job: JobInfo; delayMs: number; durationMs: number }
   /** The soft (`hard: false`) or hard (`hard: true`) time limit passed. */
   'job:timeout': { job: JobInfo; hard: boolean }
   /**

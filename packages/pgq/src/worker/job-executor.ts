@@ -63,7 +63,7 @@ export class JobExecutor {
   async execute(job: RunningJob, span?: RunSpan): Promise<JobOutcome | null> {
     const { config, events } = this.#deps
     const task = config.tasks.get(job.claim.task)
-    events.emit('job:start', { job: job.info })
+    events.emit('job:start', { job: job.info, waitMs: job.claim.waitMs })
     // cancelled (or lost) while it waited in the prefetch buffer: do not run it at all
     if (job.controller.signal.aborted) return this.#afterAbort(job, task, job.controller.signal.reason)
     if (!task)

@@ -48,16 +48,18 @@ export type JobOutcome =
 
 /**
  * @internal Emits the event of an outcome the database accepted. `state` is what was written: a
- * retry or snooze requested while a cancel was pending was written `cancelled`.
+ * retry or snooze requested while a cancel was pending was written `cancelled`. `durationMs` is the
+ * handler's run time (a succeeded outcome carries its own).
  */
 export function announceOutcome(
   events: WorkerEvents,
   job: JobInfo,
   outcome: JobOutcome,
   state: 'succeeded' | 'failed' | 'cancelled' | 'available',
+  durationMs: number,
 ): void {
   if (state === 'cancelled' || outcome.kind === 'cancelled') {
-    events.emit('job:cancelled', { job })
+    events.emit('job:cancelled', { job, durationMs })
     return
   }
   switch (outcome.kind) {
@@ -65,13 +67,13 @@ export function announceOutcome(
       events.emit('job:succeeded', { job, durationMs: outcome.durationMs })
       break
     case 'retry':
-      events.emit('job:retry', { job, error: outcome.error, delayMs: outcome.delayMs })
+      events.emit('job:retry', { job, error: outcome.error, delayMs: outcome.delayMs, durationMs })
       break
     case 'snoozed':
-      events.emit('job:snoozed', { job, delayMs: outcome.delayMs })
+      events.emit('job:snoozed', { job, delayMs: outcome.delayMs, durationMs })
       break
     case 'failed':
-      events.emit('job:failed', { job, error: outcome.error })
+      events.emit('job:failed', { job, error: outcome.error, durationMs })
       break
   }
 }

@@ -14,14 +14,15 @@ import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJob,
   claimJobs,
-  deleteWorker,
   releaseJobs,
   upsertWorker,
   type WorkerRow,
 } from '../sql/worker-queries.js'
+import { markWorkerStopped } from '../sql/worker-status-queries.js'
 import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
+import { readHealth, type WorkerHealth } from './health.js'
 import { HeldJobs } from './held-jobs.js'
 import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
@@ -106,6 +107,7 @@ export class Worker extends WorkerEvents {
       pid: process.pid,
       queues: Object.freeze([...config.queues.keys()]),
       concurrency: [...config.queues.values()].reduce((a, b) => a + b, 0),
+      heartbeatMs: config.heartbeatMs,
     })
     this.#executor = new JobExecutor({
       config,
@@ -165,6 +167,11 @@ export class Worker extends WorkerEvents {
     return this.#held.size
   }
 
+  /** Whether the worker runs and reaches its database, for health probes (see {@link WorkerHealth}). */
+  get health(): WorkerHealth {
+    return readHealth(this.#state, this.#outage, this.config.heartbeatMs, this.#fatal)
+  }
+
   /** Settles when the worker has stopped (see {@link WorkerHandle}). */
   get closed(): Promise<void> {
     return this.#lifetime.closed
@@ -183,6 +190,7 @@ export class Worker extends WorkerEvents {
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
     if (this.#probePooler) await this.#probeForPooler()
     await upsertWorker(pool, names, this.#row)
+    this.#outage.succeeded() // the database answered: ready from here on
     this.#maintenance = new MaintenanceGroup({
       pool,
       names,
@@ -256,7 +264,7 @@ export class Worker extends WorkerEvents {
       this.#held.finish(job)
       span?.end(...spanOutcome(outcome, written))
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
-      else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written)
+      else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written, durationMs)
     } catch (error) {
       span?.end('abandoned')
       this.reportError('executor', error)
@@ -297,7 +305,7 @@ export class Worker extends WorkerEvents {
     await this.#bounded('releasing unfinished jobs', this.#release(unfinished), deadline)
     await this.#bounded('stopping the heartbeat', this.#renewer.stop(), deadline)
     await this.#bounded('unsubscribing', this.#unsubscribe?.(), deadline)
-    const deregister = deleteWorker(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
+    const deregister = markWorkerStopped(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
       this.reportError('shutdown', error),
     )
     await this.#bounded('deregistering', deregister, deadline)
@@ -310,7 +318,7 @@ export class Worker extends WorkerEvents {
   /**
    * A shutdown step that talks to the database, waited for until `deadline` at most: behind a
    * network black hole a query never answers, and `stop()` must still end. What it did not do is
-   * done by others: the leases expire and the rescuers requeue the jobs and delete the workers row.
+   * done by others: the leases expire and the rescuers requeue the jobs and mark the workers row lost.
    */
   async #bounded(step: string, work: Promise<unknown> | undefined, deadline: number): Promise<void> {
     if (!work || (await settleWithin(work, Math.max(0, deadline - Date.now())))) return
