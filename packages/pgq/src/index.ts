@@ -50,8 +50,6 @@ export {
 } from './errors.js'
 export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
 export type { MigrationResult } from './migrate/migrator.js'
-export type { RunSpanOutcome } from './observe/run-span.js'
-export type { TraceCarrier } from './observe/trace-context.js'
 export type { MissedPolicy } from './schedule/fire-plan.js'
 export {
   defineSchedule,
@@ -78,6 +76,8 @@ export {
   type TaskRegistryOptions,
   type UnknownTask,
 } from './task/task-registry.js'
+export type { RunSpanOutcome } from './tracing/run-span.js'
+export type { TraceCarrier } from './tracing/trace-context.js'
 export type { JobInfo, WorkerEventMap } from './worker/events.js'
 export type { WorkerHealth } from './worker/health.js'
 export { AttemptEndedError, HandlerCrashedError, HardTimeLimitError } from './worker/isolation/errors.js'

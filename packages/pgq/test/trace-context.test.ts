@@ -2,8 +2,8 @@
 // remote one; anything malformed is ignored (the run span then starts a trace of its own).
 import * as api from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
-import type { OtelApi } from '../src/observe/otel-api.js'
-import { fromCarrier, toCarrier } from '../src/observe/trace-context.js'
+import type { OtelApi } from '../src/tracing/otel-api.js'
+import { fromCarrier, toCarrier } from '../src/tracing/trace-context.js'
 
 const otel = api as unknown as OtelApi
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'

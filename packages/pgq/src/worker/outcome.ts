@@ -1,4 +1,4 @@
-import type { RunSpanOutcome } from '../observe/run-span.js'
+import type { RunSpanOutcome } from '../tracing/run-span.js'
 import type { JobInfo, WorkerEvents } from './events.js'
 
 /**

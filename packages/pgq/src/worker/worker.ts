@@ -9,7 +9,6 @@ import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
-import type { Tracing } from '../observe/tracing.js'
 import { registerTasks } from '../sql/task-queries.js'
 import {
   type ClaimedJob,
@@ -19,6 +18,7 @@ import {
   type WorkerRow,
 } from '../sql/worker-queries.js'
 import { markWorkerStopped } from '../sql/worker-status-queries.js'
+import type { Tracing } from '../tracing/tracing.js'
 import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'

@@ -1,6 +1,6 @@
-import type { TraceCarrier } from '../../observe/trace-context.js'
 import { JobAbortedError, PermanentError } from '../../task/job-outcome.js'
 import type { TaskContext } from '../../task/task.js'
+import type { TraceCarrier } from '../../tracing/trace-context.js'
 import type { WireError } from './wire.js'
 
 /** Where a task's handler runs; see docs/operations.md "Isolation modes and their costs". */

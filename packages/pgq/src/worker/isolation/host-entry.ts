@@ -1,10 +1,10 @@
 // The program a handler thread or handler process runs: it imports task modules, runs one
 // handler at a time on request, and reports progress and the outcome to its parent.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { withRemoteParent } from '../../observe/remote-parent.js'
 import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
 import { parsePayloadForRun } from '../../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
+import { withRemoteParent } from '../../tracing/remote-parent.js'
 import { findTask } from './task-lookup.js'
 import { type HostMessage, type ParentMessage, toWireError } from './wire.js'
 

@@ -1,6 +1,6 @@
-import type { TraceCarrier } from '../../observe/trace-context.js'
 import { snooze } from '../../task/job-outcome.js'
 import type { TaskContext } from '../../task/task.js'
+import type { TraceCarrier } from '../../tracing/trace-context.js'
 import { HandlerCrashedError } from './errors.js'
 import { fromWireError, type HandlerRunner } from './handler-runner.js'
 import type { Host, HostExit } from './host.js'

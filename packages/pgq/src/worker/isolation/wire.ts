@@ -1,4 +1,4 @@
-import type { TraceCarrier } from '../../observe/trace-context.js'
+import type { TraceCarrier } from '../../tracing/trace-context.js'
 
 /** @internal What a handler's context carries into a thread or process. */
 export interface WireContext {
