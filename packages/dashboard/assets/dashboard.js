@@ -53,6 +53,13 @@
       }
       setText(row.querySelector('[data-lag]'), q.waiting > 0 ? duration(q.lag_ms) : '—')
     }
+    // a queue left out has no waiting, running or failed job any more
+    const listed = new Set(data.queues.map((q) => q.queue))
+    for (const row of document.querySelectorAll('tr[data-queue]')) {
+      if (listed.has(row.dataset.queue)) continue
+      for (const cell of row.querySelectorAll('[data-count]')) setText(cell.querySelector('a') || cell, '0')
+      setText(row.querySelector('[data-lag]'), '—')
+    }
     for (const key of Object.keys(totals))
       setText(document.querySelector(`[data-total="${key}"]`), number(totals[key]))
     setText(document.querySelector('[data-total-lag]'), lag > 0 ? duration(lag) : '—')

@@ -4,8 +4,8 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createPgq, type Pgq } from 'pgq'
-import { createDashboard, type Dashboard, type DashboardOptions } from '../src/index.js'
 import type { TestSchema } from '../../pgq/test/test-database.js'
+import { createDashboard, type Dashboard, type DashboardOptions } from '../src/index.js'
 
 export interface DashboardServer {
   readonly url: string

@@ -31,8 +31,14 @@ describe('pages', () => {
     expect(status).toBe(200)
     expect(headers.get('content-type')).toMatch(/text\/html/)
     const row = /<tr data-testid="queue-row" data-queue="emails"[\s\S]*?<\/tr>/.exec(html)?.[0] ?? ''
-    const cell = (name: string) => new RegExp(`data-testid="count-${name}"[^>]*><a[^>]*>(\\d+)<`).exec(row)?.[1]
-    expect([cell('waiting'), cell('scheduled'), cell('running'), cell('failed')]).toEqual(['1', '1', '1', '1'])
+    const cell = (name: string) =>
+      new RegExp(`data-testid="count-${name}"[^>]*><a[^>]*>(\\d+)<`).exec(row)?.[1]
+    expect([cell('waiting'), cell('scheduled'), cell('running'), cell('failed')]).toEqual([
+      '1',
+      '1',
+      '1',
+      '1',
+    ])
     expect(html).toContain('data-queue="default"') // known from the live worker's queues
     expect(count(html, 'chart-throughput')).toBe(1)
     expect(count(html, 'chart-failures')).toBe(1)

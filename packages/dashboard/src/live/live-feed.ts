@@ -135,11 +135,11 @@ export class LiveFeed {
     try {
       const { db, names } = this.#options
       const [queues, jobs] = await Promise.all([queueCounts(db, names), jobsLive(db, names, ids)])
-      this.#broadcast('counts', { queues })
       for (const job of jobs) {
         for (const client of this.#clients) if (client.job === job.id) send(client.res, 'job', job)
         if (job.state === 'failed' && finished.has(job.id)) this.#broadcast('failure', job)
       }
+      this.#broadcast('counts', { queues })
     } catch {
       // the database is unreachable for now: the next notification or refresh tries again
     } finally {
