@@ -88,6 +88,45 @@ describe('pages', () => {
     await t.pool.query(`DELETE FROM "${t.schema}".jobs WHERE task = 'bulk'`)
   })
 
+  it('a time range jumps to its ids: exact results, no further page', async () => {
+    // ids grow with creation time (every job's created_at is rewritten to keep that true)
+    const jobs = await t.pgq.enqueueMany(
+      Array.from({ length: 10 }, (_, i) => ({ task: 'hist', payload: { i } })),
+    )
+    await t.pool.query(
+      `UPDATE "${t.schema}".jobs SET created_at = timestamptz '2020-01-01T00:00Z' + (id - $1::bigint) * interval '1 hour'`,
+      [jobs[0]!.id],
+    )
+    const { html } = await page('/jobs?task=hist&from=2020-01-01T03:00&to=2020-01-01T06:00')
+    const ids = [...html.matchAll(/data-job-id="(\d+)"/g)].map((m) => m[1])
+    expect(ids).toEqual([jobs[5]!.id, jobs[4]!.id, jobs[3]!.id])
+    expect(html).not.toContain('data-testid="next-page"')
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs WHERE task = 'hist'`)
+  })
+
+  it('a free-text search examines 50,000 ids per page and continues below', async () => {
+    const old = await t.pgq.enqueue('needle_task', { note: 'needle' })
+    const far = String(BigInt(old.id) + 120_000n)
+    await t.pool.query(
+      `INSERT INTO "${t.schema}".jobs (id, task, payload) OVERRIDING SYSTEM VALUE VALUES ($1, 'needle_task', '{"note": "needle"}')`,
+      [far],
+    )
+    const seen: string[] = []
+    let path: string | undefined = '/jobs?q=needle'
+    let pages = 0
+    while (path) {
+      const { html } = await page(path)
+      seen.push(...[...html.matchAll(/data-job-id="(\d+)"/g)].map((m) => m[1]!))
+      const next = /data-testid="next-page" href="([^"]+)"/.exec(html)?.[1]?.replaceAll('&amp;', '&')
+      if (next) expect(html).toContain('data-testid="window-end"')
+      path = next?.slice('/admin/pgq'.length)
+      pages += 1
+    }
+    expect(seen).toEqual([far, old.id])
+    expect(pages).toBe(3) // (far-50,000, far], then two more windows down to the first id
+    await t.pool.query(`DELETE FROM "${t.schema}".jobs WHERE task = 'needle_task'`)
+  })
+
   it('the job detail shows the payload escaped, the timeline with stacks, and the lock holder', async () => {
     const failed = await page(`/jobs/${s.failed}`)
     expect(failed.status).toBe(200)
