@@ -52,6 +52,10 @@ export class LiveFeed {
   /** Starts streaming to `res`; ends when the browser goes away or the feed closes. */
   async add(res: ServerResponse, job: string | null): Promise<void> {
     securityHeaders(res)
+    if (this.#closed) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end('the dashboard is closing\n')
+      return
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
