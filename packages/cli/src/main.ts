@@ -2,6 +2,7 @@
 // The `pgq` command: parse -> library call -> print. Each command lives in commands/.
 import { Command, CommanderError } from 'commander'
 import { registerCancel } from './commands/cancel.js'
+import { registerDashboard } from './commands/dashboard.js'
 import { registerDemo } from './commands/demo.js'
 import { registerDev } from './commands/dev.js'
 import { registerEnqueue } from './commands/enqueue.js'
@@ -48,6 +49,7 @@ registerWork(program)
 registerWorkers(program)
 registerHealth(program)
 registerSchedule(program)
+registerDashboard(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) {

@@ -13,6 +13,7 @@ export { silentLogger } from './logger.js'
 export { Pruner, type PrunerOptions } from './maintenance/pruner.js'
 export { LATEST_MIGRATION, MIGRATIONS, type MigrationSource, renderMigration } from './migrate/migrations.js'
 export { type MigrationStatus, Migrator, type MigratorOptions } from './migrate/migrator.js'
+export { type JobEvent, parseJobEvent, parseQueueWake, type QueueWake } from './notify/messages.js'
 export {
   type NotificationHandler,
   Notifier,
@@ -41,4 +42,5 @@ export { Schedules, type SchedulesOptions } from './schedule/schedules.js'
 export { assertTimeZone, formatInZone } from './schedule/time-zone.js'
 export { DEFAULT_MAX_PAYLOAD_BYTES, serializeJson } from './task/payload.js'
 export { type RetryPolicy, resolveRetryPolicy } from './task/retry-policy.js'
+export { assertInt, assertOptions, optionKeys } from './util/validate.js'
 export { Worker } from './worker/worker.js'

@@ -1,0 +1,119 @@
+// One job: state, live progress, actions, facts (dedup key, schedule, lock holder), the timeline
+// with every failed attempt and its stack, and the payload and result (large ones truncated).
+// Payloads appear on this page only.
+//
+// data-testid: job-title, job-state, progress-bar, progress-value, job-facts, lock-holder,
+// schedule-link, timeline, timeline-error, payload, payload-truncated, result,
+// action-retry, action-cancel, action-delete.
+import type { Job } from 'pgq'
+import { type Html, html } from '../http/html.js'
+import type { WorkerRow } from '../sql/dashboard-queries.js'
+import { ago, duration, progressPercent, timestamp } from './format.js'
+import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'
+
+/** Payloads and results longer than this (characters of pretty JSON) are cut. */
+export const MAX_SHOWN_JSON = 64 * 1024
+
+function jsonBlock(value: unknown, testid: string): Html {
+  const text = JSON.stringify(value, null, 2) ?? 'null'
+  if (text.length <= MAX_SHOWN_JSON) return html`<pre class="json" data-testid="${testid}">${text}</pre>`
+  return html`<pre class="json" data-testid="${testid}">${text.slice(0, MAX_SHOWN_JSON)}</pre>
+<p class="hint" data-testid="${testid}-truncated">Truncated: showing the first 64 KB of ${Math.ceil(text.length / 1024)} KB. Read it whole with <code>pgq jobs --id …</code> or SQL.</p>`
+}
+
+function timeline(ctx: PageContext, job: Job): Html {
+  type Entry = { at: Date; label: string; detail?: Html; kind?: string }
+  const entries: Entry[] = [{ at: job.createdAt, label: 'enqueued' }]
+  if (job.runAt.getTime() !== job.createdAt.getTime()) {
+    entries.push({ at: job.runAt, label: job.runAt > ctx.now ? 'due (future)' : 'due' })
+  }
+  const took = (from: Date | null, to: Date) =>
+    from ? ` after ${duration(to.getTime() - from.getTime())}` : ''
+  job.errors.forEach((error, index) => {
+    // the last error of a failed job is its end: one entry, not two
+    const final = job.state === 'failed' && index === job.errors.length - 1 && job.finishedAt !== null
+    entries.push({
+      at: new Date(error.at),
+      label: final
+        ? `attempt ${error.attempt} failed for good${took(job.startedAt, job.finishedAt!)}`
+        : `attempt ${error.attempt} failed`,
+      kind: 'failed',
+      detail: html`<p class="error-text">${error.message}</p>${error.stack ? html`<details><summary>stack</summary><pre class="stack">${error.stack}</pre></details>` : ''}`,
+    })
+  })
+  if (job.startedAt) entries.push({ at: job.startedAt, label: `attempt ${job.attempts} started` })
+  if (job.cancelRequestedAt) entries.push({ at: job.cancelRequestedAt, label: 'cancel requested' })
+  if (job.finishedAt && !(job.state === 'failed' && job.errors.length > 0)) {
+    entries.push({
+      at: job.finishedAt,
+      label: `${job.state}${took(job.startedAt, job.finishedAt)}`,
+      kind: job.state,
+    })
+  }
+  entries.sort((a, b) => a.at.getTime() - b.at.getTime())
+  return html`<ol class="timeline" data-testid="timeline">${entries.map(
+    (e) =>
+      html`<li${e.kind ? html` class="${e.kind}"` : ''}${e.kind === 'failed' ? html` data-testid="timeline-error"` : ''}><time datetime="${e.at.toISOString()}">${timestamp(e.at)}</time> <strong>${e.label}</strong>${e.detail ?? ''}</li>`,
+  )}</ol>`
+}
+
+function facts(ctx: PageContext, job: Job, worker: WorkerRow | undefined): Html {
+  const row = (label: string, value: Html | string) => html`<dt>${label}</dt><dd>${value}</dd>`
+  return html`<dl class="facts" data-testid="job-facts">
+${row('task', job.task)}${row('queue', html`<a href="${href(ctx, '/jobs', { queue: job.queue })}">${job.queue}</a>`)}
+${row('priority', String(job.priority))}
+${row('attempts', `${job.attempts} of ${job.maxAttempts} (interruptions ${job.interruptions} of ${job.maxInterruptions})`)}
+${row('dedup key', job.dedupKey ?? '—')}
+${row(
+  'schedule',
+  job.scheduleName
+    ? html`<a data-testid="schedule-link" href="${href(ctx, '/schedules')}#schedule-${job.scheduleName}">${job.scheduleName}</a>${job.scheduledFor ? ` (tick ${timestamp(job.scheduledFor)})` : ''}`
+    : '—',
+)}
+${
+  job.state === 'running'
+    ? row(
+        'held by',
+        html`<span data-testid="lock-holder">${worker ? `${worker.hostname} pid ${worker.pid}` : 'a worker whose row is gone'} <code>${job.lockedBy ?? ''}</code>; lease until ${timestamp(job.leaseExpiresAt)}</span>`,
+      )
+    : ''
+}
+${row('retained until', job.deleteAfter ? timestamp(job.deleteAfter) : '—')}
+</dl>`
+}
+
+function actions(ctx: PageContext, job: Job): Html {
+  const returnTo = href(ctx, `/jobs/${job.id}`)
+  const base = `/actions/jobs/${job.id}`
+  return html`<div class="actions">
+${job.state === 'failed' || job.state === 'cancelled' ? actionForm(ctx, { action: `${base}/retry`, label: 'Retry', testid: 'action-retry', confirm: `Retry job #${job.id}?`, returnTo }) : ''}
+${job.state === 'available' || job.state === 'running' ? actionForm(ctx, { action: `${base}/cancel`, label: 'Cancel', testid: 'action-cancel', confirm: `Cancel job #${job.id}?`, returnTo }) : ''}
+${job.state !== 'running' ? actionForm(ctx, { action: `${base}/delete`, label: 'Delete', testid: 'action-delete', confirm: `Delete job #${job.id}? This cannot be undone.`, returnTo: href(ctx, '/jobs'), danger: true }) : ''}
+</div>`
+}
+
+/** The job detail page. */
+export function jobDetailPage(ctx: PageContext, job: Job, worker: WorkerRow | undefined): Html {
+  const pct = progressPercent(job.progress)
+  const showProgress = job.state === 'running' || job.progress !== null
+  const body = html`<h1 data-testid="job-title">Job #${job.id} <small>${job.task}</small> ${stateBadge(job.state, 'job-state')}</h1>
+${actions(ctx, job)}
+${
+  showProgress
+    ? html`<p class="progress-line"><progress data-testid="progress-bar" data-progress max="100"${pct === null ? '' : html` value="${pct}"`}></progress> <span data-testid="progress-value" data-progress-value>${pct === null ? 'no progress reported' : `${pct} %`}</span></p>`
+    : ''
+}
+${job.lastError && job.state !== 'succeeded' ? html`<p class="error" data-testid="last-error">${job.lastError}</p>` : ''}
+<div class="columns">
+<section><h2>Facts</h2>${facts(ctx, job, job.lockedBy ? workerOrUndefined(job, worker) : undefined)}</section>
+<section><h2>Timeline</h2>${timeline(ctx, job)}<p class="hint">created ${ago(job.createdAt, ctx.now)}</p></section>
+</div>
+<section><h2>Payload</h2>${jsonBlock(job.payload, 'payload')}</section>
+${job.state === 'succeeded' ? html`<section><h2>Result</h2>${jsonBlock(job.result, 'result')}</section>` : ''}
+${job.progress !== null ? html`<section><h2>Progress report</h2>${jsonBlock(job.progress, 'progress')}</section>` : ''}`
+  return layout(ctx, { title: `Job #${job.id}`, section: 'jobs', body, job: job.id, state: job.state })
+}
+
+function workerOrUndefined(job: Job, worker: WorkerRow | undefined): WorkerRow | undefined {
+  return worker && worker.id === job.lockedBy ? worker : undefined
+}

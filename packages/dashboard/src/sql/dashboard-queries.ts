@@ -1,0 +1,158 @@
+// Every statement the dashboard runs that pgq's own API does not cover, as named functions. Values
+// are bound parameters; identifiers come from the client's validated, quoted schema names. None of
+// them needs an index beyond those of migrations/0001 (see each function for the one it uses).
+import type { Pgq } from 'pgq'
+
+/** The client's validated, quoted schema names. */
+export type Names = Pgq['names']
+/** Where the statements run: the client's pool. */
+export type Db = Pgq['pool']
+
+/** One queue's live counts, as the overview and the live feed show them. */
+export interface QueueCountsRow {
+  queue: string
+  waiting: number
+  scheduled: number
+  running: number
+  failed: number
+  oldest_waiting_since: Date | null
+  lag_ms: number
+}
+
+/**
+ * Per queue: waiting (due), scheduled (due later), running and failed jobs, and the age of the oldest
+ * due job. Each count reads one partial index (claim, lease, failed), never the finished history;
+ * queues known only from the task registry, schedules or live workers are listed with zeros.
+ */
+export async function queueCounts(db: Db, names: Names): Promise<QueueCountsRow[]> {
+  const { rows } = await db.query<QueueCountsRow>(
+    `WITH a AS (
+       SELECT j.queue,
+         count(*) FILTER (WHERE j.run_at <= now())::int AS waiting,
+         count(*) FILTER (WHERE j.run_at > now())::int AS scheduled,
+         min(j.run_at) FILTER (WHERE j.run_at <= now()) AS oldest_waiting_since
+       FROM ${names.jobs} AS j WHERE j.state = 'available' GROUP BY j.queue
+     ),
+     r AS (SELECT j.queue, count(*)::int AS running FROM ${names.jobs} AS j WHERE j.state = 'running' GROUP BY j.queue),
+     f AS (SELECT j.queue, count(*)::int AS failed FROM ${names.jobs} AS j WHERE j.state = 'failed' GROUP BY j.queue),
+     known AS (
+       SELECT queue FROM a UNION SELECT queue FROM r UNION SELECT queue FROM f
+       UNION SELECT t.queue FROM ${names.quoted}.tasks AS t
+       UNION SELECT s.queue FROM ${names.schedules} AS s WHERE s.queue IS NOT NULL
+       UNION SELECT unnest(w.queues) FROM ${names.workers} AS w
+     )
+     SELECT k.queue, coalesce(a.waiting, 0) AS waiting, coalesce(a.scheduled, 0) AS scheduled,
+       coalesce(r.running, 0) AS running, coalesce(f.failed, 0) AS failed, a.oldest_waiting_since,
+       coalesce(floor(extract(epoch FROM now() - a.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms
+     FROM known AS k
+     LEFT JOIN a ON a.queue = k.queue LEFT JOIN r ON r.queue = k.queue LEFT JOIN f ON f.queue = k.queue
+     ORDER BY k.queue`,
+  )
+  return rows
+}
+
+/** Jobs finished in one minute, by outcome. */
+export interface MinuteRow {
+  minute: Date
+  succeeded: number
+  failed: number
+  cancelled: number
+}
+
+/**
+ * Jobs finished per minute over the last `minutes` minutes (the current one included), oldest
+ * first, one row per minute (zeros included). `finished_at` has no index of its own (one would slow
+ * every finalize), so this scans the table: the dashboard caches it for a few seconds.
+ */
+export async function finishedPerMinute(db: Db, names: Names, minutes: number): Promise<MinuteRow[]> {
+  const { rows } = await db.query<MinuteRow>(
+    `WITH m AS (
+       SELECT generate_series(date_trunc('minute', now()) - make_interval(mins => $1 - 1),
+                              date_trunc('minute', now()), interval '1 minute') AS minute
+     ),
+     c AS (
+       SELECT date_trunc('minute', j.finished_at) AS minute,
+         count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
+         count(*) FILTER (WHERE j.state = 'failed')::int AS failed,
+         count(*) FILTER (WHERE j.state = 'cancelled')::int AS cancelled
+       FROM ${names.jobs} AS j
+       WHERE j.finished_at >= date_trunc('minute', now()) - make_interval(mins => $1 - 1)
+       GROUP BY 1
+     )
+     SELECT m.minute, coalesce(c.succeeded, 0) AS succeeded, coalesce(c.failed, 0) AS failed,
+       coalesce(c.cancelled, 0) AS cancelled
+     FROM m LEFT JOIN c ON c.minute = m.minute ORDER BY m.minute`,
+    [minutes],
+  )
+  return rows
+}
+
+/** A worker row with the number of jobs it holds now. */
+export interface WorkerRow {
+  id: string
+  hostname: string
+  pid: number
+  queues: string[]
+  concurrency: number
+  started_at: Date
+  heartbeat_at: Date
+  running: number
+}
+
+/**
+ * Workers whose heartbeat is younger than `timeoutMs`, oldest first, each with the count of running
+ * jobs it holds (the lease index: running jobs only).
+ */
+export async function liveWorkers(db: Db, names: Names, timeoutMs: number): Promise<WorkerRow[]> {
+  const { rows } = await db.query<WorkerRow>(
+    `SELECT w.id::text AS id, w.hostname, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,
+       coalesce(r.running, 0)::int AS running
+     FROM ${names.workers} AS w
+     LEFT JOIN (SELECT j.locked_by, count(*) AS running FROM ${names.jobs} AS j
+                WHERE j.state = 'running' GROUP BY j.locked_by) AS r ON r.locked_by = w.id
+     WHERE w.heartbeat_at > now() - make_interval(secs => $1::double precision / 1000)
+     ORDER BY w.started_at, w.id`,
+    [timeoutMs],
+  )
+  return rows
+}
+
+/** One worker row by id (any heartbeat), or undefined. */
+export async function workerById(db: Db, names: Names, id: string): Promise<WorkerRow | undefined> {
+  const { rows } = await db.query<WorkerRow>(
+    `SELECT w.id::text AS id, w.hostname, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,
+       0 AS running
+     FROM ${names.workers} AS w WHERE w.id = $1::uuid`,
+    [id],
+  )
+  return rows[0]
+}
+
+/** What the live feed sends about one job. */
+export interface JobLiveRow {
+  id: string
+  task: string
+  queue: string
+  state: string
+  attempts: number
+  progress: unknown
+  last_error: string | null
+}
+
+/** State, progress and last error of the given jobs (primary key lookups). */
+export async function jobsLive(db: Db, names: Names, ids: readonly string[]): Promise<JobLiveRow[]> {
+  if (ids.length === 0) return []
+  const { rows } = await db.query<JobLiveRow>(
+    `SELECT j.id::text AS id, j.task, j.queue, j.state, j.attempts, j.progress,
+       j.errors -> -1 ->> 'message' AS last_error
+     FROM ${names.jobs} AS j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id`,
+    [ids],
+  )
+  return rows
+}
+
+/** The database's clock. */
+export async function databaseNow(db: Db): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>('SELECT now() AS now')
+  return rows[0]!.now
+}
