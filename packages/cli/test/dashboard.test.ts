@@ -47,6 +47,10 @@ describe('pgq dashboard', () => {
       expect(html).toContain('data-queue="emails"')
       expect(html).toContain('data-testid="read-only-badge"')
       expect((await fetch(`http://127.0.0.1:${port}/elsewhere`)).status).toBe(404)
+      // the queue gauges at <base>/metrics, read from the database at scrape time
+      const metrics = await fetch(`http://127.0.0.1:${port}/admin/pgq/metrics`)
+      expect(metrics.status).toBe(200)
+      expect(await metrics.text()).toMatch(/^pgq_queue_jobs\{queue="emails",state="waiting"\} 1$/m)
       const stream = await fetch(`http://127.0.0.1:${port}/admin/pgq/events`)
       const reader = stream.body!.getReader()
       await reader.read() // the stream is open

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type Logger, type Pgq, PgqValidationError } from 'pgq'
-import { assertInt, assertOptions, optionKeys, silentLogger } from 'pgq/internal'
+import { assertOptions, optionKeys, silentLogger } from 'pgq/internal'
 
 /**
  * Options of {@link createDashboard}.
@@ -18,8 +18,6 @@ export interface DashboardOptions {
   readonly readOnly?: boolean
   /** Served at `<basePath>/metrics` when given (e.g. a Prometheus handler). */
   readonly metrics?: (req: IncomingMessage, res: ServerResponse) => Promise<void>
-  /** A worker whose heartbeat is older than this is not listed as live, in ms (default 60,000). */
-  readonly workerTimeoutMs?: number
   /** Where unexpected errors (a failed query behind a 500 page) are logged (default: nowhere). */
   readonly logger?: Logger
 }
@@ -36,7 +34,6 @@ export interface DashboardConfig {
   readonly basePath: string
   readonly readOnly: boolean
   readonly metrics: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | null
-  readonly workerTimeoutMs: number
   readonly logger: Logger
 }
 
@@ -45,7 +42,6 @@ const KNOWN = optionKeys<DashboardOptions>({
   basePath: true,
   readOnly: true,
   metrics: true,
-  workerTimeoutMs: true,
   logger: true,
 })
 const BASE_PATH = /^(\/[A-Za-z0-9._~-]+)*$/
@@ -75,12 +71,6 @@ export function resolveConfig(options: DashboardOptions): DashboardConfig {
       metrics,
     )
   }
-  const workerTimeoutMs = assertInt(
-    options.workerTimeoutMs ?? 60_000,
-    'dashboard.workerTimeoutMs',
-    1_000,
-    86_400_000,
-  )
   const logger = options.logger ?? silentLogger
   if (typeof logger?.error !== 'function') {
     throw new PgqValidationError(
@@ -89,5 +79,5 @@ export function resolveConfig(options: DashboardOptions): DashboardConfig {
       logger,
     )
   }
-  return Object.freeze({ pgq, basePath, readOnly, metrics: metrics ?? null, workerTimeoutMs, logger })
+  return Object.freeze({ pgq, basePath, readOnly, metrics: metrics ?? null, logger })
 }

@@ -1,7 +1,6 @@
 // Each page's data, read and rendered: the GET side of the dashboard. Reads go through pgq's API
 // where it has one (jobs.get, schedules.list/preview) and through sql/ otherwise.
 import type { DashboardConfig } from './config.js'
-import { listGoneWorkers } from './gone-workers.js'
 import type { Html } from './http/html.js'
 import { type JobsFilter, toSearch } from './jobs-filter.js'
 import { jobDetailPage } from './pages/job-detail.js'
@@ -12,6 +11,7 @@ import { type ScheduleView, schedulesPage } from './pages/schedules.js'
 import { workersPage } from './pages/workers.js'
 import {
   finishedPerMinute,
+  goneWorkers,
   type JobLiveRow,
   jobsLive,
   liveWorkers,
@@ -21,6 +21,9 @@ import {
   workerById,
 } from './sql/dashboard-queries.js'
 import { searchJobs } from './sql/job-search-queries.js'
+
+/** The workers page lists workers gone within this long. */
+const GONE_WITHIN_MS = 3_600_000
 
 /** Jobs per page of the jobs list. */
 export const PAGE_SIZE = 50
@@ -85,8 +88,8 @@ export class Views {
 
   async workers(ctx: PageContext): Promise<Html> {
     const [live, gone] = await Promise.all([
-      liveWorkers(this.#db, this.#names, this.#config.workerTimeoutMs),
-      listGoneWorkers(this.#db, this.#names),
+      liveWorkers(this.#db, this.#names),
+      goneWorkers(this.#db, this.#names, GONE_WITHIN_MS),
     ])
     return workersPage(ctx, live, gone)
   }

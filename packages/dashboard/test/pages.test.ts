@@ -169,15 +169,27 @@ describe('pages', () => {
     expect(html).toContain('data-testid="action-trigger"')
   })
 
-  it('the workers page lists live workers with the jobs they run now, and no gone ones yet', async () => {
+  it('the workers page lists live workers with the jobs they run now, then stopped and lost ones as gone', async () => {
     const { status, html } = await page('/workers')
     expect(status).toBe(200)
     expect(html).toContain(`data-worker-id="${s.workerId}"`)
     expect(html).toMatch(/data-testid="worker-running"><a[^>]*>1</)
     expect(html).toContain('None recorded.')
-    await t.pool.query(`UPDATE "${t.schema}".workers SET heartbeat_at = now() - interval '1 hour'`)
-    expect((await page('/workers')).html).not.toContain('data-testid="worker-row"')
-    await t.pool.query(`UPDATE "${t.schema}".workers SET heartbeat_at = now()`)
+    // a stale heartbeat: no longer live, listed as lost (the worker_status view of migration 0008)
+    await t.pool.query(`UPDATE "${t.schema}".workers SET heartbeat_at = now() - interval '10 minutes'`)
+    const lost = (await page('/workers')).html
+    expect(lost).not.toContain('data-testid="worker-row"')
+    expect(lost).toContain('lost (heartbeat went stale)')
+    // a graceful stop: listed as stopped
+    await t.pool.query(
+      `UPDATE "${t.schema}".workers SET stopped_at = now(), stop_reason = 'stopped', heartbeat_at = now()`,
+    )
+    const stopped = (await page('/workers')).html
+    expect(stopped).not.toContain('data-testid="worker-row"')
+    expect(stopped).toMatch(/<td>stopped<\/td>/)
+    await t.pool.query(
+      `UPDATE "${t.schema}".workers SET stopped_at = NULL, stop_reason = NULL, heartbeat_at = now()`,
+    )
   })
 
   it('honours the base path: links, assets, and paths outside it left to the host', async () => {

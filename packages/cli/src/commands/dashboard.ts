@@ -3,6 +3,8 @@ import { createDashboard } from '@pgq/dashboard'
 import type { Command } from 'commander'
 import { createLineLogger, createPgq, type LogLevel } from 'pgq'
 import { Migrator } from 'pgq/internal'
+import { collectQueueMetrics, metricsHandler } from 'pgq/metrics'
+import { Registry } from 'prom-client'
 import { waitForDatabase } from '../connect.js'
 import { intOption } from '../format.js'
 import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
@@ -42,12 +44,17 @@ export function registerDashboard(program: Command): void {
     const logger = createLineLogger(options.logLevel)
     const pool = openPool(options, 5)
     const pgq = createPgq({ pool, schema: options.schema })
+    // <base>/metrics: the queue gauges read from the database at scrape time (depth, lag, live
+    // workers); the job counters live in the workers (`pgq work --http-port`)
+    const registry = new Registry()
+    collectQueueMetrics(pgq, { registry })
     let dashboard: ReturnType<typeof createDashboard>
     try {
       dashboard = createDashboard({
         pgq,
         basePath: options.basePath,
         readOnly: options.readOnly === true,
+        metrics: metricsHandler(registry),
         logger,
       })
     } catch (error) {

@@ -39,7 +39,7 @@ export async function queueCounts(db: Db, names: Names): Promise<QueueCountsRow[
        SELECT queue FROM a UNION SELECT queue FROM r UNION SELECT queue FROM f
        UNION SELECT t.queue FROM ${names.quoted}.tasks AS t
        UNION SELECT s.queue FROM ${names.schedules} AS s WHERE s.queue IS NOT NULL
-       UNION SELECT unnest(w.queues) FROM ${names.workers} AS w
+       UNION SELECT unnest(w.queues) FROM ${names.workerStatus} AS w WHERE w.status = 'alive'
      )
      SELECT k.queue, coalesce(a.waiting, 0) AS waiting, coalesce(a.scheduled, 0) AS scheduled,
        coalesce(r.running, 0) AS running, coalesce(f.failed, 0) AS failed, a.oldest_waiting_since,
@@ -100,32 +100,55 @@ export interface WorkerRow {
 }
 
 /**
- * Workers whose heartbeat is younger than `timeoutMs`, oldest first, each with the count of running
- * jobs it holds (the lease index: running jobs only).
+ * Live workers (the `worker_status` view of migration 0008 decides: a heartbeat within 3 of its
+ * intervals), oldest first, each with the count of running jobs it holds.
  */
-export async function liveWorkers(db: Db, names: Names, timeoutMs: number): Promise<WorkerRow[]> {
+export async function liveWorkers(db: Db, names: Names): Promise<WorkerRow[]> {
   const { rows } = await db.query<WorkerRow>(
     `SELECT w.id::text AS id, w.hostname, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,
-       coalesce(r.running, 0)::int AS running
-     FROM ${names.workers} AS w
-     LEFT JOIN (SELECT j.locked_by, count(*) AS running FROM ${names.jobs} AS j
-                WHERE j.state = 'running' GROUP BY j.locked_by) AS r ON r.locked_by = w.id
-     WHERE w.heartbeat_at > now() - make_interval(secs => $1::double precision / 1000)
+       w.running_jobs::int AS running
+     FROM ${names.workerStatus} AS w
+     WHERE w.status = 'alive'
      ORDER BY w.started_at, w.id`,
-    [timeoutMs],
   )
   return rows
 }
 
-/** One worker row by id (any heartbeat), or undefined. */
+/** One worker by id (alive or gone), or undefined. */
 export async function workerById(db: Db, names: Names, id: string): Promise<WorkerRow | undefined> {
   const { rows } = await db.query<WorkerRow>(
     `SELECT w.id::text AS id, w.hostname, w.pid, w.queues, w.concurrency, w.started_at, w.heartbeat_at,
-       0 AS running
-     FROM ${names.workers} AS w WHERE w.id = $1::uuid`,
+       w.running_jobs::int AS running
+     FROM ${names.workerStatus} AS w WHERE w.id = $1::uuid`,
     [id],
   )
   return rows[0]
+}
+
+/** A worker that stopped (gracefully) or was lost (its heartbeat went stale). */
+export interface GoneWorkerRow {
+  id: string
+  hostname: string
+  pid: number
+  queues: string[]
+  started_at: Date
+  gone_at: Date
+  status: 'stopped' | 'lost'
+}
+
+/** Workers gone within `withinMs`, newest first (rows are kept for a day, then pruned). */
+export async function goneWorkers(db: Db, names: Names, withinMs: number): Promise<GoneWorkerRow[]> {
+  const { rows } = await db.query<GoneWorkerRow>(
+    `SELECT w.id::text AS id, w.hostname, w.pid, w.queues, w.started_at,
+       coalesce(w.stopped_at, w.heartbeat_at) AS gone_at, w.status
+     FROM ${names.workerStatus} AS w
+     WHERE w.status <> 'alive'
+       AND coalesce(w.stopped_at, w.heartbeat_at) > now() - make_interval(secs => $1::double precision / 1000)
+     ORDER BY gone_at DESC, w.id
+     LIMIT 100`,
+    [withinMs],
+  )
+  return rows
 }
 
 /** What the live feed sends about one job. */
