@@ -132,6 +132,7 @@ describe('pages', () => {
     expect(failed.status).toBe(200)
     expect(count(failed.html, 'timeline-error')).toBe(2)
     expect(failed.html).toContain('at send (mail.js:10:5)')
+    expect(failed.html).toContain(`attempt 1 started on worker ${s.workerId.slice(0, 8)}`)
     expect(failed.html).toContain('data-testid="action-retry"')
 
     const waiting = await page(`/jobs/${s.waiting}`)

@@ -44,6 +44,12 @@ export async function seedEveryState(t: TestSchema): Promise<Seeded> {
     `UPDATE "${t.schema}".jobs SET errors = jsonb_set(errors, '{1,stack}', '"Error: mailbox <full>\\n    at send (mail.js:10:5)"') WHERE id = $1`,
     [failed],
   )
+  // the first attempt as a worker records it: when it started and which worker ran it
+  await t.pool.query(
+    `UPDATE "${t.schema}".jobs SET errors = jsonb_set(jsonb_set(errors, '{0,startedAt}', to_jsonb(now() - interval '3 seconds')),
+       '{0,worker}', to_jsonb($2::text)) WHERE id = $1`,
+    [failed, workerId],
+  )
   await markCancelled(t, cancelled)
   return { waiting, scheduled, running, succeeded, failed, cancelled, workerId }
 }

@@ -88,7 +88,11 @@ function describeValue(value: unknown): string {
  */
 export interface JobErrorRecord {
   readonly attempt: number
+  /** When the attempt ended with this error (ISO 8601, the database's clock). */
   readonly at: string
+  /** When the attempt started, and the id of the worker that ran it (`pgq.workers`); absent on errors written before pgq 0.1's worker history. */
+  readonly startedAt?: string | null
+  readonly worker?: string | null
   readonly message: string
   readonly stack?: string | null
 }

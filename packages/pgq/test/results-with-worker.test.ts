@@ -44,7 +44,13 @@ describe('awaiting results of jobs another process runs', () => {
     const error = await t.pgq.jobs.waitFor(bad.id, { timeoutMs: 10_000 }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(JobFailedError)
     expect((error as JobFailedError).errors).toEqual([
-      expect.objectContaining({ attempt: 1, message: 'kaboom' }),
+      expect.objectContaining({
+        attempt: 1,
+        message: 'kaboom',
+        // when the attempt started and which worker ran it (the dashboard's timeline shows both)
+        startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        worker: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/),
+      }),
     ])
   })
 

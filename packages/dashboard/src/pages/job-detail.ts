@@ -29,19 +29,30 @@ function timeline(ctx: PageContext, job: Job): Html {
   }
   const took = (from: Date | null, to: Date) =>
     from ? ` after ${duration(to.getTime() - from.getTime())}` : ''
+  const on = (worker: string | null | undefined) => (worker ? ` on worker ${worker.slice(0, 8)}` : '')
   job.errors.forEach((error, index) => {
     // the last error of a failed job is its end: one entry, not two
     const final = job.state === 'failed' && index === job.errors.length - 1 && job.finishedAt !== null
+    // errors record when their attempt started and the worker that ran it
+    const started = error.startedAt ? new Date(error.startedAt) : null
+    if (started) entries.push({ at: started, label: `attempt ${error.attempt} started${on(error.worker)}` })
     entries.push({
       at: new Date(error.at),
       label: final
-        ? `attempt ${error.attempt} failed for good${took(job.startedAt, job.finishedAt!)}`
-        : `attempt ${error.attempt} failed`,
+        ? `attempt ${error.attempt} failed for good${took(started ?? job.startedAt, job.finishedAt!)}`
+        : `attempt ${error.attempt} failed${took(started, new Date(error.at))}`,
       kind: 'failed',
       detail: html`<p class="error-text">${error.message}</p>${error.stack ? html`<details><summary>stack</summary><pre class="stack">${error.stack}</pre></details>` : ''}`,
     })
   })
-  if (job.startedAt) entries.push({ at: job.startedAt, label: `attempt ${job.attempts} started` })
+  // the latest attempt's start, unless its error above already carries it
+  if (
+    job.startedAt &&
+    !job.errors.some((e) => e.startedAt && Date.parse(e.startedAt) === job.startedAt!.getTime())
+  ) {
+    const holder = job.state === 'running' ? on(job.lockedBy) : ''
+    entries.push({ at: job.startedAt, label: `attempt ${job.attempts} started${holder}` })
+  }
   if (job.cancelRequestedAt) entries.push({ at: job.cancelRequestedAt, label: 'cancel requested' })
   if (job.finishedAt && !(job.state === 'failed' && job.errors.length > 0)) {
     entries.push({

@@ -189,7 +189,8 @@ export async function finalizeJobs(
            result = u.result,
            errors = CASE WHEN u.error IS NULL THEN j.errors
                          ELSE (SELECT coalesce(jsonb_agg(e.value ORDER BY e.n), '[]'::jsonb)
-                               FROM jsonb_array_elements(j.errors || jsonb_build_array(u.error || jsonb_build_object('at', now())))
+                               FROM jsonb_array_elements(j.errors || jsonb_build_array(u.error || jsonb_build_object(
+                                      'at', now(), 'startedAt', j.started_at, 'worker', j.locked_by)))
                                     WITH ORDINALITY AS e(value, n)
                                WHERE e.n > jsonb_array_length(j.errors) + 1 - $9) END,
            attempts = CASE WHEN u.refund THEN j.attempts - 1 ELSE j.attempts END,
@@ -337,7 +338,7 @@ export async function rescueExpiredJobs(
            run_at = now(),
            errors = CASE WHEN j.interruptions + 1 >= j.max_interruptions
              THEN j.errors || jsonb_build_array(jsonb_build_object(
-               'attempt', j.attempts, 'at', now(), 'name', 'InterruptedError',
+               'attempt', j.attempts, 'at', now(), 'startedAt', j.started_at, 'worker', j.locked_by, 'name', 'InterruptedError',
                'message', format('interrupted %s times: the worker running it died or lost its lease', j.interruptions + 1)))
              ELSE j.errors END,
            finished_at = CASE WHEN j.interruptions + 1 >= j.max_interruptions THEN now() END,
