@@ -1,5 +1,6 @@
 // Each page's data, read and rendered: the GET side of the dashboard. Reads go through pgq's API
-// where it has one (jobs.get, schedules.list/preview) and through sql/ otherwise.
+// where it has one (jobs.get, schedules.list/preview, WorkerList) and through sql/ otherwise.
+import { WorkerList } from 'pgq'
 import type { DashboardConfig } from './config.js'
 import type { Html } from './http/html.js'
 import { type JobsFilter, toSearch } from './jobs-filter.js'
@@ -11,14 +12,11 @@ import { type ScheduleView, schedulesPage } from './pages/schedules.js'
 import { workersPage } from './pages/workers.js'
 import {
   finishedPerMinute,
-  goneWorkers,
   type JobLiveRow,
   jobsLive,
-  liveWorkers,
   type MinuteRow,
   type QueueCountsRow,
   queueCounts,
-  workerById,
 } from './sql/dashboard-queries.js'
 import { searchJobs } from './sql/job-search-queries.js'
 
@@ -33,10 +31,12 @@ export const CHART_CACHE_MS = 10_000
 /** Reads and renders the pages of one dashboard. */
 export class Views {
   readonly #config: DashboardConfig
+  readonly #workers: WorkerList
   #chart: { at: number; rows: Promise<MinuteRow[]> } | undefined
 
   constructor(config: DashboardConfig) {
     this.#config = config
+    this.#workers = new WorkerList({ pool: config.pgq.pool, schema: config.pgq.config.schema })
   }
 
   get #db() {
@@ -66,7 +66,9 @@ export class Views {
   async job(ctx: PageContext, id: string): Promise<Html | undefined> {
     const job = await this.#config.pgq.jobs.get(id)
     if (!job) return undefined
-    const worker = job.lockedBy ? await workerById(this.#db, this.#names, job.lockedBy) : undefined
+    const worker = job.lockedBy
+      ? (await this.#workers.list({ goneWithinMs: GONE_WITHIN_MS })).find((w) => w.id === job.lockedBy)
+      : undefined
     return jobDetailPage(ctx, job, worker)
   }
 
@@ -87,11 +89,12 @@ export class Views {
   }
 
   async workers(ctx: PageContext): Promise<Html> {
-    const [live, gone] = await Promise.all([
-      liveWorkers(this.#db, this.#names),
-      goneWorkers(this.#db, this.#names, GONE_WITHIN_MS),
-    ])
-    return workersPage(ctx, live, gone)
+    const workers = await this.#workers.list({ goneWithinMs: GONE_WITHIN_MS })
+    return workersPage(
+      ctx,
+      workers.filter((w) => w.status === 'alive'),
+      workers.filter((w) => w.status !== 'alive'),
+    )
   }
 
   /** What the poll fallback returns: the counts, and the watched job's state and progress. */

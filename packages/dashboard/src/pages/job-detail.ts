@@ -5,9 +5,8 @@
 // data-testid: job-title, job-state, progress-bar, progress-value, job-facts, lock-holder,
 // schedule-link, timeline, timeline-error, payload, payload-truncated, result,
 // action-retry, action-cancel, action-delete.
-import type { Job } from 'pgq'
+import type { Job, WorkerInfo } from 'pgq'
 import { type Html, html } from '../http/html.js'
-import type { WorkerRow } from '../sql/dashboard-queries.js'
 import { ago, duration, progressPercent, timestamp } from './format.js'
 import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'
 
@@ -68,7 +67,7 @@ function timeline(ctx: PageContext, job: Job): Html {
   )}</ol>`
 }
 
-function facts(ctx: PageContext, job: Job, worker: WorkerRow | undefined): Html {
+function facts(ctx: PageContext, job: Job, worker: WorkerInfo | undefined): Html {
   const row = (label: string, value: Html | string) => html`<dt>${label}</dt><dd>${value}</dd>`
   return html`<dl class="facts" data-testid="job-facts">
 ${row('task', job.task)}${row('queue', html`<a href="${href(ctx, '/jobs', { queue: job.queue })}">${job.queue}</a>`)}
@@ -104,7 +103,7 @@ ${job.state !== 'running' ? actionForm(ctx, { action: `${base}/delete`, label: '
 }
 
 /** The job detail page. */
-export function jobDetailPage(ctx: PageContext, job: Job, worker: WorkerRow | undefined): Html {
+export function jobDetailPage(ctx: PageContext, job: Job, worker: WorkerInfo | undefined): Html {
   const pct = progressPercent(job.progress)
   const showProgress = job.state === 'running' || job.progress !== null
   const body = html`<h1 data-testid="job-title">Job #${job.id} <small>${job.task}</small> ${stateBadge(job.state, 'job-state')}</h1>
@@ -125,6 +124,6 @@ ${job.progress !== null ? html`<section><h2>Progress report</h2>${jsonBlock(job.
   return layout(ctx, { title: `Job #${job.id}`, section: 'jobs', body, job: job.id, state: job.state })
 }
 
-function workerOrUndefined(job: Job, worker: WorkerRow | undefined): WorkerRow | undefined {
+function workerOrUndefined(job: Job, worker: WorkerInfo | undefined): WorkerInfo | undefined {
   return worker && worker.id === job.lockedBy ? worker : undefined
 }

@@ -1,8 +1,9 @@
 // Workers: every live worker (the worker_status view decides) and the ones gone in the last hour.
 //
 // data-testid: worker-row (data-worker-id=<uuid>), worker-running, gone-workers.
+
+import type { WorkerInfo } from 'pgq'
 import { type Html, html } from '../http/html.js'
-import type { GoneWorkerRow, WorkerRow } from '../sql/dashboard-queries.js'
 import { ago, timestamp } from './format.js'
 import { href, layout, type PageContext } from './layout.js'
 
@@ -10,8 +11,8 @@ import { href, layout, type PageContext } from './layout.js'
 /** The workers page. */
 export function workersPage(
   ctx: PageContext,
-  live: readonly WorkerRow[],
-  gone: readonly GoneWorkerRow[],
+  live: readonly WorkerInfo[],
+  gone: readonly WorkerInfo[],
 ): Html {
   const rows = live.map(
     (w) => html`<tr data-testid="worker-row" data-worker-id="${w.id}" data-nav-row>
@@ -19,9 +20,9 @@ export function workersPage(
 <td class="num">${w.pid}</td>
 <td>${w.queues.map((q) => html`<a class="tag" href="${href(ctx, '/jobs', { queue: q })}">${q}</a> `)}</td>
 <td class="num">${w.concurrency}</td>
-<td class="num" data-testid="worker-running"><a href="${href(ctx, '/jobs', { state: 'running' })}">${w.running}</a></td>
-<td title="${timestamp(w.started_at)}">${ago(w.started_at, ctx.now)}</td>
-<td title="${timestamp(w.heartbeat_at)}">${ago(w.heartbeat_at, ctx.now)}</td>
+<td class="num" data-testid="worker-running"><a href="${href(ctx, '/jobs', { state: 'running' })}">${w.runningJobs}</a></td>
+<td title="${timestamp(w.startedAt)}">${ago(w.startedAt, ctx.now)}</td>
+<td title="${timestamp(w.heartbeatAt)}">${ago(w.heartbeatAt, ctx.now)}</td>
 </tr>`,
   )
   const body = html`<h1>Workers</h1>
@@ -37,7 +38,7 @@ ${
       ? html`<p class="empty">None recorded.</p>`
       : html`<table class="list"><thead><tr><th>Host</th><th class="num">Pid</th><th>Queues</th><th>Started</th><th>Gone</th><th>Why</th></tr></thead><tbody>${gone.map(
           (g) =>
-            html`<tr><th scope="row">${g.hostname}</th><td class="num">${g.pid}</td><td>${g.queues.join(', ')}</td><td>${timestamp(g.started_at)}</td><td title="${timestamp(g.gone_at)}">${ago(g.gone_at, ctx.now)}</td><td>${g.status === 'stopped' ? 'stopped' : 'lost (heartbeat went stale)'}</td></tr>`,
+            html`<tr><th scope="row">${g.hostname}</th><td class="num">${g.pid}</td><td>${g.queues.join(', ')}</td><td>${timestamp(g.startedAt)}</td><td title="${timestamp(g.stoppedAt ?? g.heartbeatAt)}">${ago(g.stoppedAt ?? g.heartbeatAt, ctx.now)}</td><td>${g.status === 'stopped' ? 'stopped' : 'lost (heartbeat went stale)'}</td></tr>`,
         )}</tbody></table>`
   }</section>`
   return layout(ctx, { title: 'Workers', section: 'workers', body })
