@@ -6,7 +6,6 @@
   const watchedJob = body.dataset.job || ''
   const renderedState = body.dataset.state || ''
   const status = document.querySelector('[data-live-status]')
-  const FINAL = ['succeeded', 'failed', 'cancelled']
 
   // ---- confirm before any action ----
   document.addEventListener('submit', (event) => {
@@ -73,10 +72,8 @@
       bar.value = pct
       setText(document.querySelector('[data-progress-value]'), `${pct} %`)
     }
-    // a change of state changes the timeline, result and actions: reload the page once
-    if (job.state !== renderedState && (FINAL.includes(job.state) || renderedState === 'available')) {
-      window.location.reload()
-    }
+    // a change of state changes the timeline, result and actions: reload the page
+    if (renderedState && job.state !== renderedState) window.location.reload()
   }
 
   const progressPercent = (progress) => {

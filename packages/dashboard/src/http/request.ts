@@ -46,8 +46,10 @@ export type Form = URLSearchParams
  * the body already, its object is used instead.
  */
 export async function readForm(req: IncomingMessage): Promise<Form | null> {
+  // a body parser's object, when it read the body (a JSON-only parser leaves `{}` and the stream unread)
   const parsed = (req as { body?: unknown }).body
-  if (parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)) {
+  const used = parsed !== null && typeof parsed === 'object' && !Buffer.isBuffer(parsed)
+  if (used && (Object.keys(parsed).length > 0 || req.readableEnded)) {
     const form = new URLSearchParams()
     for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
       for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') form.append(key, v)

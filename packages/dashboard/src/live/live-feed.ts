@@ -94,6 +94,7 @@ export class LiveFeed {
     } catch {
       // no notifications: the refresh timer keeps the browsers up to date
     }
+    if (this.#clients.size === 0) await this.#stop() // the browser left while we subscribed
   }
 
   async #stop(): Promise<void> {
