@@ -1,6 +1,9 @@
-// Actions clicked in a real browser: pause and resume a schedule, run it now, cancel a job (each
-// after its confirm dialog); and a read-only dashboard on the same schema, whose pages draw no action
-// and whose server refuses a forged POST, leaving the database as it was.
+// Actions clicked in a real browser: pause and resume a schedule, run it now, cancel and delete a
+// job, redrive a queue (each after its confirm dialog); a form posted from another site, refused;
+// and a read-only dashboard on the same schema, whose pages draw no action and whose server refuses
+// a forged POST, leaving the database as it was.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
@@ -93,6 +96,54 @@ describe('actions in a browser', () => {
     await page.close()
   })
 
+  it("redrive a queue's failed jobs from the overview, delete a job from its page", async () => {
+    const { page, asked } = await openAccepting(server, '/')
+    const video = page.locator('tr[data-queue="video"]')
+    const failed = Number(await video.getByTestId('count-failed').textContent())
+    expect(failed).toBeGreaterThan(0)
+    await video.getByTestId('action-redrive').click()
+    await page.waitForURL(/notice=/)
+    expect(asked).toEqual([`Retry all ${failed} failed jobs of queue video?`])
+    expect(await video.getByTestId('count-failed').textContent()).toBe('0')
+    expect(await t.pgq.jobs.get(shown.failed[0]!)).toMatchObject({ state: 'available' })
+
+    const doomed = shown.failed[1]!
+    await page.goto(`${server.url}/jobs/${doomed}`)
+    await page.getByTestId('action-delete').click()
+    await page.waitForURL(/\/jobs\?notice=/)
+    expect(asked.at(-1)).toBe(`Delete job #${doomed}? This cannot be undone.`)
+    expect(await t.pgq.jobs.get(doomed)).toBeUndefined()
+    await page.close()
+  })
+
+  it('a form posted from another site is refused', async () => {
+    const job = shown.running[2]!
+    // An attacker's page on another origin (localhost, not 127.0.0.1) that posts to the dashboard.
+    const evil = http.createServer((_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(
+          `<form method="post" action="${server.url}/actions/jobs/${job}/cancel"><input type="hidden" name="_csrf" value="guess"><button>win a prize</button></form>`,
+        )
+    })
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
+    try {
+      const { page } = await openPage(browser)
+      await page.goto(`${server.url}/jobs/${job}`) // the victim has opened the dashboard: it has the cookie
+      await page.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`)
+      const [response] = await Promise.all([
+        page.waitForResponse(/\/actions\//),
+        page.getByRole('button').click(),
+      ])
+      expect(response.status()).toBe(403)
+      expect((await t.pgq.jobs.get(job))?.cancelRequestedAt).toBeNull()
+      await page.close()
+    } finally {
+      evil.closeAllConnections()
+      await new Promise((resolve) => evil.close(resolve))
+    }
+  })
+
   it('read-only: no action on any page, a forged POST refused, the database unchanged', async () => {
     const snapshot = async () => ({
       jobs: (await t.pool.query(`SELECT id, state, cancel_requested_at FROM "${t.schema}".jobs ORDER BY id`))
@@ -101,7 +152,9 @@ describe('actions in a browser', () => {
     })
     const before = await snapshot()
     const { page, errors } = await openPage(browser)
-    const failed = shown.failed[0]!
+    const failed = (
+      await t.pool.query<{ id: string }>(`SELECT id FROM "${t.schema}".jobs WHERE state = 'failed' LIMIT 1`)
+    ).rows[0]!.id
     for (const path of [
       '/',
       '/jobs',
@@ -117,7 +170,8 @@ describe('actions in a browser', () => {
     }
     // The same page's job still renders its content; it just offers nothing to press.
     await page.goto(`${readOnly.url}/view/jobs/${failed}`)
-    expect(await page.getByTestId('last-error').textContent()).toContain('No such file')
+    expect(await page.getByTestId('job-state').textContent()).toBe('failed')
+    expect(await page.getByTestId('last-error').textContent()).toContain('503')
 
     // A POST made from the page itself (same origin, with the page's cookie) is refused.
     const statuses = await page.evaluate(`Promise.all([
