@@ -116,11 +116,13 @@ export async function seedShowcase(t: TestSchema): Promise<Showcase> {
       'ffprobe: source.mp4: No such file or directory',
     ])
   }
-  // …and they all started a little while ago, not this very second.
+  // …and they all started a little while ago, not this very second; the running ones hold a lease
+  // that outlives a slow test run (no rescuer takes them back meanwhile).
   await q(
     `UPDATE ${jobs} SET created_at = now() - interval '14 minutes', run_at = now() - interval '14 minutes',
        started_at = now() - CASE WHEN state = 'running' THEN interval '2 minutes' ELSE interval '9 minutes' END,
-       finished_at = CASE WHEN state = 'failed' THEN now() - interval '8 minutes' END
+       finished_at = CASE WHEN state = 'failed' THEN now() - interval '8 minutes' END,
+       lease_expires_at = CASE WHEN state = 'running' THEN now() + interval '1 hour' END
      WHERE id = ANY($1::bigint[])`,
     [[...running, ...failed]],
   )

@@ -23,7 +23,12 @@ beforeAll(async () => {
   t = await createTestSchema()
   shown = await seedShowcase(t)
   const card = { declined: true }
-  worker = t.pgq.createWorker({ tasks: [chargeCardTask(card)], queues: { billing: 2 }, scheduler: false })
+  worker = t.pgq.createWorker({
+    tasks: [chargeCardTask(card)],
+    queues: { billing: 2 },
+    scheduler: false,
+    maintenance: false, // the seeded running jobs belong to simulated workers: no rescue
+  })
   await worker.start()
   declined = (await t.pgq.enqueue('charge_card', { last4: '0002', cents: 4200 })).id
   await expect(t.pgq.jobs.waitFor(declined, { timeoutMs: 15_000 })).rejects.toThrow(/declined/)
@@ -83,7 +88,7 @@ describe('the dashboard in a browser', () => {
     const totalFailed = [...expected.values()].reduce((n, q) => n + (q.failed ?? 0), 0)
     expect(await page.getByTestId('total-failed').textContent()).toBe(String(totalFailed))
     expect(await page.locator('tr[data-queue="emails"]').getByTestId('queue-lag').textContent()).toMatch(
-      /^3 min \d+ s$/,
+      /^\d+ min \d+ s$/,
     )
     expect(await page.getByTestId('chart-throughput').locator('rect.bar-succeeded').count()).toBeGreaterThan(
       30,
@@ -180,6 +185,8 @@ describe('the dashboard in a browser', () => {
   })
 
   it('workers: the live ones with their running jobs, this process among them', async () => {
+    // The simulated workers beat now (a slow run must not let them pass the 60 s timeout).
+    await t.pool.query(`UPDATE "${t.schema}".workers SET heartbeat_at = now()`)
     const page = await open('/workers')
     const render = page.locator(`tr[data-worker-id="${shown.workers[0]}"]`)
     expect(await render.textContent()).toContain('render-1')
