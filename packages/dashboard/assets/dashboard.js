@@ -30,9 +30,11 @@
     if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
     return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
   }
-  const setText = (el, text) => {
+  // sets a value; a changed count flashes (a lag, which changes every second, does not)
+  const setText = (el, text, flash = true) => {
     if (!el || el.textContent === text) return
     el.textContent = text
+    if (!flash) return
     el.classList.remove('flash')
     void el.offsetWidth
     el.classList.add('flash')
@@ -50,18 +52,18 @@
         const cell = row.querySelector(`[data-count="${key}"]`)
         setText(cell && (cell.querySelector('a') || cell), number(q[key]))
       }
-      setText(row.querySelector('[data-lag]'), q.waiting > 0 ? duration(q.lag_ms) : '—')
+      setText(row.querySelector('[data-lag]'), q.waiting > 0 ? duration(q.lag_ms) : '—', false)
     }
     // a queue left out has no waiting, running or failed job any more
     const listed = new Set(data.queues.map((q) => q.queue))
     for (const row of document.querySelectorAll('tr[data-queue]')) {
       if (listed.has(row.dataset.queue)) continue
       for (const cell of row.querySelectorAll('[data-count]')) setText(cell.querySelector('a') || cell, '0')
-      setText(row.querySelector('[data-lag]'), '—')
+      setText(row.querySelector('[data-lag]'), '—', false)
     }
     for (const key of Object.keys(totals))
       setText(document.querySelector(`[data-total="${key}"]`), number(totals[key]))
-    setText(document.querySelector('[data-total-lag]'), lag > 0 ? duration(lag) : '—')
+    setText(document.querySelector('[data-total-lag]'), lag > 0 ? duration(lag) : '—', false)
   }
 
   const onJob = (job) => {

@@ -22,29 +22,38 @@ function jsonBlock(value: unknown, testid: string): Html {
 }
 
 function timeline(ctx: PageContext, job: Job): Html {
-  type Entry = { at: Date; label: string; detail?: Html; error?: boolean }
+  type Entry = { at: Date; label: string; detail?: Html; kind?: string }
   const entries: Entry[] = [{ at: job.createdAt, label: 'enqueued' }]
   if (job.runAt.getTime() !== job.createdAt.getTime()) {
     entries.push({ at: job.runAt, label: job.runAt > ctx.now ? 'due (future)' : 'due' })
   }
-  for (const error of job.errors) {
+  const took = (from: Date | null, to: Date) =>
+    from ? ` after ${duration(to.getTime() - from.getTime())}` : ''
+  job.errors.forEach((error, index) => {
+    // the last error of a failed job is its end: one entry, not two
+    const final = job.state === 'failed' && index === job.errors.length - 1 && job.finishedAt !== null
     entries.push({
       at: new Date(error.at),
-      label: `attempt ${error.attempt} failed`,
-      error: true,
+      label: final
+        ? `attempt ${error.attempt} failed for good${took(job.startedAt, job.finishedAt!)}`
+        : `attempt ${error.attempt} failed`,
+      kind: 'failed',
       detail: html`<p class="error-text">${error.message}</p>${error.stack ? html`<details><summary>stack</summary><pre class="stack">${error.stack}</pre></details>` : ''}`,
     })
-  }
+  })
   if (job.startedAt) entries.push({ at: job.startedAt, label: `attempt ${job.attempts} started` })
   if (job.cancelRequestedAt) entries.push({ at: job.cancelRequestedAt, label: 'cancel requested' })
-  if (job.finishedAt) {
-    const took = job.startedAt ? ` after ${duration(job.finishedAt.getTime() - job.startedAt.getTime())}` : ''
-    entries.push({ at: job.finishedAt, label: `${job.state}${took}` })
+  if (job.finishedAt && !(job.state === 'failed' && job.errors.length > 0)) {
+    entries.push({
+      at: job.finishedAt,
+      label: `${job.state}${took(job.startedAt, job.finishedAt)}`,
+      kind: job.state,
+    })
   }
   entries.sort((a, b) => a.at.getTime() - b.at.getTime())
   return html`<ol class="timeline" data-testid="timeline">${entries.map(
     (e) =>
-      html`<li${e.error ? html` class="failed" data-testid="timeline-error"` : ''}><time datetime="${e.at.toISOString()}">${timestamp(e.at)}</time> <strong>${e.label}</strong>${e.detail ?? ''}</li>`,
+      html`<li${e.kind ? html` class="${e.kind}"` : ''}${e.kind === 'failed' ? html` data-testid="timeline-error"` : ''}><time datetime="${e.at.toISOString()}">${timestamp(e.at)}</time> <strong>${e.label}</strong>${e.detail ?? ''}</li>`,
   )}</ol>`
 }
 

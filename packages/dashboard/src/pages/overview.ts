@@ -15,7 +15,7 @@ const COUNTS = ['waiting', 'scheduled', 'running', 'failed'] as const
 
 function queueRow(ctx: PageContext, q: QueueCountsRow): Html {
   const link = (state: string, value: number, column: string) =>
-    html`<td class="num" data-testid="count-${column}" data-count="${column}"><a href="${href(ctx, '/jobs', { queue: q.queue, state })}">${count(value)}</a></td>`
+    html`<td class="num${column === 'failed' && value > 0 ? ' bad' : ''}" data-testid="count-${column}" data-count="${column}"><a href="${href(ctx, '/jobs', { queue: q.queue, state })}">${count(value)}</a></td>`
   return html`<tr data-testid="queue-row" data-queue="${q.queue}" data-nav-row>
 <th scope="row"><a href="${href(ctx, '/jobs', { queue: q.queue })}">${q.queue}</a></th>
 ${link('available', q.waiting, 'waiting')}${link('available', q.scheduled, 'scheduled')}${link('running', q.running, 'running')}${link('failed', q.failed, 'failed')}

@@ -15,6 +15,14 @@ export interface ScheduleView {
   readonly previewError: string | null
 }
 
+/** `2026-12-03T03:00:00+01:00` → `2026-12-03 03:00 (+01:00)`. */
+function localTime(local: string): string {
+  const match = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::00)?(?:\.\d+)?(.*)$/.exec(local)
+  return match
+    ? `${match[1]} ${match[2]}${match[3] ? ` (${match[3] === 'Z' ? 'UTC' : match[3]})` : ''}`
+    : local
+}
+
 function row(ctx: PageContext, view: ScheduleView): Html {
   const s = view.info
   const returnTo = href(ctx, '/schedules')
@@ -29,7 +37,7 @@ function row(ctx: PageContext, view: ScheduleView): Html {
       ? html`<small class="error-text">${view.previewError}</small>`
       : s.paused
         ? html`<small>paused</small>`
-        : html`<ol class="fires">${view.next.map((f) => html`<li title="${timestamp(f.at)}">${f.local}</li>`)}</ol>`
+        : html`<ol class="fires">${view.next.map((f) => html`<li title="${timestamp(f.at)}">${localTime(f.local)}</li>`)}</ol>`
   }</td>
 <td>${s.lastRunAt ? html`<span title="${timestamp(s.lastRunAt)}">${ago(s.lastRunAt, ctx.now)}</span>` : '—'}${
     s.lastJobId
