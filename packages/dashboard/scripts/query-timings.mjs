@@ -5,6 +5,7 @@
 // Builds schema `dash_timings` (dropped at the end) with `rows` jobs spread over two days, mostly
 // finished: 90 % succeeded, 4 % failed, 1 % cancelled, 3 % waiting, 1 % scheduled, 1 % running,
 // over 8 queues and 20 tasks; then runs each statement 7 times and prints the median in ms.
+// KEEP=1 leaves the schema in place (for EXPLAIN).
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { createPgq } from 'pgq'
@@ -98,5 +99,5 @@ for (const [label, run] of Object.entries(cases)) {
     `${label.padEnd(44)} median ${times[3].toFixed(1).padStart(7)} ms   max ${times[6].toFixed(1).padStart(7)} ms`,
   )
 }
-await pool.query(`DROP SCHEMA ${schema} CASCADE`)
+if (!process.env.KEEP) await pool.query(`DROP SCHEMA ${schema} CASCADE`) // KEEP=1 leaves it for EXPLAIN
 await pgq.close()

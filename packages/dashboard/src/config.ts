@@ -24,7 +24,13 @@ export interface DashboardOptions {
   readonly logger?: Logger
 }
 
-/** The validated, frozen configuration. */
+/**
+ * The validated, frozen configuration, as `dashboard.config` exposes it.
+ *
+ * ```ts
+ * const { basePath, readOnly } = createDashboard({ pgq, basePath: '/admin/pgq/' }).config // '/admin/pgq', false
+ * ```
+ */
 export interface DashboardConfig {
   readonly pgq: Pgq
   readonly basePath: string

@@ -156,5 +156,6 @@ function nextSteps(
   log.say(`  SELECT id, task, state, attempts, progress, result FROM pgq.jobs ORDER BY id DESC LIMIT 10;`)
   log.say(`  ${pgq} stats ${dbFlag}`)
   log.say(`  ${pgq} jobs ${dbFlag} --state failed`)
+  log.say(`  ${pgq} dashboard ${dbFlag}    the web dashboard at http://127.0.0.1:4100/ (docs/dashboard.md)`)
   log.say('  the code: examples/video-app/src · the guides: docs/getting-started.md, docs/concepts.md')
 }

@@ -1,8 +1,9 @@
 // The live feed behind `GET <base>/events` (server-sent events). It subscribes to the client's
 // Notifier on the jobs and events channels while at least one browser listens, and coalesces what
-// it hears into at most one update per FLUSH_MS: fresh queue counts for everyone, the state and
-// progress of the job a browser watches (`?job=<id>`), and new failures. A slow timer refreshes the
-// counts too (a scheduled job becoming due sends no notification, and notifications are hints).
+// it hears: the state and progress of the job a browser watches (`?job=<id>`) and new failures at
+// most every FLUSH_MS, fresh queue counts for everyone at most every COUNTS_MS. A slow timer
+// refreshes the counts too (a scheduled job becoming due sends no notification, and notifications
+// are hints).
 //
 // Events: `counts` {queues: QueueCountsRow[]}, `job` JobLiveRow, `failure` JobLiveRow.
 import type { ServerResponse } from 'node:http'
@@ -10,8 +11,10 @@ import { parseJobEvent, type Unsubscribe } from 'pgq/internal'
 import { securityHeaders } from '../http/responses.js'
 import { type Db, type JobLiveRow, jobsLive, type Names, queueCounts } from '../sql/dashboard-queries.js'
 
-/** At most one update per this many ms (about four per second). */
+/** Job events (progress, state, failures) at most this often: about four updates per second. */
 export const FLUSH_MS = 250
+/** Queue counts at most this often (their statement reads every waiting, running and failed job). */
+export const COUNTS_MS = 1_000
 /** Counts are refreshed at least this often while browsers listen. */
 export const REFRESH_MS = 5_000
 /** Ids looked up per update at most (a burst of finished jobs is sampled, newest first). */
@@ -42,6 +45,8 @@ export class LiveFeed {
   #flushTimer: NodeJS.Timeout | undefined
   #refreshTimer: NodeJS.Timeout | undefined
   #lastFlush = 0
+  #lastCounts = 0
+  #countsDirty = false
   #flushing = false
   #closed = false
 
@@ -83,12 +88,12 @@ export class LiveFeed {
 
   async #start(): Promise<void> {
     const { subscribe, names } = this.#options
-    this.#refreshTimer = setInterval(() => this.#schedule(), REFRESH_MS)
+    this.#refreshTimer = setInterval(() => this.#countsDue(), REFRESH_MS)
     this.#refreshTimer.unref()
     if (!subscribe) return
     try {
       this.#unsubscribe = [
-        await subscribe(names.jobsChannel, () => this.#schedule()),
+        await subscribe(names.jobsChannel, () => this.#countsDue()),
         await subscribe(names.eventsChannel, (payload) => this.#onEvent(payload)),
       ]
     } catch {
@@ -115,40 +120,64 @@ export class LiveFeed {
         if (event.kind === 'finished') this.#finished.add(id)
       }
     }
+    this.#countsDue()
+  }
+
+  /** The counts changed (or may have): refresh them at the next allowed moment. */
+  #countsDue(): void {
+    this.#countsDirty = true
     this.#schedule()
   }
 
-  /** Runs a flush now or when FLUSH_MS has passed since the last one. */
+  /**
+   * Arms the flush timer for the earliest pending update: job events FLUSH_MS after the last flush,
+   * counts COUNTS_MS after the last counts.
+   */
   #schedule(): void {
-    if (this.#closed || this.#flushTimer || this.#clients.size === 0) return
-    const wait = Math.max(0, this.#lastFlush + FLUSH_MS - Date.now())
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined
-      void this.#flush()
-    }, wait)
+    if (this.#closed || this.#flushTimer || this.#flushing || this.#clients.size === 0) return
+    const jobsAt = this.#changed.size > 0 ? this.#lastFlush + FLUSH_MS : Number.POSITIVE_INFINITY
+    const countsAt = this.#countsDirty ? this.#lastCounts + COUNTS_MS : Number.POSITIVE_INFINITY
+    const at = Math.min(jobsAt, countsAt)
+    if (at === Number.POSITIVE_INFINITY) return
+    this.#flushTimer = setTimeout(
+      () => {
+        this.#flushTimer = undefined
+        void this.#flush()
+      },
+      Math.max(0, at - Date.now()),
+    )
     this.#flushTimer.unref()
   }
 
   async #flush(): Promise<void> {
-    if (this.#flushing) return this.#schedule()
     this.#flushing = true
-    this.#lastFlush = Date.now()
+    const now = Date.now()
+    this.#lastFlush = now
+    const withCounts = this.#countsDirty && now >= this.#lastCounts + COUNTS_MS
+    if (withCounts) {
+      this.#countsDirty = false
+      this.#lastCounts = now
+    }
     const ids = [...this.#changed].slice(-MAX_IDS)
     const finished = new Set(this.#finished)
     this.#changed.clear()
     this.#finished.clear()
     try {
       const { db, names } = this.#options
-      const [queues, jobs] = await Promise.all([queueCounts(db, names), jobsLive(db, names, ids)])
+      const [queues, jobs] = await Promise.all([
+        withCounts ? queueCounts(db, names) : Promise.resolve(null),
+        jobsLive(db, names, ids),
+      ])
       for (const job of jobs) {
         for (const client of this.#clients) if (client.job === job.id) send(client.res, 'job', job)
         if (job.state === 'failed' && finished.has(job.id)) this.#broadcast('failure', job)
       }
-      this.#broadcast('counts', { queues })
+      if (queues) this.#broadcast('counts', { queues })
     } catch {
       // the database is unreachable for now: the next notification or refresh tries again
     } finally {
       this.#flushing = false
+      this.#schedule() // what arrived meanwhile, or counts not yet due
     }
   }
 
