@@ -7,5 +7,10 @@ import base from './vitest.config.js'
 
 export default defineConfig({
   ...base,
-  test: { ...base.test, include: ['packages/*/test/**/*.browser.ts'] },
+  test: {
+    ...base.test,
+    include: ['packages/*/test/**/*.browser.ts'],
+    // A page on a busy 2-core machine needs more than expect.poll's default second.
+    expect: { poll: { timeout: 10_000, interval: 50 } },
+  },
 })

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { expect } from 'vitest'
 
 /** The chromium the tests drive (`$PGQ_CHROMIUM` overrides Debian's path). */
 export const CHROMIUM = process.env.PGQ_CHROMIUM ?? '/usr/bin/chromium'
@@ -61,6 +62,19 @@ export async function openPage(
     locale: 'en-US',
   })
   context.setDefaultTimeout(10_000)
+  // Counts the live feed's events each page receives (see waitForFeed); the page's own script is
+  // unchanged, this only listens too.
+  await context.addInitScript(`(() => {
+    const Native = window.EventSource
+    if (!Native) return
+    window.__pgqEvents = { counts: 0, job: 0, failure: 0 }
+    window.EventSource = class extends Native {
+      constructor(...args) {
+        super(...args)
+        for (const name of ['counts', 'job', 'failure']) this.addEventListener(name, () => { window.__pgqEvents[name] += 1 })
+      }
+    }
+  })()`)
   const page = await context.newPage()
   // Script errors, CSP violations and failed loads show up here: a test asserts there were none.
   // The browser's own /favicon.ico request is outside the dashboard (the host app answers it).
@@ -89,4 +103,14 @@ export async function screenshot(page: Page, name: string): Promise<{ path: stri
   // No running animation (the live "flash" of a changed count) in the picture.
   await page.screenshot({ path, animations: 'disabled', caret: 'hide' })
   return { path, bytes: statSync(path).size }
+}
+
+/**
+ * Waits until the page's event stream has delivered its first update. The stream's 'open' (the
+ * `live` indicator) comes with the response headers, before the server's LISTEN is in place; the
+ * first update comes after it, so a change made from then on reaches the page.
+ */
+export async function waitForFeed(page: Page): Promise<void> {
+  // (a polled page.evaluate: waitForFunction with a string would need eval, which the CSP forbids)
+  await expect.poll(() => page.evaluate<number>('window.__pgqEvents?.counts ?? 0')).toBeGreaterThan(0)
 }

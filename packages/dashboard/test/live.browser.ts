@@ -7,7 +7,7 @@ import { defineTask, type Worker } from 'pgq'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
-import { launchChromium, openPage } from './browser-harness.js'
+import { launchChromium, openPage, waitForFeed } from './browser-harness.js'
 import { chargeCardTask } from './browser-seed.js'
 import { type DashboardServer, startDashboard } from './dashboard-server.js'
 
@@ -63,11 +63,12 @@ afterAll(async () => {
 const state = async (id: string) => (await t.pgq.jobs.get(id))?.state
 const url = (path: string) => `${server.url}${server.base}${path}`
 
-/** Opens a page and waits until its event stream is connected. */
+/** Opens a page and waits until its event stream is connected and has delivered an update. */
 async function openLive(path: string): Promise<{ page: Page; errors: string[] }> {
   const opened = await openPage(browser)
   await opened.page.goto(url(path))
   await expect.poll(() => opened.page.getByTestId('live-status').textContent()).toBe('live')
+  await waitForFeed(opened.page)
   return opened
 }
 
@@ -108,7 +109,7 @@ describe('live updates in a browser', () => {
     // The worker takes it at once and waits in the handler: the open page follows, on its own.
     await waitFor(async () => (await state(id)) === 'running', 10_000, 'the retried job running')
     await expect.poll(() => page.getByTestId('job-state').textContent(), { timeout: 10_000 }).toBe('running')
-    await expect.poll(() => page.getByTestId('live-status').textContent()).toBe('live')
+    await waitForFeed(page)
 
     charge.open()
     await expect
