@@ -84,6 +84,20 @@ describe('live updates', () => {
     }
   })
 
+  it('misses nothing that happens once the stream is open (it listens before it answers)', async () => {
+    const { id } = await t.pgq.enqueue('instant', {}, { queue: 'video' })
+    await markRunning(t, id)
+    // no other stream is open: this one starts the feed's subscriptions
+    const stream = await openStream()
+    try {
+      await markFailed(t, id, ['failed at once']) // before reading anything from the stream
+      const failure = await stream.next((event, data) => event === 'failure' && data.id === id)
+      expect(failure.data).toMatchObject({ state: 'failed', last_error: 'failed at once' })
+    } finally {
+      stream.close()
+    }
+  }, 15_000)
+
   it('coalesces a burst of notifications into a few updates', async () => {
     const { id } = await t.pgq.enqueue('marker', {}, { queue: 'video' })
     await markRunning(t, id)

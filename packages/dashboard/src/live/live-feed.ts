@@ -42,6 +42,10 @@ export class LiveFeed {
   readonly #changed = new Set<string>()
   readonly #finished = new Set<string>()
   #unsubscribe: Unsubscribe[] = []
+  /** The subscriptions being set up or in place; undefined while the feed is stopped. */
+  #starting: Promise<void> | undefined
+  /** Counts stops, so a start that was stopped while it subscribed drops what it subscribed. */
+  #generation = 0
   #flushTimer: NodeJS.Timeout | undefined
   #refreshTimer: NodeJS.Timeout | undefined
   #lastFlush = 0
@@ -57,8 +61,20 @@ export class LiveFeed {
   /** Starts streaming to `res`; ends when the browser goes away or the feed closes. */
   async add(res: ServerResponse, job: string | null): Promise<void> {
     securityHeaders(res)
+    // Listen before the stream opens: once the browser sees it open (and shows "live"), no event
+    // may be missed. A stop of the feed while this waited (its last browser left) starts it again.
+    for (;;) {
+      if (this.#closed || res.destroyed) break
+      const starting = (this.#starting ??= this.#start())
+      await starting
+      if (this.#starting === starting) break
+    }
     if (this.#closed) {
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end('the dashboard is closing\n')
+      return
+    }
+    if (res.destroyed) {
+      if (this.#clients.size === 0) await this.#stop() // the browser left while we subscribed
       return
     }
     res.writeHead(200, {
@@ -74,7 +90,6 @@ export class LiveFeed {
       this.#clients.delete(client)
       if (this.#clients.size === 0) void this.#stop()
     })
-    if (this.#clients.size === 1) await this.#start()
     await this.#sendInitial(client)
   }
 
@@ -88,21 +103,24 @@ export class LiveFeed {
 
   async #start(): Promise<void> {
     const { subscribe, names } = this.#options
+    const generation = this.#generation
     this.#refreshTimer = setInterval(() => this.#countsDue(), REFRESH_MS)
     this.#refreshTimer.unref()
     if (!subscribe) return
+    const subscriptions: Unsubscribe[] = []
     try {
-      this.#unsubscribe = [
-        await subscribe(names.jobsChannel, () => this.#countsDue()),
-        await subscribe(names.eventsChannel, (payload) => this.#onEvent(payload)),
-      ]
+      subscriptions.push(await subscribe(names.jobsChannel, () => this.#countsDue()))
+      subscriptions.push(await subscribe(names.eventsChannel, (payload) => this.#onEvent(payload)))
     } catch {
       // no notifications: the refresh timer keeps the browsers up to date
     }
-    if (this.#clients.size === 0) await this.#stop() // the browser left while we subscribed
+    if (generation === this.#generation) this.#unsubscribe = subscriptions
+    else await Promise.all(subscriptions.map((u) => u().catch(() => {}))) // stopped meanwhile
   }
 
   async #stop(): Promise<void> {
+    this.#starting = undefined
+    this.#generation += 1
     clearInterval(this.#refreshTimer)
     clearTimeout(this.#flushTimer)
     this.#refreshTimer = undefined
