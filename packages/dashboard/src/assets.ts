@@ -1,10 +1,11 @@
-// The two static files of the dashboard (its script and stylesheet), read once from the package's
+// The static files of the dashboard (its script, stylesheet and icon), read once from the package's
 // assets/ folder and served from memory with their content type.
 import { readFile } from 'node:fs/promises'
 
 const FILES: Record<string, string> = {
   'dashboard.js': 'text/javascript; charset=utf-8',
   'dashboard.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 }
 const cache = new Map<string, Buffer>()
 
