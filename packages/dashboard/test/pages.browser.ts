@@ -187,6 +187,12 @@ describe('the dashboard in a browser', () => {
   it('workers: the live ones with their running jobs, this process among them', async () => {
     // The simulated workers beat now (a slow run must not let them pass the 60 s timeout).
     await t.pool.query(`UPDATE "${t.schema}".workers SET heartbeat_at = now()`)
+    // and one that stopped a minute ago: listed under the gone ones
+    await t.pool.query(
+      `INSERT INTO "${t.schema}".workers (id, hostname, pid, queues, concurrency, started_at, heartbeat_at, stopped_at, stop_reason)
+       VALUES (gen_random_uuid(), 'retired-host', 999, '{emails}', 4, now() - interval '1 hour',
+               now() - interval '1 minute', now() - interval '1 minute', 'stopped')`,
+    )
     const page = await open('/workers')
     const render = page.locator(`tr[data-worker-id="${shown.workers[0]}"]`)
     expect(await render.textContent()).toContain('render-1')
@@ -194,7 +200,10 @@ describe('the dashboard in a browser', () => {
     const me = page.getByTestId('worker-row').filter({ hasText: String(process.pid) })
     expect(await me.textContent()).toContain('billing')
     expect(await page.getByTestId('worker-row').count()).toBe(3)
-    expect(await page.getByTestId('gone-workers').textContent()).toContain('Recently gone')
+    const gone = await page.getByTestId('gone-workers').textContent()
+    expect(gone).toContain('Gone in the last hour')
+    expect(gone).toContain('retired-host')
+    expect(gone).toMatch(/stopped/)
     const shot = await screenshot(page, 'workers')
     expect(shot.bytes).toBeLessThan(MAX_SCREENSHOT_BYTES)
     await page.close()
