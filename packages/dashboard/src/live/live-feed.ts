@@ -65,7 +65,8 @@ export class LiveFeed {
     // may be missed. A stop of the feed while this waited (its last browser left) starts it again.
     for (;;) {
       if (this.#closed || res.destroyed) break
-      const starting = (this.#starting ??= this.#start())
+      this.#starting ??= this.#start()
+      const starting = this.#starting
       await starting
       if (this.#starting === starting) break
     }
