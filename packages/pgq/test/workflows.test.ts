@@ -1,0 +1,202 @@
+// Workflows with an in-process worker: result passing along a chain, atomic creation, failure
+// policies, cancel, and creation from SQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { JobCancelledError } from '../src/errors.js'
+import { defineTask } from '../src/task/task.js'
+import type { Worker } from '../src/worker/worker.js'
+import { chain, chord, chordSettled, group, job, type MemberOutcome, step } from '../src/workflow/canvas.js'
+import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
+
+let t: TestSchema
+let worker: Worker
+const started: string[] = []
+
+const add = defineTask<number, number>({ name: 'add', handler: async (n) => n + 1 })
+const toText = defineTask<number, string>({ name: 'to_text', handler: async (n) => `n=${n}` })
+const square = defineTask<{ n: number }, number>({ name: 'square', handler: async ({ n }) => n * n })
+const sum = defineTask<number[], number>({
+  name: 'sum',
+  handler: async (ns) => ns.reduce((a, b) => a + b, 0),
+})
+const fail = defineTask<{ n: number }, number>({
+  name: 'fail',
+  maxAttempts: 1,
+  handler: async () => {
+    throw new Error('member broke')
+  },
+})
+const settled = defineTask<MemberOutcome<number>[], string>({
+  name: 'settled',
+  handler: async (outcomes) =>
+    outcomes.map((o) => (o.ok ? String(o.result) : `error:${o.error.message}`)).join(','),
+})
+const hold = defineTask<{ n: number }, number>({
+  name: 'hold',
+  handler: async ({ n }, ctx) => {
+    started.push(`hold:${n}`)
+    await new Promise<void>((_resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+    })
+    return n
+  },
+})
+const after = defineTask<number, number>({
+  name: 'after',
+  handler: async (n) => {
+    started.push(`after:${n}`)
+    return n
+  },
+})
+
+beforeAll(async () => {
+  t = await createTestSchema()
+  worker = t.pgq.createWorker({
+    tasks: [add, toText, square, sum, fail, settled, hold, after],
+    pollIntervalMs: 200,
+    concurrency: 20,
+  })
+  await worker.start()
+})
+afterAll(async () => {
+  await worker.stop()
+  await t.pgq.close()
+  await t.drop()
+})
+
+/** `task:state` of every node, from the SQL view, sorted. */
+async function states(workflowId: string): Promise<string[]> {
+  const { rows } = await t.pool.query<{ task: string; state: string }>(
+    `SELECT task, state FROM "${t.schema}".workflow_jobs WHERE workflow_id = $1`,
+    [workflowId],
+  )
+  return rows.map((r) => `${r.task}:${r.state}`).sort()
+}
+
+describe('composition and result passing', () => {
+  it('a chain of 5 hands each result to the next step', async () => {
+    const flow = chain(job(add, 1), add, step(add), add, step(toText))
+    const wf = await t.pgq.workflows.create(flow)
+    const result: string = await t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })
+    expect(result).toBe('n=5')
+    const info = await t.pgq.workflows.get(wf.id)
+    expect(info?.state).toBe('succeeded')
+    expect(info?.nodes.map((n) => n.result)).toEqual([2, 3, 4, 5, 'n=5'])
+    expect(info?.nodes[1]?.parentIds).toEqual([info?.nodes[0]?.id])
+  })
+
+  it('a chord hands the callback the members results in member order; groups nest in chains', async () => {
+    const members = [5, 1, 4, 2, 3].map((n) => job(square, { n }))
+    const wf = await t.pgq.workflows.create(chord(group(...members), step(sum)))
+    await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })).resolves.toBe(25 + 1 + 16 + 4 + 9)
+    const info = await t.pgq.workflows.get(wf.id)
+    const callback = info!.nodes.at(-1)!
+    const { rows } = await t.pool.query(`SELECT payload FROM "${t.schema}".jobs WHERE id = $1`, [callback.id])
+    expect(rows[0].payload).toEqual([25, 1, 16, 4, 9])
+
+    // a chain into a group of steps: each member receives the previous result; the result is the list
+    const fan = await t.pgq.workflows.create(chain(job(add, 1), group(step(add), step(toText))))
+    await expect(t.pgq.workflows.waitFor(fan.id, { timeoutMs: 10_000 })).resolves.toEqual([3, 'n=2'])
+  })
+})
+
+describe('atomic creation', () => {
+  it('rollback leaves no node; commit makes only the roots runnable', async () => {
+    await worker.stop()
+    try {
+      const client = await t.client()
+      await client.query('BEGIN')
+      const gone = await t.pgq.workflows.create(
+        chord(group(job(square, { n: 1 }), job(square, { n: 2 })), sum),
+        {
+          db: client,
+        },
+      )
+      await client.query('ROLLBACK')
+      const none = await t.pool.query(
+        `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE id = ANY($1::bigint[])`,
+        [gone.jobIds],
+      )
+      expect(none.rows[0].n).toBe(0)
+      await expect(t.pgq.workflows.get(gone.id)).resolves.toBeUndefined()
+
+      await client.query('BEGIN')
+      const kept = await t.pgq.workflows.create(
+        chord(group(job(square, { n: 1 }), job(square, { n: 2 })), sum),
+        {
+          db: client,
+        },
+      )
+      // not visible before commit
+      await expect(t.pgq.workflows.get(kept.id)).resolves.toBeUndefined()
+      await client.query('COMMIT')
+      expect(await states(kept.id)).toEqual(['square:available', 'square:available', 'sum:blocked'])
+    } finally {
+      worker = t.pgq.createWorker({
+        tasks: [add, toText, square, sum, fail, settled, hold, after],
+        pollIntervalMs: 200,
+        concurrency: 20,
+      })
+      await worker.start()
+    }
+  })
+})
+
+describe('failure policy', () => {
+  it('by default a member that fails for good cancels its dependants', async () => {
+    const wf = await t.pgq.workflows.create(
+      chain(group(job(square, { n: 2 }), job(fail, { n: 0 })), step(sum), step(add)),
+    )
+    const error = await t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(JobCancelledError)
+    const info = await t.pgq.workflows.get(wf.id)
+    expect(info?.state).toBe('failed')
+    expect(info?.nodes.map((n) => n.state)).toEqual(['succeeded', 'failed', 'cancelled', 'cancelled'])
+    expect(info?.nodes[2]?.errors).toEqual([expect.objectContaining({ name: 'DependencyFailedError' })])
+  })
+
+  it('with continue, the callback gets a result or an error in each member slot', async () => {
+    const wf = await t.pgq.workflows.create(
+      chordSettled(group(job(square, { n: 3 }), job(fail, { n: 0 }), job(square, { n: 4 })), step(settled)),
+    )
+    expect((await t.pgq.workflows.get(wf.id))?.policy).toBe('continue')
+    await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })).resolves.toBe(
+      '9,error:member broke,16',
+    )
+  })
+})
+
+describe('cancel', () => {
+  it('cancelling a running workflow aborts running nodes and starts no other node', async () => {
+    const wf = await t.pgq.workflows.create(chain(job(hold, { n: 7 }), step(after), step(after)))
+    await waitFor(() => started.includes('hold:7'), 10_000, 'the first node to start')
+    await expect(t.pgq.workflows.cancel(wf.id)).resolves.toEqual({ cancelled: 2, cancelRequested: 1 })
+    await waitFor(
+      async () => (await t.pgq.workflows.get(wf.id))?.nodes.every((n) => n.state === 'cancelled'),
+      10_000,
+    )
+    expect(started.filter((s) => s.startsWith('after'))).toEqual([])
+    expect((await t.pgq.workflows.get(wf.id))?.state).toBe('cancelled')
+    await expect(t.pgq.workflows.cancel('999999')).resolves.toBeUndefined()
+  })
+})
+
+describe('creation from SQL', () => {
+  it('create_chain and create_group build the same graphs', async () => {
+    const chainId = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_chain('[{"task":"add","payload":10},{"task":"add"},{"task":"to_text"}]')::text AS id`,
+    )
+    await expect(t.pgq.workflows.waitFor(chainId.rows[0]!.id, { timeoutMs: 10_000 })).resolves.toBe('n=12')
+    const chordId = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_group('[{"task":"square","payload":{"n":2}},{"task":"square","payload":{"n":3}}]',
+         '{"task":"sum"}')::text AS id`,
+    )
+    await expect(t.pgq.workflows.waitFor(chordId.rows[0]!.id, { timeoutMs: 10_000 })).resolves.toBe(13)
+    const groupId = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_group('[{"task":"square","payload":{"n":5}}]')::text AS id`,
+    )
+    await expect(t.pgq.workflows.waitFor(groupId.rows[0]!.id, { timeoutMs: 10_000 })).resolves.toEqual([25])
+    await expect(
+      t.pool.query(`SELECT * FROM "${t.schema}".create_workflow('[{"task":"add","after":[0]}]')`),
+    ).rejects.toThrow(/earlier nodes/)
+  })
+})
