@@ -1,7 +1,9 @@
 // Workflows with an in-process worker: result passing along a chain, atomic creation, failure
 // policies, cancel, and creation from SQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { schemaNames } from '../src/db/schema-names.js'
 import { JobCancelledError } from '../src/errors.js'
+import { rescueExpiredJobs } from '../src/sql/worker-queries.js'
 import { defineTask } from '../src/task/task.js'
 import type { Worker } from '../src/worker/worker.js'
 import { chain, chord, chordSettled, group, job, type MemberOutcome, step } from '../src/workflow/canvas.js'
@@ -130,6 +132,9 @@ describe('atomic creation', () => {
       await expect(t.pgq.workflows.get(kept.id)).resolves.toBeUndefined()
       await client.query('COMMIT')
       expect(await states(kept.id)).toEqual(['square:available', 'square:available', 'sum:blocked'])
+      // the nodes are jobs: listed by workflow (pgq jobs --workflow <id> --state blocked)
+      const blocked = await t.pgq.jobs.list({ workflowId: kept.id, state: 'blocked' })
+      expect(blocked.map((j) => j.task)).toEqual(['sum'])
     } finally {
       worker = t.pgq.createWorker({
         tasks: [add, toText, square, sum, fail, settled, hold, after],
@@ -162,6 +167,48 @@ describe('failure policy', () => {
     await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })).resolves.toBe(
       '9,error:member broke,16',
     )
+  })
+})
+
+describe('cancelling one node', () => {
+  it('pgq.jobs.cancel of a member counts it down like a failure: the callback is cancelled', async () => {
+    const wf = await t.pgq.workflows.create(
+      chord(group(job(square, { n: 2 }), job<number, number>('nobody_runs_this', 1)), step(sum)),
+    )
+    const info = await t.pgq.workflows.get(wf.id)
+    const stuck = info!.nodes[1]!
+    await expect(t.pgq.jobs.cancel(stuck.id)).resolves.toEqual({ cancelled: 1, cancelRequested: 0 })
+    const after = await waitFor(async () => {
+      const now = await t.pgq.workflows.get(wf.id)
+      return now?.nodes.every((n) => ['succeeded', 'failed', 'cancelled'].includes(n.state)) ? now : undefined
+    })
+    expect(after.nodes.map((n) => n.state)).toEqual(['succeeded', 'cancelled', 'cancelled'])
+  })
+})
+
+describe('the rescuer', () => {
+  it('a node failed by the rescuer (interruption cap) cancels its dependants in the same statement', async () => {
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_chain('[{"task":"nobody_runs_this","payload":1,"max_interruptions":1},{"task":"add"}]')::text AS id`,
+    )
+    const wf = rows[0]!.id
+    const info = await t.pgq.workflows.get(wf)
+    const [first, second] = info!.nodes
+    // as if a worker claimed it and died: running under a lease that expired
+    await t.pool.query(
+      `UPDATE "${t.schema}".jobs SET state = 'running', attempts = 1, locked_by = gen_random_uuid(),
+         lease_token = gen_random_uuid(), lease_expires_at = now() - interval '1 second', started_at = now()
+       WHERE id = $1`,
+      [first!.id],
+    )
+    // (the in-process worker's own rescuer may get there first: either way one rescue fails it)
+    await rescueExpiredJobs(t.pool, schemaNames(t.schema), { limit: 10, failedRetentionMs: null })
+    const after = await waitFor(async () => {
+      const now = await t.pgq.workflows.get(wf)
+      return now?.nodes.every((n) => n.state !== 'running' && n.state !== 'blocked') ? now : undefined
+    })
+    expect(after?.nodes.map((n) => n.state)).toEqual(['failed', 'cancelled'])
+    expect(after?.nodes[1]?.id).toBe(second!.id)
   })
 })
 
