@@ -135,6 +135,7 @@ describe('atomic creation', () => {
       // the nodes are jobs: listed by workflow (pgq jobs --workflow <id> --state blocked)
       const blocked = await t.pgq.jobs.list({ workflowId: kept.id, state: 'blocked' })
       expect(blocked.map((j) => j.task)).toEqual(['sum'])
+      expect((await t.pgq.jobs.stats()).totals.blocked).toBeGreaterThanOrEqual(1)
     } finally {
       worker = t.pgq.createWorker({
         tasks: [add, toText, square, sum, fail, settled, hold, after],

@@ -261,6 +261,7 @@ export interface QueueStatsRow {
   queue: string
   waiting: number
   scheduled: number
+  blocked: number
   running: number
   succeeded: number
   failed: number
@@ -288,6 +289,7 @@ export async function queueStats(
        SELECT j.queue,
          count(*) FILTER (WHERE j.state = 'available' AND j.run_at <= now())::int AS waiting,
          count(*) FILTER (WHERE j.state = 'available' AND j.run_at > now())::int AS scheduled,
+         count(*) FILTER (WHERE j.state = 'blocked')::int AS blocked,
          count(*) FILTER (WHERE j.state = 'running')::int AS running,
          count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE j.state = 'failed')::int AS failed,
