@@ -312,8 +312,8 @@ REVOKE ALL ON FUNCTION {{schema}}.create_workflow(jsonb, text, text, integer[], 
   FROM PUBLIC;
 
 -- The worker's finalize and rescue statements and the admin cancel now count workflow nodes down:
--- roles that could update jobs (workers, admin tools) get what those statements and the settle
--- trigger touch, so an upgrade locks no worker out. Creating workflows is granted explicitly
+-- roles that could update jobs (workers, admin tools) get what those statements, the settle
+-- trigger and the pruner (empty workflows) touch, so an upgrade locks no worker out. Creating workflows is granted explicitly
 -- (docs/workflows.md#from-sql).
 DO $do$
 DECLARE
@@ -326,7 +326,8 @@ BEGIN
     WHERE c.oid = '{{schema}}.jobs'::regclass AND a.privilege_type = 'UPDATE'
       AND a.grantee <> 0 AND a.grantee <> c.relowner
   LOOP
-    EXECUTE format('GRANT SELECT, UPDATE ON {{schema}}.workflows, {{schema}}.workflow_nodes TO %s', g.grantee);
+    EXECUTE format('GRANT SELECT, UPDATE, DELETE ON {{schema}}.workflows, {{schema}}.workflow_nodes TO %s', g.grantee);
+    EXECUTE format('GRANT DELETE ON {{schema}}.job_dependencies TO %s', g.grantee);
     EXECUTE format('GRANT SELECT ON {{schema}}.job_dependencies, {{schema}}.workflow_jobs TO %s', g.grantee);
   END LOOP;
 END

@@ -1,12 +1,21 @@
 // Workflows with an in-process worker: result passing along a chain, atomic creation, failure
 // policies, cancel, and creation from SQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { schemaNames } from '../src/db/schema-names.js'
 import { JobCancelledError } from '../src/errors.js'
 import { rescueExpiredJobs } from '../src/sql/worker-queries.js'
 import { defineTask } from '../src/task/task.js'
 import type { Worker } from '../src/worker/worker.js'
-import { chain, chord, chordSettled, group, job, type MemberOutcome, step } from '../src/workflow/canvas.js'
+import {
+  chain,
+  chord,
+  chordSettled,
+  type Flow,
+  group,
+  job,
+  type MemberOutcome,
+  step,
+} from '../src/workflow/canvas.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema
@@ -73,6 +82,20 @@ async function states(workflowId: string): Promise<string[]> {
   )
   return rows.map((r) => `${r.task}:${r.state}`).sort()
 }
+
+describe('types', () => {
+  it('carry each result type into the next step and reject a mismatch at compile time', () => {
+    const ok = chain(job(add, 1), step(toText))
+    expectTypeOf(ok).toEqualTypeOf<Flow<void, string>>()
+    expectTypeOf(chord(group(job(square, { n: 1 }), job(add, 2)), step(sum))).toEqualTypeOf<
+      Flow<void, number>
+    >()
+    // @ts-expect-error square takes { n }, add returns a number
+    chain(job(add, 1), step(square))
+    // @ts-expect-error sum takes number[], toText returns a string
+    chord(group(job(toText, 1)), step(sum))
+  })
+})
 
 describe('composition and result passing', () => {
   it('a chain of 5 hands each result to the next step', async () => {
@@ -210,6 +233,31 @@ describe('the rescuer', () => {
     })
     expect(after?.nodes.map((n) => n.state)).toEqual(['failed', 'cancelled'])
     expect(after?.nodes[1]?.id).toBe(second!.id)
+  })
+})
+
+describe('retention', () => {
+  it('the pruner deletes a workflow once its nodes are pruned, with its nodes and edges rows', async () => {
+    const wf = await t.pgq.workflows.create(chain(job(add, 1), step(add)))
+    await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })).resolves.toBe(3)
+    const s = `"${t.schema}"`
+    await t.pool.query(`UPDATE ${s}.workflows SET created_at = now() - interval '1 hour' WHERE id = $1`, [
+      wf.id,
+    ])
+    await t.pgq.prune()
+    await expect(t.pgq.workflows.get(wf.id)).resolves.toBeDefined() // nodes still kept (retention)
+    await t.pool.query(
+      `UPDATE ${s}.jobs SET delete_after = now() - interval '1 second' WHERE workflow_id = $1`,
+      [wf.id],
+    )
+    await t.pgq.prune()
+    await expect(t.pgq.workflows.get(wf.id)).resolves.toBeUndefined()
+    const left = await t.pool.query(
+      `SELECT (SELECT count(*) FROM ${s}.workflow_nodes WHERE workflow_id = $1)::int AS nodes,
+              (SELECT count(*) FROM ${s}.job_dependencies WHERE job_id = ANY($2::bigint[]))::int AS edges`,
+      [wf.id, wf.jobIds],
+    )
+    expect(left.rows[0]).toEqual({ nodes: 0, edges: 0 })
   })
 })
 

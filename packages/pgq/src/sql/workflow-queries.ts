@@ -155,3 +155,32 @@ export async function cancelWorkflow(
   if (!row?.found) return undefined
   return { cancelled: row.cancelled, cancelRequested: row.requested }
 }
+
+/**
+ * @internal The pruner's statement for workflows: deletes up to `limit` workflow rows created more
+ * than `minAgeMs` ago whose nodes are all gone (pruned or deleted); their `workflow_nodes` and
+ * `job_dependencies` rows go with them (ON DELETE CASCADE). Uses the partial index on
+ * jobs.workflow_id. Returns how many workflows it deleted.
+ */
+export async function pruneEmptyWorkflows(
+  db: Executor,
+  names: SchemaNames,
+  limit: number,
+  minAgeMs = 60_000,
+): Promise<number> {
+  const s = names.quoted
+  const result = await runQuery(
+    db,
+    `DELETE FROM ${s}.workflows AS w
+     WHERE w.id IN (
+       SELECT o.id FROM ${s}.workflows AS o
+       WHERE o.created_at < now() - $2 * interval '1 millisecond'
+         AND NOT EXISTS (SELECT 1 FROM ${names.jobs} AS j WHERE j.workflow_id = o.id)
+       ORDER BY o.created_at
+       LIMIT $1
+       FOR UPDATE SKIP LOCKED
+     )`,
+    [limit, minAgeMs],
+  )
+  return result.rowCount
+}

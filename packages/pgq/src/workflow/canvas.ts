@@ -135,10 +135,17 @@ type ResultOf<T> = T extends Flow<any, infer R> ? R : T extends { readonly __res
  * const thumbs = group(job(thumb, { at: 1 }), job(thumb, { at: 5 })) // Flow<void, [Url, Url]>
  * ```
  */
-export function group<I, M extends readonly FlowLike<I, unknown>[]>(...members: M): Flow<I, GroupResults<M>> {
+// biome-ignore lint/suspicious/noExplicitAny: members may take any input; InputOf reads it
+export function group<M extends readonly FlowLike<any, unknown>[]>(
+  ...members: M
+): Flow<InputOf<M[number]>, GroupResults<M>> {
   if (members.length === 0) throw new PgqValidationError('group', 'needs at least one member')
   return { node: { kind: 'group', members: members.map((m, i) => nodeOf(m, `group[${i}]`)) } }
 }
+
+/** The input type of a flow piece or a task definition. */
+// biome-ignore lint/suspicious/noExplicitAny: only the input type is read
+type InputOf<T> = T extends Flow<infer I, any> ? I : T extends TaskDefinition<infer P, any> ? P : never
 
 /**
  * Runs `callback` once, after every member of `header` finished, with their results in member
