@@ -8,14 +8,16 @@ export interface FilterOptions {
   readonly state?: string[]
   readonly task?: string[]
   readonly queue?: string[]
+  readonly workflow?: string
 }
 
-/** Adds `--state`, `--task` and `--queue` (each repeatable or comma-separated). */
+/** Adds `--state`, `--task`, `--queue` (each repeatable or comma-separated) and `--workflow`. */
 export function withFilterOptions(command: Command, states: string): Command {
   return command
     .option('--state <states>', `only jobs in these states (${states}; comma-separated)`, listOption)
     .option('--task <names>', 'only jobs of these tasks (comma-separated)', listOption)
     .option('--queue <names>', 'only jobs in these queues (comma-separated)', listOption)
+    .option('--workflow <id>', 'only the nodes of this workflow')
 }
 
 /** The library filter for the options (and `ids`, when given). */
@@ -25,6 +27,7 @@ export function filterFrom(options: FilterOptions, ids: readonly string[] = []):
     ...(options.state ? { state: options.state as JobState[] } : {}),
     ...(options.task ? { task: options.task } : {}),
     ...(options.queue ? { queue: options.queue } : {}),
+    ...(options.workflow ? { workflowId: options.workflow } : {}),
   }
 }
 

@@ -53,7 +53,7 @@ describe('pgq jobs', () => {
     expect(page.stdout.trim().split('\n').at(-1)).toBe(`(2 jobs; next page: --before ${ids.running})`)
     const bad = await cli('jobs', '--state', 'done')
     expect(bad.code).toBe(1)
-    expect(bad.stderr).toMatch(/filter.state\[0\]: must be one of available, running/)
+    expect(bad.stderr).toMatch(/filter.state\[0\]: must be one of blocked, available, running/)
   })
 
   it('shows one job with its error history and result; the payload only on request', async () => {

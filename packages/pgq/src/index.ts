@@ -23,6 +23,7 @@ export type {
   FailingTasksView,
   IntervalValue,
   JobCountsView,
+  JobDependenciesTable,
   JobsTable,
   Json,
   MigrationsTable,
@@ -36,6 +37,9 @@ export type {
   UnknownTasksView,
   WorkerStatusView,
   WorkersTable,
+  WorkflowJobsView,
+  WorkflowNodesTable,
+  WorkflowsTable,
 } from './db/tables.js'
 export {
   JobCancelledError,
@@ -87,3 +91,25 @@ export type { LeaseLostReason } from './worker/lease-renewer.js'
 export type { WorkerHandle } from './worker/lifetime.js'
 export type { Worker } from './worker/worker.js'
 export type { RetentionOptions, WorkerOptions } from './worker/worker-config.js'
+export {
+  chain,
+  chord,
+  chordSettled,
+  type Flow,
+  type FlowLike,
+  type GroupResults,
+  group,
+  job,
+  type MemberOutcome,
+  type NodeOptions,
+  type Settled,
+  step,
+} from './workflow/canvas.js'
+export type {
+  CreatedWorkflow,
+  CreateWorkflowOptions,
+  WorkflowInfo,
+  WorkflowPolicy,
+  WorkflowState,
+  Workflows,
+} from './workflow/workflows.js'

@@ -40,11 +40,14 @@ describe('Migrator', () => {
     )
     expect(tables.rows.map((r) => r.table_name)).toEqual([
       'dedup_windows',
+      'job_dependencies',
       'jobs',
       'migrations',
       'schedules',
       'tasks',
       'workers',
+      'workflow_nodes',
+      'workflows',
     ])
   })
 

@@ -37,12 +37,18 @@ describe("the public entry ('pgq')", () => {
       'PgqValidationError',
       'TaskRegistry',
       'WorkerList',
+      'chain',
+      'chord',
+      'chordSettled',
       'createLineLogger',
       'createPgq',
       'defineSchedule',
       'defineTask',
+      'group',
+      'job',
       'jobSpec',
       'snooze',
+      'step',
     ])
   })
 

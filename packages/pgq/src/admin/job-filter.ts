@@ -28,6 +28,8 @@ export interface JobFilter {
   readonly task?: string | readonly string[]
   readonly queue?: string | readonly string[]
   readonly dedupKey?: string
+  /** Only the nodes of this workflow (docs/workflows.md). */
+  readonly workflowId?: JobId
   /** Only jobs that finished before this instant. */
   readonly finishedBefore?: Date
 }
@@ -39,6 +41,7 @@ export interface ResolvedFilter {
   readonly tasks: readonly string[] | null
   readonly queues: readonly string[] | null
   readonly dedupKey: string | null
+  readonly workflowId: string | null
   readonly finishedBefore: Date | null
 }
 
@@ -48,6 +51,7 @@ const FILTER_KEYS = optionKeys<JobFilter>({
   task: true,
   queue: true,
   dedupKey: true,
+  workflowId: true,
   finishedBefore: true,
 })
 const ID_RULE = /^[1-9][0-9]{0,18}$/
@@ -116,6 +120,7 @@ export function resolveFilter(
     tasks: list(filter.task, `${path}.task`, assertName),
     queues: list(filter.queue, `${path}.queue`, assertName),
     dedupKey: dedupKey ?? null,
+    workflowId: filter.workflowId === undefined ? null : assertJobId(filter.workflowId, `${path}.workflowId`),
     finishedBefore: finishedBefore ?? null,
   })
 }

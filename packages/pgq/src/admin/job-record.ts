@@ -2,12 +2,14 @@ import type { JobErrorRecord } from '../errors.js'
 
 /**
  * The states a job goes through: `available` → `running` → `succeeded` | `failed` | `cancelled`.
+ * A workflow node that waits on its parents starts `blocked` (never claimed) and becomes
+ * `available` when they are done (docs/workflows.md).
  *
  * ```ts
  * const state: JobState = (await pgq.jobs.get(id))?.state ?? 'available'
  * ```
  */
-export type JobState = 'available' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export type JobState = 'blocked' | 'available' | 'running' | 'succeeded' | 'failed' | 'cancelled'
 
 /**
  * All job states, in lifecycle order.
@@ -17,6 +19,7 @@ export type JobState = 'available' | 'running' | 'succeeded' | 'failed' | 'cance
  * ```
  */
 export const JOB_STATES: readonly JobState[] = Object.freeze([
+  'blocked',
   'available',
   'running',
   'succeeded',

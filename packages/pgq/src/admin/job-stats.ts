@@ -27,6 +27,8 @@ export interface QueueStats {
   readonly waiting: number
   /** Available but due later (delayed jobs and retries in backoff). */
   readonly scheduled: number
+  /** Workflow nodes waiting on their parents (never claimed until they are done). */
+  readonly blocked: number
   readonly running: number
   readonly succeeded: number
   readonly failed: number
@@ -70,6 +72,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
       queue: row.queue,
       waiting: row.waiting,
       scheduled: row.scheduled,
+      blocked: row.blocked,
       running: row.running,
       succeeded: row.succeeded,
       failed: row.failed,
@@ -89,6 +92,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
   const totals = Object.freeze({
     waiting: sum((q) => q.waiting),
     scheduled: sum((q) => q.scheduled),
+    blocked: sum((q) => q.blocked),
     running: sum((q) => q.running),
     succeeded: sum((q) => q.succeeded),
     failed: sum((q) => q.failed),

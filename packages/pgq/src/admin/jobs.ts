@@ -172,7 +172,7 @@ export class Jobs {
     target: JobId | JobFilter,
     options: AdminOptions = {},
   ): Promise<{ cancelled: number; cancelRequested: number }> {
-    const filter = restrictStates(this.#target(target), ['available', 'running'], 'cancel')
+    const filter = restrictStates(this.#target(target), ['blocked', 'available', 'running'], 'cancel')
     const counts = await this.#inBatches(filter, (after, limit) =>
       cancelJobs(options.db ?? this.#pool, this.#names, filter, after, limit, this.#cancelledRetentionMs),
     )

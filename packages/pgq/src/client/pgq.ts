@@ -10,6 +10,7 @@ import type { TaskDefinition } from '../task/task.js'
 import { Tracing } from '../tracing/tracing.js'
 import { Worker } from '../worker/worker.js'
 import type { WorkerOptions } from '../worker/worker-config.js'
+import { Workflows } from '../workflow/workflows.js'
 import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
 import { type EnqueuedJob, type EnqueueOptions, insertJobs, type JobSpec, prepareJob } from './enqueue.js'
 
@@ -38,6 +39,7 @@ export class Pgq {
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
+  #workflows: Workflows | undefined
   readonly #notifiers = new Map<string, Notifier>()
 
   /**
@@ -94,6 +96,26 @@ export class Pgq {
       maxPayloadBytes: this.config.maxPayloadBytes,
     })
     return this.#schedules
+  }
+
+  /**
+   * Workflows (chain, group, chord of jobs): create one atomically on your transaction, get its
+   * nodes, wait for its result, cancel it. See docs/workflows.md.
+   *
+   * ```ts
+   * const wf = await pgq.workflows.create(chain(job(fetchPage, { url }), step(extractTitle)), { db: trx })
+   * const title = await pgq.workflows.waitFor(wf.id)
+   * ```
+   */
+  get workflows(): Workflows {
+    this.#workflows ??= new Workflows({
+      pool: this.config.pool,
+      names: this.names,
+      jobs: () => this.jobs,
+      maxPayloadBytes: this.config.maxPayloadBytes,
+      cancelledRetentionMs: 7 * 24 * 60 * 60 * 1000,
+    })
+    return this.#workflows
   }
 
   /** The pool pgq runs its own statements on. */

@@ -56,6 +56,8 @@ export interface JobsTable {
   delete_after: Timestamp | null
   /** A newer payload for this dedup key, enqueued while this job ran (`dedupMode: 'debounce'`…). */
   followup: Json | null
+  /** The workflow this job is a node of (bigint, as text); null for plain jobs (docs/workflows.md). */
+  workflow_id: string | null
 }
 
 /** `<schema>.tasks`: the task registry — the defaults every enqueue path applies, upserted by workers. */
@@ -82,6 +84,50 @@ export interface DedupWindowsTable {
   dedup_key: string
   until: Timestamp
   job_id: string | null
+}
+
+/** `<schema>.workflows`: one row per workflow (docs/workflows.md). */
+export interface WorkflowsTable {
+  /** bigint, as text */
+  id: Generated<string>
+  name: string | null
+  policy: Generated<'cancel' | 'continue'>
+  output_ids: Generated<string[]>
+  output_list: Generated<boolean>
+  node_ids: Generated<string[]>
+  created_at: Generated<Date>
+  cancelled_at: Timestamp | null
+}
+
+/** `<schema>.workflow_nodes`: nodes that wait on parents, with the fan-in counter. */
+export interface WorkflowNodesTable {
+  job_id: string
+  workflow_id: string
+  pending: number
+  failed: Generated<number>
+  input: 'value' | 'list'
+}
+
+/** `<schema>.job_dependencies`: workflow edges (job_id runs after parent_id). */
+export interface JobDependenciesTable {
+  parent_id: string
+  job_id: string
+  position: number
+}
+
+/** `<schema>.workflow_jobs`: every workflow node with its workflow, state and parents. */
+export interface WorkflowJobsView {
+  workflow_id: string
+  job_id: string
+  task: string
+  queue: string
+  state: JobState
+  attempts: number
+  parent_ids: string[]
+  pending_parents: number | null
+  created_at: Date
+  started_at: Date | null
+  finished_at: Date | null
 }
 
 /**
@@ -224,6 +270,10 @@ export interface PgqTables {
   running_jobs: RunningJobsView
   unknown_tasks: UnknownTasksView
   worker_status: WorkerStatusView
+  workflows: WorkflowsTable
+  workflow_nodes: WorkflowNodesTable
+  job_dependencies: JobDependenciesTable
+  workflow_jobs: WorkflowJobsView
 }
 
 /**

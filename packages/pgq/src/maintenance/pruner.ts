@@ -3,6 +3,7 @@ import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { pruneJobs } from '../sql/admin-queries.js'
 import { pruneGoneWorkers } from '../sql/worker-status-queries.js'
+import { pruneEmptyWorkflows } from '../sql/workflow-queries.js'
 import { assertInt, MAX_TIMER_MS } from '../util/validate.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 
@@ -28,7 +29,7 @@ export interface PrunerOptions {
 
 /**
  * Deletes finished jobs (succeeded, failed, cancelled) whose `delete_after` has passed, in small
- * batches that each commit quickly, then the rows of workers gone for more than 24 hours. The worker sets `delete_after` when it finalizes a job (per-state
+ * batches that each commit quickly, then the rows of workers gone for more than 24 hours, then workflows whose nodes are all gone. The worker sets `delete_after` when it finalizes a job (per-state
  * retention); the pruner only deletes what is due. Any number of pruners may run at once: each batch
  * skips rows another one has locked (`FOR UPDATE SKIP LOCKED`).
  *
@@ -90,6 +91,7 @@ export class Pruner implements Service {
       if (deleted < this.#batchSize) break
     }
     if (!signal?.aborted) await pruneGoneWorkers(this.#pool, this.#names)
+    if (!signal?.aborted) await pruneEmptyWorkflows(this.#pool, this.#names, this.#batchSize)
     return total
   }
 }

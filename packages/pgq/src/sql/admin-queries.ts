@@ -9,6 +9,7 @@ import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../admin/jo
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
 import { builder, jobFilterCondition, runCompiled } from './query-builder.js'
+import { WORKFLOW_FAN_IN_REF, workflowFanIn } from './workflow-queries.js'
 
 /** The columns of a {@link JobSummaryRow}, on the jobs table aliased `j`. */
 const SUMMARY_COLUMNS = [
@@ -151,18 +152,19 @@ export async function cancelJobs(
   const jobs = sql.raw(names.jobs)
   return batch(
     db,
-    sql`WITH ${batchTarget(jobs, filter, sql`j.state IN ('available', 'running')`, afterId, limit, false)},
+    sql`WITH ${batchTarget(jobs, filter, sql`j.state IN ('blocked', 'available', 'running')`, afterId, limit, false)},
      updated AS (
        UPDATE ${jobs} AS j SET
-         state = CASE WHEN j.state = 'available' THEN 'cancelled' ELSE j.state END,
-         finished_at = CASE WHEN j.state = 'available' THEN now() ELSE j.finished_at END,
-         delete_after = CASE WHEN j.state = 'available'
+         state = CASE WHEN j.state = 'running' THEN j.state ELSE 'cancelled' END,
+         finished_at = CASE WHEN j.state = 'running' THEN j.finished_at ELSE now() END,
+         delete_after = CASE WHEN j.state <> 'running'
            THEN now() + make_interval(secs => ${retentionMs}::double precision / 1000) ELSE j.delete_after END,
          cancel_requested_at = coalesce(j.cancel_requested_at, now())
        FROM target AS t
-       WHERE j.id = t.id AND j.state IN ('available', 'running')
-       RETURNING j.id, j.state
+       WHERE j.id = t.id AND j.state IN ('blocked', 'available', 'running')
+       RETURNING j.id, j.state, j.workflow_id
      ),
+     ${sql.raw(workflowFanIn(names, 'updated', "f.state = 'cancelled'"))},
      notified AS (
        SELECT u.state, count(pg_notify(${names.eventsChannel},
          CASE WHEN u.state = 'cancelled' THEN 'finished:' ELSE 'cancel:' END || u.id::text)) AS sent
@@ -170,7 +172,7 @@ export async function cancelJobs(
      )
      SELECT CASE n.state WHEN 'cancelled' THEN 'cancelled' WHEN 'running' THEN 'cancelRequested' END AS outcome,
        n.sent::int AS jobs, ${LAST_ID}
-     FROM (SELECT 1) AS one LEFT JOIN notified AS n ON true`,
+     FROM (SELECT 1) AS one CROSS JOIN ${sql.raw(WORKFLOW_FAN_IN_REF)} LEFT JOIN notified AS n ON true`,
   )
 }
 
@@ -259,6 +261,7 @@ export interface QueueStatsRow {
   queue: string
   waiting: number
   scheduled: number
+  blocked: number
   running: number
   succeeded: number
   failed: number
@@ -286,6 +289,7 @@ export async function queueStats(
        SELECT j.queue,
          count(*) FILTER (WHERE j.state = 'available' AND j.run_at <= now())::int AS waiting,
          count(*) FILTER (WHERE j.state = 'available' AND j.run_at > now())::int AS scheduled,
+         count(*) FILTER (WHERE j.state = 'blocked')::int AS blocked,
          count(*) FILTER (WHERE j.state = 'running')::int AS running,
          count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE j.state = 'failed')::int AS failed,

@@ -48,6 +48,7 @@ export function jobFilterCondition(filter: ResolvedFilter): Expression<SqlBool> 
   if (filter.tasks) conditions.push(eb('j.task', '=', eb.fn.any(eb.val(filter.tasks))))
   if (filter.queues) conditions.push(eb('j.queue', '=', eb.fn.any(eb.val(filter.queues))))
   if (filter.dedupKey !== null) conditions.push(eb('j.dedup_key', '=', filter.dedupKey))
+  if (filter.workflowId !== null) conditions.push(eb('j.workflow_id', '=', filter.workflowId))
   if (filter.finishedBefore) conditions.push(eb('j.finished_at', '<', filter.finishedBefore))
   return eb.and(conditions)
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { WORKFLOW_FAN_IN_REF, workflowFanIn } from './workflow-queries.js'
 
 /**
  * A CTE that makes the statement's own transaction commit asynchronously (no wait for the WAL
@@ -201,8 +202,9 @@ export async function finalizeJobs(
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
        FROM u, locked
        WHERE j.id = u.id AND locked.id = u.id AND j.lease_token = u.token AND j.state = 'running'
-       RETURNING j.id, j.state, j.state <> 'available' AS final, j.queue, j.run_at
+       RETURNING j.id, j.state, j.state <> 'available' AS final, j.queue, j.run_at, j.workflow_id
      ),
+     ${workflowFanIn(names, 'done', 'f.final')},
      notified AS (
        SELECT count(pg_notify($10, 'finished:' || ids)) AS n
        FROM (SELECT string_agg(id::text, ',') AS ids FROM done WHERE final
@@ -213,7 +215,7 @@ export async function finalizeJobs(
                 THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS n
        FROM (SELECT d.queue, min(d.run_at) AS first_run_at FROM done d WHERE NOT d.final GROUP BY d.queue) w
      )
-     SELECT d.id::text AS id, d.state FROM done d, notified, (SELECT count(*) FROM woken) AS w, async_commit`,
+     SELECT d.id::text AS id, d.state FROM done d, notified, (SELECT count(*) FROM woken) AS w, ${WORKFLOW_FAN_IN_REF}, async_commit`,
     [
       items.map((i) => i.id),
       items.map((i) => i.leaseToken),
@@ -347,8 +349,9 @@ export async function rescueExpiredJobs(
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL, started_at = NULL
        FROM expired
        WHERE j.id = expired.id AND j.state = 'running' AND j.lease_expires_at < now()
-       RETURNING j.id, j.state, j.queue
+       RETURNING j.id, j.state, j.queue, j.workflow_id
      ),
+     ${workflowFanIn(names, 'rescued', "f.state = 'failed'")},
      woken AS (
        SELECT count(pg_notify($3, queue)) AS n FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'available') q
      ),
@@ -357,7 +360,7 @@ export async function rescueExpiredJobs(
        FROM (SELECT string_agg(id::text, ',') AS ids FROM rescued WHERE state = 'failed' GROUP BY id / 500) c
      )
      SELECT count(*) FILTER (WHERE r.state = 'available') AS requeued, count(*) FILTER (WHERE r.state = 'failed') AS failed
-     FROM rescued r, woken, finished`,
+     FROM rescued r, woken, finished, ${WORKFLOW_FAN_IN_REF}`,
     [params.limit, params.failedRetentionMs, names.jobsChannel, names.eventsChannel],
   )
   const row = result.rows[0]
