@@ -11,11 +11,16 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith('.sql'))
   .sort()
 
-const migrations = files.map((file, index) => {
+// Versions strictly increase. A gap is tolerated while branches that each own a number are merged
+// (the migrator applies whatever is missing, in order), so every migration must stand on its own.
+let previousVersion = 0
+const migrations = files.map((file) => {
   const match = /^(\d{4})_([a-z0-9_]+)\.sql$/.exec(file)
   if (!match) throw new Error(`migrations/${file}: name must be NNNN_snake_case.sql`)
   const version = Number(match[1])
-  if (version !== index + 1) throw new Error(`migrations/${file}: expected version ${index + 1}`)
+  if (version <= previousVersion)
+    throw new Error(`migrations/${file}: version ${version} is not above ${previousVersion}`)
+  previousVersion = version
   return { version, name: match[2], sql: readFileSync(join(dir, file), 'utf8') }
 })
 

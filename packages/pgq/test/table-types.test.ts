@@ -62,6 +62,7 @@ const EXPECTED: Record<string, string[]> = {
     finished_at: true,
     delete_after: true,
     followup: true,
+    steps: true,
   }),
   tasks: columns<TasksTable>({
     name: true,

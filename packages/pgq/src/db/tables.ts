@@ -56,6 +56,8 @@ export interface JobsTable {
   delete_after: Timestamp | null
   /** A newer payload for this dedup key, enqueued while this job ran (`dedupMode: 'debounce'`…). */
   followup: Json | null
+  /** Durable steps (`ctx.step`, `ctx.sleep`) done so far, keyed by step name; NULL when none (migration 0010). */
+  steps: Json | null
 }
 
 /** `<schema>.tasks`: the task registry — the defaults every enqueue path applies, upserted by workers. */
