@@ -3,6 +3,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
 import { parsePayloadForRun } from '../../task/payload-validation.js'
+import { StepError } from '../../task/step-errors.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
 import { withRemoteParent } from '../../tracing/remote-parent.js'
 import { findTask } from './task-lookup.js'
@@ -39,6 +40,9 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
         acks.set(seq, { resolve, reject })
         send({ type: 'progress', runId: message.runId, seq, value, meta })
       }),
+    // durable steps need the worker's lease and connection: inline isolation only (docs/workflows.md)
+    step: (name: string) => Promise.reject(unsupported(String(name), message.context.jobId)),
+    sleep: () => Promise.reject(unsupported('ctx.sleep', message.context.jobId)),
   })
   let task: AnyTaskDefinition
   try {
@@ -73,6 +77,16 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
     // the result cannot be cloned (a function, a class with private state): report that instead
     send({ type: 'done', runId: message.runId, ok: false, error: toWireError(error) })
   }
+}
+
+function unsupported(step: string, jobId: string): StepError {
+  const mode = isMainThread ? 'process' : 'thread'
+  return new StepError(
+    'PGQ_STEP_UNSUPPORTED',
+    step,
+    `ctx.step and ctx.sleep need inline isolation; job ${jobId} runs its handler in a ${mode}`,
+    { jobId, mode },
+  )
 }
 
 function onMessage(message: ParentMessage): void {
