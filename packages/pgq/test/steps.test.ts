@@ -165,21 +165,35 @@ describe('ctx.step', () => {
   })
 
   it.each(['thread', 'process'] as const)(
-    '%s isolation refuses steps with PGQ_STEP_UNSUPPORTED, not retried',
+    '%s isolation: steps and sleeps go through the worker, a retry replays them',
     async (mode) => {
       await start([fixture.stepper], {
         isolation: { mode, module: new URL('./fixtures/isolated-tasks.mjs', import.meta.url).href },
       })
       const { id } = await t.pgq.enqueue(fixture.stepper, {})
       const row = await finished(id)
-      expect(row.state).toBe('failed')
-      expect(row.attempts).toBe(1)
-      expect(row.errors[0]).toEqual(
-        expect.objectContaining({
-          name: 'StepError',
-          message: expect.stringMatching(`need inline isolation.*in a ${mode}`),
-        }),
-      )
+      expect(row.state).toBe('succeeded')
+      // attempt 1 slept (not charged), resumed, ran step two and failed; attempt 2 replayed both steps
+      expect(row.result).toEqual({
+        one: { attempt: 1, pid: expect.any(Number) },
+        two: { attempt: 1 },
+        attempt: 2,
+      })
+      expect(row.attempts).toBe(2)
+      expect(Object.keys(row.steps).sort()).toEqual(['one', 'pgq:sleep:1', 'two'])
+
+      for (const [bad, message] of [
+        ['date', /a Date is not JSON/],
+        ['twice', /called twice in one run/],
+      ] as const) {
+        const misuse = await t.pgq.enqueue(fixture.stepper, { bad })
+        const failed = await finished(misuse.id)
+        expect(failed.state, bad).toBe('failed')
+        expect(failed.attempts, `${bad}: not retried`).toBe(1)
+        expect(failed.errors[0], bad).toEqual(
+          expect.objectContaining({ name: 'StepError', message: expect.stringMatching(message) }),
+        )
+      }
     },
   )
 })

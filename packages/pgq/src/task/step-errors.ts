@@ -8,8 +8,6 @@ export type StepErrorCode =
   | 'PGQ_STEP_DUPLICATE'
   /** The step's result cannot be stored as JSON (a Date, a class, BigInt, NaN, too large…). */
   | 'PGQ_STEP_RESULT'
-  /** `ctx.step` / `ctx.sleep` were called in a handler isolated in a thread or process. */
-  | 'PGQ_STEP_UNSUPPORTED'
 
 /**
  * A durable step (`ctx.step`, `ctx.sleep`) was used wrongly. Nothing was stored, and the job fails
@@ -36,6 +34,41 @@ export class StepError extends PgqError {
     super(code, message, { step, ...context }, options)
     this.step = step
   }
+}
+
+/** Sleeps are kept in `jobs.steps` as `pgq:sleep:1`, `pgq:sleep:2`…: step names may not start with `pgq:`. */
+export const RESERVED_STEP_PREFIX = 'pgq:'
+const MAX_NAME_LENGTH = 200
+/** What a jsonb key cannot hold besides NUL: a lone UTF-16 surrogate. */
+const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/** @internal Throws a `PGQ_STEP_NAME` {@link StepError} unless `name` can name a step. */
+export function assertStepName(name: unknown, jobId: string): asserts name is string {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > MAX_NAME_LENGTH ||
+    name.startsWith(RESERVED_STEP_PREFIX) ||
+    name.includes('\u0000') ||
+    UNSTORABLE.test(name)
+  ) {
+    throw new StepError(
+      'PGQ_STEP_NAME',
+      String(name),
+      `ctx.step(name): the name must be a non-empty string of at most ${MAX_NAME_LENGTH} characters, not starting with "${RESERVED_STEP_PREFIX}"`,
+      { jobId },
+    )
+  }
+}
+
+/** @internal The error of a step name used twice in one run. */
+export function duplicateStep(name: string, jobId: string): StepError {
+  return new StepError(
+    'PGQ_STEP_DUPLICATE',
+    name,
+    `ctx.step(${JSON.stringify(name)}) was called twice in one run of job ${jobId}: step names must be unique`,
+    { jobId },
+  )
 }
 
 /** @internal True for an error a retry cannot fix: a {@link StepError}, also once rebuilt from a thread or process. */

@@ -30,8 +30,8 @@ export interface TaskContext {
    * is stored on the job at once; a retry, or a run rescued after a crash, gets the stored result
    * back without running `fn` again. Names must be stable across runs and unique within one run
    * (a duplicate throws `StepError`); code outside steps runs again on every attempt. The value
-   * returned is the stored JSON (a `Date` is refused: return `toISOString()`). Inline isolation
-   * only: a thread or process handler gets `StepError` `PGQ_STEP_UNSUPPORTED`. See
+   * returned is the stored JSON (a `Date` is refused: return `toISOString()`). Works in every
+   * isolation mode (a thread or process sends the result to the worker, which stores it). See
    * docs/workflows.md, "Durable steps".
    *
    * ```ts
@@ -45,7 +45,7 @@ export interface TaskContext {
    * `'5m'`, `'2h'`, `'7d'`), without holding a worker slot and without spending an attempt. The
    * sleep is recorded on the job like a step: on the next run the same `ctx.sleep` returns at once
    * and the handler goes on, its finished steps skipped. It rejects with `SleepInterrupt` (let it
-   * propagate). Inline isolation only.
+   * propagate).
    *
    * ```ts
    * await ctx.step('send-reminder', () => mailer.remind(payload.userId))

@@ -134,8 +134,8 @@ export class JobExecutor {
       // outside the event loop the handler's own module parses the payload again
       const payload = runner.mode === 'inline' ? parsed : job.claim.payload
       const run = span
-        ? span.activate(() => runner.run(payload, attempt.context, span.carrier))
-        : runner.run(payload, attempt.context)
+        ? span.activate(() => runner.run(payload, attempt.context, span.carrier, job.claim.steps))
+        : runner.run(payload, attempt.context, undefined, job.claim.steps)
       const value = await Promise.race([run, hardLimit])
       const ranMs = performance.now() - startedAt
       if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {

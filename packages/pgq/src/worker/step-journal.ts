@@ -3,15 +3,16 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { recordSleep, saveStep } from '../sql/step-queries.js'
 import { serializeJson } from '../task/payload.js'
-import { parseSleepDuration, SleepInterrupt, StepError } from '../task/step-errors.js'
+import {
+  assertStepName,
+  duplicateStep,
+  parseSleepDuration,
+  RESERVED_STEP_PREFIX,
+  SleepInterrupt,
+  StepError,
+} from '../task/step-errors.js'
 import { AttemptEndedError } from './isolation/errors.js'
 import type { RunningJob } from './running-job.js'
-
-/** Keys of sleeps in `jobs.steps` (`pgq:sleep:1`, `pgq:sleep:2`…); step names may not start with `pgq:`. */
-const RESERVED_PREFIX = 'pgq:'
-const MAX_NAME_LENGTH = 200
-/** What a jsonb key cannot hold besides NUL: a lone UTF-16 surrogate. */
-const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /**
  * @internal One attempt's durable steps: `ctx.step` returns a result stored by an earlier run or
@@ -51,16 +52,9 @@ export class StepJournal {
   async step<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
     const action = `ctx.step(${JSON.stringify(String(name))})`
     this.#assertOpen(action)
-    this.#checkName(name)
+    assertStepName(name, this.#job.claim.id)
     if (typeof fn !== 'function') throw new PgqValidationError(`${action}: fn`, 'must be a function', fn)
-    if (this.#used.has(name)) {
-      throw new StepError(
-        'PGQ_STEP_DUPLICATE',
-        name,
-        `${action} was called twice in one run of job ${this.#job.claim.id}: step names must be unique`,
-        { jobId: this.#job.claim.id },
-      )
-    }
+    if (this.#used.has(name)) throw duplicateStep(name, this.#job.claim.id)
     this.#used.add(name)
     const steps = this.#job.claim.steps
     if (steps && Object.hasOwn(steps, name)) return (steps[name] as { result?: unknown }).result as T
@@ -98,7 +92,7 @@ export class StepJournal {
         duration,
       )
     }
-    const key = `${RESERVED_PREFIX}sleep:${++this.#sleeps}`
+    const key = `${RESERVED_STEP_PREFIX}sleep:${++this.#sleeps}`
     const { id, leaseToken, attempt } = this.#job.claim
     const remaining = await recordSleep(this.#pool, this.#names, { id, leaseToken, key, delayMs })
     if (remaining === null) throw new AttemptEndedError(id, attempt, 'ctx.sleep() (the lease was lost)')
@@ -106,23 +100,5 @@ export class StepJournal {
     this.#assertOpen('ctx.sleep()')
     this.#sleepMs = Math.ceil(remaining)
     throw new SleepInterrupt(id, this.#sleepMs)
-  }
-
-  #checkName(name: unknown): asserts name is string {
-    if (
-      typeof name !== 'string' ||
-      name.length === 0 ||
-      name.length > MAX_NAME_LENGTH ||
-      name.startsWith(RESERVED_PREFIX) ||
-      name.includes('\u0000') ||
-      UNSTORABLE.test(name)
-    ) {
-      throw new StepError(
-        'PGQ_STEP_NAME',
-        String(name),
-        `ctx.step(name): the name must be a non-empty string of at most ${MAX_NAME_LENGTH} characters, not starting with "${RESERVED_PREFIX}"`,
-        { jobId: this.#job.claim.id },
-      )
-    }
   }
 }
