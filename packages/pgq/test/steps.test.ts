@@ -77,6 +77,9 @@ describe('ctx.step', () => {
     expect(row.steps.a).toEqual({ result: { n: 1 }, attempt: 1, at: expect.any(String) })
     expect(row.steps.nothing).toEqual({ attempt: 1, at: expect.any(String) }) // undefined: no result key
     expect(row.steps.b).toEqual({ result: 2, attempt: 2, at: expect.any(String) })
+    // pgq.jobs.get shows them too
+    const got = await t.pgq.jobs.get(id)
+    expect(got?.steps).toEqual(row.steps)
   })
 
   it('a job that uses no step leaves steps NULL', async () => {
@@ -84,6 +87,7 @@ describe('ctx.step', () => {
     await start([plain])
     const { id } = await t.pgq.enqueue(plain, {})
     expect((await finished(id)).steps).toBeNull()
+    expect((await t.pgq.jobs.get(id))?.steps).toBeNull()
   })
 
   it('a duplicate name, a bad name or a non-JSON result fails the job for good with a StepError', async () => {

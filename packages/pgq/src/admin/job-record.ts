@@ -93,6 +93,11 @@ export interface Job extends JobSummary {
   readonly maxInterruptions: number
   readonly scheduledFor: Date | null
   readonly meta: unknown
+  /**
+   * The durable steps done so far (`ctx.step` results, `ctx.sleep` wake-ups) keyed by step name,
+   * as stored on the job (docs/workflows.md, "Durable steps"); null when the handler used none.
+   */
+  readonly steps: unknown
 }
 
 /** @internal A row as `sql/admin-queries.ts` selects it (snake_case, ids as text). */
@@ -127,6 +132,7 @@ export interface JobRow extends JobSummaryRow {
   max_interruptions: number
   scheduled_for: Date | null
   meta: unknown
+  steps: unknown
 }
 
 /** @internal */
@@ -165,5 +171,6 @@ export function toJob(row: JobRow): Job {
     maxInterruptions: row.max_interruptions,
     scheduledFor: row.scheduled_for,
     meta: row.meta,
+    steps: row.steps ?? null,
   })
 }
