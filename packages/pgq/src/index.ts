@@ -65,6 +65,7 @@ export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job
 export { type JsonValue, MAX_JSON_DEPTH } from './task/payload.js'
 export type { PayloadValidator, StandardResult, StandardSchemaLike } from './task/payload-validation.js'
 export type { RetryPolicyOptions } from './task/retry-policy.js'
+export { SleepInterrupt, StepError, type StepErrorCode } from './task/step-errors.js'
 export {
   type AnyTaskDefinition,
   defineTask,

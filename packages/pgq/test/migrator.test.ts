@@ -87,7 +87,7 @@ describe('Migrator', () => {
 
   it('a failing migration keeps nothing and says which one failed', async () => {
     const schema = newSchema()
-    const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'broken', sql: 'SELECT 1/0;' }]
+    const broken = [...MIGRATIONS, { version: LATEST_MIGRATION + 1, name: 'broken', sql: 'SELECT 1/0;' }]
     const error = await new Migrator({ pool, schema }, broken).migrate().catch((e) => e)
     expect(error).toBeInstanceOf(PgqMigrationError)
     expect(error.message).toContain('broken')

@@ -35,6 +35,8 @@ describe("the public entry ('pgq')", () => {
       'PgqSchemaVersionError',
       'PgqUnknownTaskError',
       'PgqValidationError',
+      'SleepInterrupt',
+      'StepError',
       'TaskRegistry',
       'WorkerList',
       'chain',

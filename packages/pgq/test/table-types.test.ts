@@ -67,6 +67,7 @@ const EXPECTED: Record<string, string[]> = {
     delete_after: true,
     followup: true,
     workflow_id: true,
+    steps: true,
   }),
   workflows: columns<WorkflowsTable>({
     id: true,

@@ -96,6 +96,11 @@ export interface Job extends JobSummary {
   readonly maxInterruptions: number
   readonly scheduledFor: Date | null
   readonly meta: unknown
+  /**
+   * The durable steps done so far (`ctx.step` results, `ctx.sleep` wake-ups) keyed by step name,
+   * as stored on the job (docs/workflows.md, "Durable steps"); null when the handler used none.
+   */
+  readonly steps: unknown
 }
 
 /** @internal A row as `sql/admin-queries.ts` selects it (snake_case, ids as text). */
@@ -130,6 +135,7 @@ export interface JobRow extends JobSummaryRow {
   max_interruptions: number
   scheduled_for: Date | null
   meta: unknown
+  steps: unknown
 }
 
 /** @internal */
@@ -168,5 +174,6 @@ export function toJob(row: JobRow): Job {
     maxInterruptions: row.max_interruptions,
     scheduledFor: row.scheduled_for,
     meta: row.meta,
+    steps: row.steps ?? null,
   })
 }

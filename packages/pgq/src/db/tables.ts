@@ -58,6 +58,8 @@ export interface JobsTable {
   followup: Json | null
   /** The workflow this job is a node of (bigint, as text); null for plain jobs (docs/workflows.md). */
   workflow_id: string | null
+  /** Durable steps (`ctx.step`, `ctx.sleep`) done so far, keyed by step name; NULL when none (migration 0010). */
+  steps: Json | null
 }
 
 /** `<schema>.tasks`: the task registry — the defaults every enqueue path applies, upserted by workers. */

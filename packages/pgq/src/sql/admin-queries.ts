@@ -41,7 +41,15 @@ export async function getJob(db: Executor, names: SchemaNames, id: string): Prom
     .withSchema(names.schema)
     .selectFrom('jobs as j')
     .select(SUMMARY_COLUMNS)
-    .select(['j.payload', 'j.result', 'j.errors', 'j.max_interruptions', 'j.scheduled_for', 'j.meta'])
+    .select([
+      'j.payload',
+      'j.result',
+      'j.errors',
+      'j.max_interruptions',
+      'j.scheduled_for',
+      'j.meta',
+      'j.steps',
+    ])
     .where('j.id', '=', id)
   const { rows } = await runCompiled<JobRow>(db, query.compile())
   return rows[0]

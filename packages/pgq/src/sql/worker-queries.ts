@@ -47,6 +47,7 @@ interface ClaimedJobRow {
   lease_token: string
   trace: unknown
   wait_ms: number
+  steps: Record<string, unknown> | null
 }
 
 /**
@@ -66,6 +67,8 @@ export interface ClaimedJob {
   readonly trace?: unknown
   /** How long the job waited between becoming due (`run_at`) and this claim, in ms. */
   readonly waitMs: number
+  /** `steps`: the durable steps earlier runs completed (`ctx.step`, `ctx.sleep`), or null for none. */
+  readonly steps?: Readonly<Record<string, unknown>> | null
 }
 
 /** @internal What the workers row says about a worker (inserted again by the heartbeat if deleted). */
@@ -123,7 +126,8 @@ export async function claimJobs(
      FROM picked, async_commit
      WHERE j.id = picked.id
      RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token,
-               j.meta->'trace' AS trace, greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8 AS wait_ms`,
+               j.meta->'trace' AS trace, greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8 AS wait_ms,
+               j.steps`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
     statementName(prepared, 'claim', names),
   )
@@ -137,6 +141,7 @@ export async function claimJobs(
     leaseToken: row.lease_token,
     trace: row.trace,
     waitMs: row.wait_ms,
+    steps: row.steps,
   }))
 }
 

@@ -25,6 +25,35 @@ export interface TaskContext {
    * lands). `value` is a number (e.g. percent) and/or a small JSON object.
    */
   progress(value: number | null, meta?: JsonValue): Promise<void>
+  /**
+   * A durable step: runs `fn` once per job across attempts. When `fn` succeeds its result (JSON)
+   * is stored on the job at once; a retry, or a run rescued after a crash, gets the stored result
+   * back without running `fn` again. Names must be stable across runs and unique within one run
+   * (a duplicate throws `StepError`); code outside steps runs again on every attempt. The value
+   * returned is the stored JSON (a `Date` is refused: return `toISOString()`). Works in every
+   * isolation mode (a thread or process sends the result to the worker, which stores it). See
+   * docs/workflows.md, "Durable steps".
+   *
+   * ```ts
+   * const charge = await ctx.step('charge', () => payments.charge(payload.orderId))
+   * await ctx.step('email', () => mailer.receipt(payload.email, charge.id))
+   * ```
+   */
+  step<T>(name: string, fn: () => Promise<T> | T): Promise<T>
+  /**
+   * Ends the attempt now and runs the job again once `duration` has passed (ms, or `'30s'`,
+   * `'5m'`, `'2h'`, `'7d'`), without holding a worker slot and without spending an attempt. The
+   * sleep is recorded on the job like a step: on the next run the same `ctx.sleep` returns at once
+   * and the handler goes on, its finished steps skipped. It rejects with `SleepInterrupt` (let it
+   * propagate).
+   *
+   * ```ts
+   * await ctx.step('send-reminder', () => mailer.remind(payload.userId))
+   * await ctx.sleep('3d')
+   * await ctx.step('send-final-notice', () => mailer.finalNotice(payload.userId))
+   * ```
+   */
+  sleep(duration: number | string): Promise<void>
 }
 
 /** The function that does a task's work. Its return value (JSON) is stored as the job's result. */

@@ -3,6 +3,7 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
 import { parsePayloadForRun } from '../task/payload-validation.js'
+import { isStepError } from '../task/step-errors.js'
 import type { AnyTaskDefinition } from '../task/task.js'
 import type { RunSpan } from '../tracing/run-span.js'
 import type { WorkerEvents } from './events.js'
@@ -13,6 +14,7 @@ import { RunnerRegistry } from './isolation/runner-registry.js'
 import type { JobOutcome } from './outcome.js'
 import { ProgressReporter } from './progress-reporter.js'
 import type { RunningJob } from './running-job.js'
+import { StepJournal } from './step-journal.js'
 import type { WorkerConfig } from './worker-config.js'
 
 /** @internal What the executor needs from its worker. */
@@ -76,7 +78,13 @@ export class JobExecutor {
     const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job, (error) =>
       this.#deps.onError('progress', error),
     )
-    const attempt = new AttemptContext(job, progress, events)
+    const attempt = new AttemptContext(
+      job,
+      progress,
+      events,
+      (assertOpen) =>
+        new StepJournal(this.#deps.pool, this.#deps.names, job, this.#deps.maxPayloadBytes, assertOpen),
+    )
     let runner: HandlerRunner
     try {
       runner = await this.#runners.acquire(task) // a thread or process may start here (cold start)
@@ -126,8 +134,8 @@ export class JobExecutor {
       // outside the event loop the handler's own module parses the payload again
       const payload = runner.mode === 'inline' ? parsed : job.claim.payload
       const run = span
-        ? span.activate(() => runner.run(payload, attempt.context, span.carrier))
-        : runner.run(payload, attempt.context)
+        ? span.activate(() => runner.run(payload, attempt.context, span.carrier, job.claim.steps))
+        : runner.run(payload, attempt.context, undefined, job.claim.steps)
       const value = await Promise.race([run, hardLimit])
       const ranMs = performance.now() - startedAt
       if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
@@ -141,6 +149,8 @@ export class JobExecutor {
       attempt.end()
       await progress.flush()
       if (isDropped(job)) return null
+      // a handler that reached ctx.sleep sleeps, whatever it did with the SleepInterrupt
+      if (attempt.sleepMs !== undefined) return { kind: 'snoozed', delayMs: attempt.sleepMs }
       if (isSnooze(value)) return { kind: 'snoozed', delayMs: value.delayMs }
       let result: string | null = null
       if (value !== undefined) {
@@ -163,6 +173,8 @@ export class JobExecutor {
     } catch (error) {
       attempt.end()
       await progress.flush().catch(() => {})
+      if (!isDropped(job) && attempt.sleepMs !== undefined)
+        return { kind: 'snoozed', delayMs: attempt.sleepMs }
       return this.#afterAbort(job, task, error)
     } finally {
       attempt.end()
@@ -192,7 +204,7 @@ export class JobExecutor {
     }
     const retryable =
       task !== undefined &&
-      !(error instanceof PermanentError || error.name === 'PermanentError') &&
+      !(error instanceof PermanentError || error.name === 'PermanentError' || isStepError(error)) &&
       job.claim.attempt < job.claim.maxAttempts &&
       safeRetryOn(task, error)
     const errorJson = this.#errorJson(job, error)

@@ -3,20 +3,34 @@ import type { TaskContext } from '../../task/task.js'
 import type { WorkerEvents } from '../events.js'
 import type { ProgressReporter } from '../progress-reporter.js'
 import type { RunningJob } from '../running-job.js'
+import type { StepJournal } from '../step-journal.js'
 import { AttemptEndedError } from './errors.js'
 
 /**
  * @internal The context one attempt's handler gets, and the fence that closes it: once the
- * attempt has ended (outcome taken, hard limit passed, lease lost), `ctx.progress` writes nothing
- * and rejects with {@link AttemptEndedError}: a handler that outlives its attempt cannot write
- * anything pgq owns.
+ * attempt has ended (outcome taken, hard limit passed, lease lost, `ctx.sleep` reached),
+ * `ctx.progress` and `ctx.step` write nothing and reject with {@link AttemptEndedError}: a handler
+ * that outlives its attempt cannot write anything pgq owns.
  */
 export class AttemptContext {
   readonly context: TaskContext
+  readonly #steps: StepJournal
   #ended = false
 
-  constructor(job: RunningJob, progress: ProgressReporter, events: WorkerEvents) {
+  constructor(
+    job: RunningJob,
+    progress: ProgressReporter,
+    events: WorkerEvents,
+    makeSteps: (assertOpen: (action: string) => void) => StepJournal,
+  ) {
     const { id, task, queue, attempt, maxAttempts } = job.claim
+    const assertOpen = (action: string) => {
+      const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
+      if (this.#ended || dropped || this.#steps.sleepMs !== undefined)
+        throw new AttemptEndedError(id, attempt, action)
+    }
+    this.#steps = makeSteps(assertOpen)
+    const steps = this.#steps
     this.context = Object.freeze({
       jobId: id,
       task,
@@ -34,7 +48,14 @@ export class AttemptContext {
         if (typeof value === 'number' || value === null) events.emit('job:progress', { job: job.info, value })
         return written
       },
+      step: <T>(name: string, fn: () => Promise<T> | T) => steps.step(name, fn),
+      sleep: (duration: number | string) => steps.sleep(duration),
     })
+  }
+
+  /** Set once the handler reached a `ctx.sleep` that ends the attempt: the delay before it runs again. */
+  get sleepMs(): number | undefined {
+    return this.#steps.sleepMs
   }
 
   get ended(): boolean {

@@ -21,9 +21,16 @@ export interface HandlerRunner {
    * rebuilt), rejects with what it threw (PermanentError, JobAbortedError kept) or, outside the
    * event loop, with a `HandlerCrashedError` when its thread or process died. `ctx.signal`'s abort
    * is forwarded to the handler; progress comes back through `ctx.progress`. `trace` (the
-   * attempt's span context) is sent to a thread or process, where the handler runs inside it.
+   * attempt's span context) is sent to a thread or process, where the handler runs inside it, and
+   * so are `steps` (the job's stored durable steps): there `ctx.step` replays them, and new steps
+   * and sleeps come back through `ctx.step` / `ctx.sleep`.
    */
-  run(payload: unknown, context: TaskContext, trace?: TraceCarrier): Promise<unknown>
+  run(
+    payload: unknown,
+    context: TaskContext,
+    trace?: TraceCarrier,
+    steps?: Readonly<Record<string, unknown>> | null,
+  ): Promise<unknown>
   /** Aborts the handler's own signal (forwarded as a message outside the event loop). */
   abort(reason: unknown): void
   /**

@@ -3,6 +3,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
 import { parsePayloadForRun } from '../../task/payload-validation.js'
+import { assertStepName, duplicateStep, StepError } from '../../task/step-errors.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
 import { withRemoteParent } from '../../tracing/remote-parent.js'
 import { findTask } from './task-lookup.js'
@@ -14,7 +15,7 @@ const send: Send = isMainThread
   ? (message) => void process.send?.(message)
   : (message) => parentPort?.postMessage(message)
 const modules = new Map<string, Promise<Record<string, unknown>>>()
-const acks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>()
+const acks = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
 let current: { runId: number; controller: AbortController } | undefined
 let seq = 0
 
@@ -30,15 +31,26 @@ async function loadTask(module: string, name: string): Promise<AnyTaskDefinition
 async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
   const controller = new AbortController()
   current = { runId: message.runId, controller }
+  const used = new Set<string>() // step names of this run
   const context: TaskContext = Object.freeze({
     ...message.context,
     signal: controller.signal,
     progress: (value: number | null, meta?: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        seq += 1
-        acks.set(seq, { resolve, reject })
-        send({ type: 'progress', runId: message.runId, seq, value, meta })
-      }),
+      request((n) => ({ type: 'progress', runId: message.runId, seq: n, value, meta })).then(() => {}),
+    // durable steps: stored results come with the run; new ones are stored by the worker (fenced)
+    step: async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+      const { jobId } = message.context
+      assertStepName(name, jobId)
+      if (used.has(name)) throw duplicateStep(name, jobId)
+      used.add(name)
+      if (message.steps && Object.hasOwn(message.steps, name)) {
+        return (message.steps[name] as { result?: unknown }).result as T
+      }
+      const value = await fn()
+      return (await request((n) => ({ type: 'step', runId: message.runId, seq: n, name, value }))) as T
+    },
+    sleep: (duration: number | string) =>
+      request((n) => ({ type: 'sleep', runId: message.runId, seq: n, duration })).then(() => {}),
   })
   let task: AnyTaskDefinition
   try {
@@ -75,20 +87,39 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
   }
 }
 
+/** Sends a message the worker answers with an ack of the same `seq`; resolves with its value. */
+function request(build: (seq: number) => HostMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    seq += 1
+    const mine = seq
+    acks.set(mine, { resolve, reject })
+    try {
+      send(build(mine))
+    } catch (error) {
+      // a step result that cannot be cloned (a function, a class with private state)
+      acks.delete(mine)
+      const text = (error as Error).message
+      reject(new StepError('PGQ_STEP_RESULT', '', `ctx.step result cannot be sent to the worker: ${text}`))
+    }
+  })
+}
+
 function onMessage(message: ParentMessage): void {
   if (message.type === 'run') void run(message)
   else if (message.type === 'abort') {
     if (current?.runId !== message.runId) return
     const reason = message.reason as JobAbortedError['reason']
     current.controller.abort(new JobAbortedError(reason))
-  } else if (message.type === 'progress-ack') {
+  } else if (message.type === 'progress-ack' || message.type === 'step-ack') {
     const ack = acks.get(message.seq)
     acks.delete(message.seq)
     if (!ack) return
-    if (!message.error) ack.resolve()
+    if (!message.error) ack.resolve(message.type === 'step-ack' ? message.value : undefined)
     else {
-      const error = new Error(message.error.message)
+      // name and code kept: a StepError stays permanent once it crosses back with the handler's error
+      const error = new Error(message.error.message) as Error & { code?: string }
       error.name = message.error.name
+      if (message.error.code !== undefined) error.code = message.error.code
       ack.reject(error)
     }
   }

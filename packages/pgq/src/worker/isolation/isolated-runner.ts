@@ -23,8 +23,8 @@ let nextRunId = 0
 
 /**
  * @internal Runs a handler in a thread or child process (a {@link Host}) for one attempt: sends
- * the payload, forwards the abort, writes progress through the parent's fenced `ctx.progress`,
- * rebuilds the outcome. A host that dies mid-run fails the run with a `HandlerCrashedError`.
+ * the payload and the stored steps, forwards the abort, writes progress and new steps through the
+ * parent's fenced `ctx.progress` / `ctx.step` / `ctx.sleep`, rebuilds the outcome. A host that dies mid-run fails the run with a `HandlerCrashedError`.
  */
 export class IsolatedRunner implements HandlerRunner {
   readonly mode: 'thread' | 'process'
@@ -43,7 +43,12 @@ export class IsolatedRunner implements HandlerRunner {
     host.onExit((exit) => this.#onExit(exit))
   }
 
-  run(payload: unknown, context: TaskContext, trace?: TraceCarrier): Promise<unknown> {
+  run(
+    payload: unknown,
+    context: TaskContext,
+    trace?: TraceCarrier,
+    steps?: Readonly<Record<string, unknown>> | null,
+  ): Promise<unknown> {
     const runId = ++nextRunId
     return new Promise((resolve, reject) => {
       this.#run = { runId, context, resolve, reject }
@@ -57,6 +62,7 @@ export class IsolatedRunner implements HandlerRunner {
         payload,
         context: { jobId, task, queue, attempt, maxAttempts },
         ...(trace ? { trace } : {}),
+        ...(steps ? { steps } : {}),
       })
       const onAbort = () => this.abort(context.signal.reason)
       if (context.signal.aborted) onAbort()
@@ -104,6 +110,20 @@ export class IsolatedRunner implements HandlerRunner {
       run.context.progress(message.value, message.meta as never).then(
         () => this.host.send({ type: 'progress-ack', seq: message.seq }),
         (error) => this.host.send({ type: 'progress-ack', seq: message.seq, error: toWireError(error) }),
+      )
+    } else if (message.type === 'step' || message.type === 'sleep') {
+      if (!run || message.runId !== run.runId) {
+        this.#refuseLate(message.seq)
+        return
+      }
+      // the worker's own ctx.step / ctx.sleep do the fenced write (and the sleep's bookkeeping)
+      const done =
+        message.type === 'step'
+          ? run.context.step(message.name, () => message.value)
+          : run.context.sleep(message.duration as number | string)
+      done.then(
+        (value) => this.host.send({ type: 'step-ack', seq: message.seq, value }),
+        (error) => this.host.send({ type: 'step-ack', seq: message.seq, error: toWireError(error) }),
       )
     } else if (message.type === 'done' && run && message.runId === run.runId) {
       this.#run = undefined

@@ -30,9 +30,13 @@ export type ParentMessage =
       readonly context: WireContext
       /** The attempt's span context (W3C), when tracing is on in the worker. */
       readonly trace?: TraceCarrier
+      /** The durable steps earlier runs stored (`jobs.steps`), or null. */
+      readonly steps?: Readonly<Record<string, unknown>> | null
     }
   | { readonly type: 'abort'; readonly runId: number; readonly reason: string }
   | { readonly type: 'progress-ack'; readonly seq: number; readonly error?: WireError }
+  /** The answer to a `step` (the stored JSON value) or a `sleep` (none: the sleep is over). */
+  | { readonly type: 'step-ack'; readonly seq: number; readonly value?: unknown; readonly error?: WireError }
 
 /** @internal Host → parent. */
 export type HostMessage =
@@ -53,6 +57,16 @@ export type HostMessage =
     }
   | { readonly type: 'done'; readonly runId: number; readonly ok: false; readonly error: WireError }
   | { readonly type: 'crash'; readonly error: WireError }
+  /** A step's function ran in the host: the worker stores its result (fenced) and acks it. */
+  | {
+      readonly type: 'step'
+      readonly runId: number
+      readonly seq: number
+      readonly name: string
+      readonly value: unknown
+    }
+  /** The handler reached `ctx.sleep`: the worker records it and acks (over) or refuses (sleep now). */
+  | { readonly type: 'sleep'; readonly runId: number; readonly seq: number; readonly duration: unknown }
 
 /** @internal Name, message, stack (and an abort reason or code) of anything thrown. */
 export function toWireError(thrown: unknown): WireError {
