@@ -148,6 +148,16 @@ describe('pages', () => {
     const succeeded = await page(`/jobs/${s.succeeded}`)
     expect(succeeded.html).toMatch(/data-testid="result">\{\n[^<]*&quot;sent&quot;: true/)
 
+    // a workflow node: its workflow is named, and a node waiting on its parent shows as blocked
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_chain('[{"task":"first_step","payload":1},{"task":"second_step"}]')::text AS id`,
+    )
+    const nodes = (await t.pgq.workflows.get(rows[0]!.id))!.nodes
+    const blocked = await page(`/jobs/${nodes[1]!.id}`)
+    expect(blocked.html).toContain(`data-testid="workflow">#${rows[0]!.id}<`)
+    expect(blocked.html).toMatch(/blocked/)
+    expect((await page('/jobs?state=blocked')).html).toContain(`href="/admin/pgq/jobs/${nodes[1]!.id}"`)
+
     expect((await page('/jobs/999999999')).status).toBe(404)
   })
 

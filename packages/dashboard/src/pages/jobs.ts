@@ -8,7 +8,7 @@ import type { JobPage } from '../sql/job-search-queries.js'
 import { ago, oneLine, progressPercent } from './format.js'
 import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'
 
-const STATES = ['available', 'running', 'succeeded', 'failed', 'cancelled'] as const
+const STATES = ['available', 'blocked', 'running', 'succeeded', 'failed', 'cancelled'] as const
 
 function filterForm(ctx: PageContext, filter: JobsFilter, queues: readonly string[]): Html {
   return html`<form class="filters" method="get" action="${href(ctx, '/jobs')}" data-testid="jobs-filter">

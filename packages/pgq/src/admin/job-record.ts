@@ -101,6 +101,8 @@ export interface Job extends JobSummary {
    * as stored on the job (docs/workflows.md, "Durable steps"); null when the handler used none.
    */
   readonly steps: unknown
+  /** The workflow this job is a node of (docs/workflows.md); null for a plain job. */
+  readonly workflowId: string | null
 }
 
 /** @internal A row as `sql/admin-queries.ts` selects it (snake_case, ids as text). */
@@ -136,6 +138,7 @@ export interface JobRow extends JobSummaryRow {
   scheduled_for: Date | null
   meta: unknown
   steps: unknown
+  workflow_id: string | null
 }
 
 /** @internal */
@@ -175,5 +178,6 @@ export function toJob(row: JobRow): Job {
     scheduledFor: row.scheduled_for,
     meta: row.meta,
     steps: row.steps ?? null,
+    workflowId: row.workflow_id ?? null,
   })
 }

@@ -49,6 +49,7 @@ export async function getJob(db: Executor, names: SchemaNames, id: string): Prom
       'j.scheduled_for',
       'j.meta',
       'j.steps',
+      'j.workflow_id',
     ])
     .where('j.id', '=', id)
   const { rows } = await runCompiled<JobRow>(db, query.compile())
