@@ -57,6 +57,13 @@ async function stored(name: string) {
 }
 
 /**
+ * A cron whose next time after any moment of a test is months away: `fire()` backdates the next run
+ * by a second, and with a per-minute cron a run in the first second of a minute also found that
+ * minute's tick due (two jobs where the tests expect one).
+ */
+const YEARLY = '0 0 1 1 *'
+
+/**
  * Makes the schedule due and runs one scheduler pass; returns the job its tick produced. Its earlier
  * jobs are deleted first (a tick that already has a job is never fired again).
  */
@@ -77,7 +84,7 @@ async function fire(name: string) {
 
 describe('schedules and the task registry', () => {
   it('a schedule naming a registered task fires into its queue, with its priority and attempts', async () => {
-    const info = await schedules.set({ name: 'mail', cron: '* * * * *', task: 'send_email' })
+    const info = await schedules.set({ name: 'mail', cron: YEARLY, task: 'send_email' })
     expect(info).toMatchObject({ queue: null, priority: null, maxAttempts: null })
     expect(await stored('mail')).toEqual({ queue: null, priority: null, max_attempts: null })
     expect(await fire('mail')).toEqual({ queue: 'emails', priority: 7, max_attempts: 2 })
@@ -89,11 +96,11 @@ describe('schedules and the task registry', () => {
   })
 
   it('explicit values still win; what is left unset comes from the task', async () => {
-    await schedules.set({ name: 'urgent-mail', cron: '* * * * *', task: 'send_email', queue: 'urgent' })
+    await schedules.set({ name: 'urgent-mail', cron: YEARLY, task: 'send_email', queue: 'urgent' })
     expect(await fire('urgent-mail')).toEqual({ queue: 'urgent', priority: 7, max_attempts: 2 })
     await schedules.set({
       name: 'urgent-mail',
-      cron: '* * * * *',
+      cron: YEARLY,
       task: 'send_email',
       queue: 'urgent',
       priority: -1,
@@ -103,7 +110,7 @@ describe('schedules and the task registry', () => {
   })
 
   it('is resolved at fire time: a task registered (or moved) later is followed; unregistered means the global defaults', async () => {
-    await schedules.set({ name: 'later', cron: '* * * * *', task: 'resize_image' })
+    await schedules.set({ name: 'later', cron: YEARLY, task: 'resize_image' })
     expect(await fire('later')).toEqual({ queue: 'default', priority: 0, max_attempts: 5 })
     await register(defineTask({ name: 'resize_image', queue: 'images', handler: async () => null }))
     expect(await fire('later')).toEqual({ queue: 'images', priority: 0, max_attempts: 5 })
@@ -133,9 +140,9 @@ describe('schedules and the task registry', () => {
   })
 
   it('a schedule given a task definition stores that definition’s queue, priority and attempts', async () => {
-    const declared = defineSchedule({ name: 'code-mail', cron: '* * * * *', task: sendEmail })
+    const declared = defineSchedule({ name: 'code-mail', cron: YEARLY, task: sendEmail })
     expect(declared).toMatchObject({ queue: 'emails', priority: 7, maxAttempts: 2 })
-    const byName = defineSchedule({ name: 'code-mail', cron: '* * * * *', task: 'send_email' })
+    const byName = defineSchedule({ name: 'code-mail', cron: YEARLY, task: 'send_email' })
     expect(byName).toMatchObject({ queue: null, priority: null, maxAttempts: null })
     const plain = defineTask({ name: 'plain', handler: async () => null })
     expect(defineSchedule({ name: 'p', cron: '@daily', task: plain })).toMatchObject({
