@@ -39,6 +39,12 @@ describe('awaiting results of jobs another process runs', () => {
   it('resolves with the result on success and rejects with the error history on failure', async () => {
     const ok = await t.pgq.enqueue('double', { n: 21 })
     await expect(t.pgq.jobs.waitFor(ok.id, { timeoutMs: 10_000 })).resolves.toEqual({ doubled: 42 })
+    // who ran it is kept once it finished (locked_by is cleared outside running)
+    const done = await t.pgq.jobs.get(ok.id)
+    expect(done).toMatchObject({
+      lockedBy: null,
+      lastWorker: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/),
+    })
     // by name, so the task's own maxAttempts is not known here: pass it
     const bad = await t.pgq.enqueue('explode', { message: 'kaboom' }, { maxAttempts: 1 })
     const error = await t.pgq.jobs.waitFor(bad.id, { timeoutMs: 10_000 }).catch((e: unknown) => e)
@@ -52,6 +58,8 @@ describe('awaiting results of jobs another process runs', () => {
         worker: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-/),
       }),
     ])
+    // the failed attempt and the finished job name the same worker (the one process of this file)
+    expect((await t.pgq.jobs.get(bad.id))?.lastWorker).toBe((error as JobFailedError).errors[0]?.worker)
   })
 
   it('rejects with JobTimeoutError when the job is still running at the deadline', async () => {

@@ -68,6 +68,7 @@ const EXPECTED: Record<string, string[]> = {
     followup: true,
     workflow_id: true,
     steps: true,
+    last_worker: true,
   }),
   workflows: columns<WorkflowsTable>({
     id: true,

@@ -49,7 +49,8 @@ function timeline(ctx: PageContext, job: Job): Html {
     job.startedAt &&
     !job.errors.some((e) => e.startedAt && Date.parse(e.startedAt) === job.startedAt!.getTime())
   ) {
-    const holder = job.state === 'running' ? on(job.lockedBy) : ''
+    // while it runs the lease holder; once it ended, the worker whose outcome was written last
+    const holder = on(job.state === 'running' ? job.lockedBy : job.lastWorker)
     entries.push({ at: job.startedAt, label: `attempt ${job.attempts} started${holder}` })
   }
   if (job.cancelRequestedAt) entries.push({ at: job.cancelRequestedAt, label: 'cancel requested' })

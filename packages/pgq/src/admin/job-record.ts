@@ -103,6 +103,8 @@ export interface Job extends JobSummary {
   readonly steps: unknown
   /** The workflow this job is a node of (docs/workflows.md); null for a plain job. */
   readonly workflowId: string | null
+  /** The worker that ran the latest attempt to its end (`pgq.workers` id), kept once the job finished; null when none did. */
+  readonly lastWorker: string | null
 }
 
 /** @internal A row as `sql/admin-queries.ts` selects it (snake_case, ids as text). */
@@ -139,6 +141,7 @@ export interface JobRow extends JobSummaryRow {
   meta: unknown
   steps: unknown
   workflow_id: string | null
+  last_worker: string | null
 }
 
 /** @internal */
@@ -179,5 +182,6 @@ export function toJob(row: JobRow): Job {
     meta: row.meta,
     steps: row.steps ?? null,
     workflowId: row.workflow_id ?? null,
+    lastWorker: row.last_worker ?? null,
   })
 }

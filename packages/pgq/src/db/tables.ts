@@ -60,6 +60,8 @@ export interface JobsTable {
   workflow_id: string | null
   /** Durable steps (`ctx.step`, `ctx.sleep`) done so far, keyed by step name; NULL when none (migration 0010). */
   steps: Json | null
+  /** The worker that ran the latest attempt to its end, kept after the job leaves `running` (migration 0011). */
+  last_worker: string | null
 }
 
 /** `<schema>.tasks`: the task registry — the defaults every enqueue path applies, upserted by workers. */

@@ -50,6 +50,7 @@ export async function getJob(db: Executor, names: SchemaNames, id: string): Prom
       'j.meta',
       'j.steps',
       'j.workflow_id',
+      sql<string | null>`j.last_worker::text`.as('last_worker'),
     ])
     .where('j.id', '=', id)
   const { rows } = await runCompiled<JobRow>(db, query.compile())

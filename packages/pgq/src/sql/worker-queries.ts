@@ -204,6 +204,7 @@ export async function finalizeJobs(
            finished_at = CASE WHEN ${EFFECTIVE_STATE} = 'available' THEN NULL ELSE now() END,
            delete_after = CASE WHEN ${EFFECTIVE_STATE} = 'available' OR u.retention_ms IS NULL THEN NULL
                                ELSE now() + u.retention_ms * interval '1 millisecond' END,
+           last_worker = j.locked_by,
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
        FROM u, locked
        WHERE j.id = u.id AND locked.id = u.id AND j.lease_token = u.token AND j.state = 'running'
