@@ -1,7 +1,9 @@
 // The life of worker rows after their worker: marked stopped or lost instead of deleted, listed with
 // their status, deleted by the pruner a day after they left (migration 0008).
+import type { Selectable } from 'kysely'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { WorkerStatusView } from '../db/tables.js'
 
 /** @internal Graceful deregister: the row stays (status `stopped`) until the pruner deletes it. */
 export async function markWorkerStopped(db: Executor, names: SchemaNames, workerId: string): Promise<void> {
@@ -45,19 +47,8 @@ export async function pruneGoneWorkers(
   return result.rowCount
 }
 
-/** @internal A row of the `worker_status` view. */
-export interface WorkerStatusRow {
-  id: string
-  hostname: string
-  pid: number
-  queues: string[]
-  concurrency: number
-  started_at: Date
-  heartbeat_at: Date
-  stopped_at: Date | null
-  status: 'alive' | 'stopped' | 'lost'
-  running_jobs: number
-}
+/** @internal A row of the `worker_status` view as `listWorkers` reads it (`running_jobs` cast to int). */
+export type WorkerStatusRow = Omit<Selectable<WorkerStatusView>, 'running_jobs'> & { running_jobs: number }
 
 /**
  * @internal Live workers, and those gone within `goneWithinMs` (stopped or lost), alive first, then
