@@ -13,7 +13,7 @@ import {
   waitFor,
 } from '../../pgq/test/test-database.js'
 import { runCli } from './run-cli.js'
-import { startWorkerProcess, type WorkerProcess } from './worker-process.js'
+import { createSideEffectTables, startWorkerProcess, type WorkerProcess } from './worker-process.js'
 
 let t: TestSchema
 let env: Record<string, string>
@@ -22,11 +22,7 @@ const processes: WorkerProcess[] = []
 beforeAll(async () => {
   t = await createTestSchema()
   env = { DATABASE_URL: t.url, PGQ_SCHEMA: t.schema }
-  for (const table of ['runs', 'completions']) {
-    await t.pool.query(
-      `CREATE TABLE "${t.schema}".${table} (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT clock_timestamp())`,
-    )
-  }
+  await createSideEffectTables(t)
 })
 afterEach(async () => {
   for (const p of processes.splice(0)) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgq } from '../../pgq/src/client/pgq.js'
 import { type PgBouncer, startPgBouncer } from '../../pgq/test/pgbouncer-server.js'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
-import { startWorkerProcess, type WorkerProcess } from './worker-process.js'
+import { createSideEffectTables, startWorkerProcess, type WorkerProcess } from './worker-process.js'
 
 let t: TestSchema
 let bouncer: PgBouncer
@@ -13,11 +13,7 @@ const processes: WorkerProcess[] = []
 
 beforeAll(async () => {
   t = await createTestSchema()
-  for (const table of ['runs', 'completions']) {
-    await t.pool.query(
-      `CREATE TABLE "${t.schema}".${table} (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT clock_timestamp())`,
-    )
-  }
+  await createSideEffectTables(t)
   bouncer = await startPgBouncer(t.url)
 })
 afterAll(async () => {

@@ -1,6 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
-import { startWorkerProcess, TASKS_FIXTURE, type WorkerProcess } from './worker-process.js'
+import {
+  createSideEffectTables,
+  startWorkerProcess,
+  TASKS_FIXTURE,
+  type WorkerProcess,
+} from './worker-process.js'
 
 let t: TestSchema
 let env: Record<string, string>
@@ -9,11 +14,7 @@ const processes: WorkerProcess[] = []
 beforeAll(async () => {
   t = await createTestSchema()
   env = { DATABASE_URL: t.url, PGQ_SCHEMA: t.schema }
-  for (const table of ['runs', 'completions']) {
-    await t.pool.query(
-      `CREATE TABLE "${t.schema}".${table} (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT clock_timestamp())`,
-    )
-  }
+  await createSideEffectTables(t)
 })
 afterEach(async () => {
   for (const p of processes.splice(0)) {

@@ -2,10 +2,19 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { waitFor } from '../../pgq/test/test-database.js'
+import { type TestSchema, waitFor } from '../../pgq/test/test-database.js'
 import { CLI } from './run-cli.js'
 
 export const TASKS_FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'tasks.mjs')
+
+/** The tables TASKS_FIXTURE's handlers write to: one row per handler start (runs) and end (completions). */
+export async function createSideEffectTables(t: TestSchema): Promise<void> {
+  for (const table of ['runs', 'completions']) {
+    await t.pool.query(
+      `CREATE TABLE "${t.schema}".${table} (job_id bigint NOT NULL, pid int NOT NULL, at timestamptz DEFAULT clock_timestamp())`,
+    )
+  }
+}
 
 export interface WorkerProcess {
   readonly child: ChildProcess
