@@ -2,15 +2,29 @@
 // benchmark (the one implementation: they all import it from '@pgq/embedded').
 import net from 'node:net'
 
+/** Ports this process handed out: the OS may offer a just-released port again at once. */
+const handedOut = new Set<number>()
+
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it; another process may still
- * take it before you bind, so retry on "address in use").
+ * take it before you bind, so retry on "address in use"). Never the same port twice in one process,
+ * so servers started concurrently (tests run side by side) do not get the same one.
  *
  * ```ts
  * const port = await freePort()
  * ```
  */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await osPickedPort()
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+}
+
+function osPickedPort(): Promise<number> {
   return new Promise((done, reject) => {
     const server = net.createServer()
     server.on('error', reject)
