@@ -4,10 +4,11 @@ import { freePort } from '../../embedded/src/ports.js'
 import { JobRescuer } from '../src/maintenance/job-rescuer.js'
 import { type ClaimedJob, claimJobs } from '../src/sql/worker-queries.js'
 import { Backoff } from '../src/util/backoff.js'
+import { HARD_LIMIT, HardLimit } from '../src/worker/hard-limit.js'
 import { HeldJobs } from '../src/worker/held-jobs.js'
 import { JobFetcher } from '../src/worker/job-fetcher.js'
 import { type LeaseLostReason, LeaseRenewer } from '../src/worker/lease-renewer.js'
-import type { RunningJob } from '../src/worker/running-job.js'
+import { RunningJob } from '../src/worker/running-job.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 
 let t: TestSchema
@@ -111,6 +112,41 @@ it('a second claim of a job still running here supersedes the stale run: aborted
   expect(superseded).toEqual([stale])
   held.finish(fresh) // its fenced write came back: the newest claim stays held
   expect(held.get('1')?.claim.leaseToken).toBe('token-1-third')
+})
+
+describe('HardLimit and RunningJob.onAbort', () => {
+  it('gives up on a run the grace period after an abort, not before, and once only', async () => {
+    const job = new RunningJob(claim('21'))
+    const limit = new HardLimit({ hardTimeoutGraceMs: 20 })
+    job.onAbort(() => limit.startGrace())
+    const never = new Promise<string>(() => {})
+    const raced = limit.race(never)
+    const abortedAt = performance.now()
+    job.abort('cancelled')
+    job.abort('timeout') // first reason wins; the grace is not restarted
+    expect(job.abortReason).toBe('cancelled')
+    expect(job.controller.signal.aborted).toBe(true)
+    expect(await raced).toBe(HARD_LIMIT)
+    expect(performance.now() - abortedAt).toBeGreaterThanOrEqual(19)
+    limit.clear()
+  })
+
+  it('resolves with the run when it settles first; a run never aborted starts no timer', async () => {
+    const limit = new HardLimit({ hardTimeoutGraceMs: 1 })
+    expect(await limit.race(Promise.resolve('done'))).toBe('done')
+    await expect(limit.race(Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+    limit.clear()
+  })
+
+  it('the soft limit fires its callback, which aborts the run and so starts the grace', async () => {
+    const job = new RunningJob(claim('22'))
+    const limit = new HardLimit({ hardTimeoutGraceMs: 5 })
+    job.onAbort(() => limit.startGrace())
+    limit.startSoft(5, () => job.abort('timeout'))
+    expect(await limit.race(new Promise(() => {}))).toBe(HARD_LIMIT)
+    expect(job.abortReason).toBe('timeout')
+    limit.clear()
+  })
 })
 
 describe('LeaseRenewer', () => {

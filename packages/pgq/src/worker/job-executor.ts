@@ -7,6 +7,7 @@ import { isStepError } from '../task/step-errors.js'
 import type { AnyTaskDefinition } from '../task/task.js'
 import type { RunSpan } from '../tracing/run-span.js'
 import type { WorkerEvents } from './events.js'
+import { DEFAULT_HARD_GRACE_MS, HARD_LIMIT, HardLimit } from './hard-limit.js'
 import { AttemptContext } from './isolation/attempt-context.js'
 import { HardTimeLimitError } from './isolation/errors.js'
 import type { HandlerRunner } from './isolation/handler-runner.js'
@@ -26,9 +27,6 @@ export interface JobExecutorDeps {
   readonly maxPayloadBytes: number
   readonly onError: (component: string, error: unknown) => void
 }
-
-/** Default grace between a task's soft and hard time limit. */
-const DEFAULT_HARD_GRACE_MS = 5_000
 
 /**
  * @internal Runs one claimed job's handler and says how the run ended — a typed {@link JobOutcome}
@@ -87,36 +85,23 @@ export class JobExecutor {
     )
     let runner: HandlerRunner
     try {
-      runner = await this.#runners.acquire(task) // a thread or process may start here (cold start)
+      const acquired = this.#runners.acquire(task) // a thread or process may start here (cold start)
+      runner = acquired instanceof Promise ? await acquired : acquired
     } catch (error) {
       return this.#failure(job, task, error)
     }
 
-    let soft: NodeJS.Timeout | undefined
-    let hard: NodeJS.Timeout | undefined
-    let hardLimitHit = false
-    const hardLimit = new Promise<'hard-limit'>((resolve) => {
-      const grace = task.hardTimeoutGraceMs ?? DEFAULT_HARD_GRACE_MS
-      const startHard = () => {
-        hard = setTimeout(() => {
-          hardLimitHit = true
-          resolve('hard-limit')
-        }, grace)
-      }
-      if (task.timeoutMs !== undefined) {
-        soft = setTimeout(() => {
-          events.emit('job:timeout', { job: job.info, hard: false })
-          job.abort('timeout')
-          startHard()
-        }, task.timeoutMs)
-      }
-      // a cancel (or lease loss, shutdown) also gets the grace period before the slot is freed
-      job.controller.signal.addEventListener('abort', () => {
-        if (!hard && !hardLimitHit) startHard()
+    const limit = new HardLimit(task)
+    // a cancel (or lease loss, shutdown) also gets the grace period before the slot is freed
+    job.onAbort(() => limit.startGrace())
+    if (task.timeoutMs !== undefined) {
+      limit.startSoft(task.timeoutMs, () => {
+        events.emit('job:timeout', { job: job.info, hard: false })
+        job.abort('timeout')
       })
-      // aborted while its thread or process was starting: the grace runs from now
-      if (job.controller.signal.aborted && !hard) startHard()
-    })
+    }
+    // aborted while its thread or process was starting: the grace runs from now
+    if (job.controller.signal.aborted) limit.startGrace()
 
     const startedAt = performance.now()
     // a run that ends after the hard limit fails even if its handler returned: inline, a CPU-bound
@@ -136,18 +121,19 @@ export class JobExecutor {
       const run = span
         ? span.activate(() => runner.run(payload, attempt.context, span.carrier, job.claim.steps))
         : runner.run(payload, attempt.context, undefined, job.claim.steps)
-      const value = await Promise.race([run, hardLimit])
+      const value = await limit.race(run)
       const ranMs = performance.now() - startedAt
-      if ((value === 'hard-limit' && hardLimitHit) || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
+      if (value === HARD_LIMIT || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
         attempt.end()
         terminated = await runner.terminate()
-        await progress.flush().catch(() => {})
-        if (job.abortReason === 'timeout' || !hardLimitHit)
+        await progress.flush()
+        if (job.abortReason === 'timeout' || value !== HARD_LIMIT)
           events.emit('job:timeout', { job: job.info, hard: true })
         return this.#afterAbort(job, task, new HardTimeLimitError(Math.round(ranMs), runner.mode, terminated))
       }
       attempt.end()
-      await progress.flush()
+      const flushed = progress.flush()
+      if (flushed) await flushed
       if (isDropped(job)) return null
       // a handler that reached ctx.sleep sleeps, whatever it did with the SleepInterrupt
       if (attempt.sleepMs !== undefined) return { kind: 'snoozed', delayMs: attempt.sleepMs }
@@ -172,15 +158,14 @@ export class JobExecutor {
       }
     } catch (error) {
       attempt.end()
-      await progress.flush().catch(() => {})
+      await progress.flush()
       if (!isDropped(job) && attempt.sleepMs !== undefined)
         return { kind: 'snoozed', delayMs: attempt.sleepMs }
       return this.#afterAbort(job, task, error)
     } finally {
       attempt.end()
       if (!terminated) runner.release()
-      clearTimeout(soft)
-      clearTimeout(hard)
+      limit.clear()
     }
   }
 

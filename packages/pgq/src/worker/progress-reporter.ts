@@ -21,7 +21,8 @@ export class ProgressReporter {
   #lastWriteAt = Number.NEGATIVE_INFINITY
   #pending: string | undefined
   #timer: NodeJS.Timeout | undefined
-  #writing: Promise<void> = Promise.resolve()
+  /** The last write (chained); undefined until the first one, so a job that reports nothing flushes for free. */
+  #writing: Promise<void> | undefined
 
   readonly #onError: ((error: unknown) => void) | undefined
 
@@ -58,12 +59,17 @@ export class ProgressReporter {
     return Promise.resolve()
   }
 
-  /** Writes the last unwritten value, if any, and waits for writes in flight. */
-  async flush(): Promise<void> {
-    clearTimeout(this.#timer)
-    this.#timer = undefined
-    if (this.#pending !== undefined) await this.#write()
-    await this.#writing
+  /**
+   * Writes the last unwritten value, if any, and waits for writes in flight. Undefined (nothing to
+   * await) when this job never reported progress: the common case costs no promise.
+   */
+  flush(): Promise<void> | undefined {
+    if (this.#timer) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#pending !== undefined) return this.#write()
+    return this.#writing
   }
 
   #write(): Promise<void> {
@@ -71,10 +77,10 @@ export class ProgressReporter {
     this.#pending = undefined
     this.#lastWriteAt = performance.now()
     const lost = this.#job.abortReason === 'lease-lost' || this.#job.abortReason === 'shutdown'
-    if (json === undefined || lost) return this.#writing
+    if (json === undefined || lost) return this.#writing ?? Promise.resolve()
     // Progress is best effort: a failed write (database briefly unreachable) must not fail the job,
     // and the next report or the final flush writes the latest value anyway.
-    this.#writing = this.#writing.then(async () => {
+    this.#writing = (this.#writing ?? Promise.resolve()).then(async () => {
       try {
         await setProgress(this.#pool, this.#names, {
           id: this.#job.claim.id,

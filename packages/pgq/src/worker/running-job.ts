@@ -12,6 +12,8 @@ export class RunningJob {
   readonly info: JobInfo
   readonly controller = new AbortController()
   #startedAt = 0
+  #abortReason: JobAbortedError['reason'] | undefined
+  #onAbort: (() => void) | undefined
 
   constructor(claim: ClaimedJob) {
     this.claim = claim
@@ -35,12 +37,26 @@ export class RunningJob {
   }
 
   get abortReason(): JobAbortedError['reason'] | undefined {
-    const reason = this.controller.signal.reason
-    return reason instanceof JobAbortedError ? reason.reason : undefined
+    return this.#abortReason
   }
 
-  /** Aborts the handler's signal (first reason wins). */
+  /**
+   * Aborts the handler's signal (first reason wins), then calls the hook set by {@link onAbort}.
+   * The only way this job's run is aborted: nothing else holds its controller.
+   */
   abort(reason: JobAbortedError['reason']): void {
-    if (!this.controller.signal.aborted) this.controller.abort(new JobAbortedError(reason))
+    if (this.#abortReason !== undefined) return
+    this.#abortReason = reason
+    this.controller.abort(new JobAbortedError(reason))
+    this.#onAbort?.()
+  }
+
+  /**
+   * One hook called when the run is aborted (the executor starts its hard-limit grace there). A
+   * plain callback, not an `abort` listener on the signal: it costs nothing for the many runs
+   * that are never aborted.
+   */
+  onAbort(hook: () => void): void {
+    this.#onAbort = hook
   }
 }

@@ -14,7 +14,10 @@ import { AttemptEndedError } from './errors.js'
  */
 export class AttemptContext {
   readonly context: TaskContext
-  readonly #steps: StepJournal
+  readonly #makeSteps: (assertOpen: (action: string) => void) => StepJournal
+  readonly #assertOpen: (action: string) => void
+  /** Made on first use of `ctx.step` or `ctx.sleep`: most handlers use neither. */
+  #steps: StepJournal | undefined
   #ended = false
 
   constructor(
@@ -24,13 +27,12 @@ export class AttemptContext {
     makeSteps: (assertOpen: (action: string) => void) => StepJournal,
   ) {
     const { id, task, queue, attempt, maxAttempts } = job.claim
-    const assertOpen = (action: string) => {
+    this.#makeSteps = makeSteps
+    this.#assertOpen = (action: string) => {
       const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-      if (this.#ended || dropped || this.#steps.sleepMs !== undefined)
+      if (this.#ended || dropped || this.#steps?.sleepMs !== undefined)
         throw new AttemptEndedError(id, attempt, action)
     }
-    this.#steps = makeSteps(assertOpen)
-    const steps = this.#steps
     this.context = Object.freeze({
       jobId: id,
       task,
@@ -48,14 +50,19 @@ export class AttemptContext {
         if (typeof value === 'number' || value === null) events.emit('job:progress', { job: job.info, value })
         return written
       },
-      step: <T>(name: string, fn: () => Promise<T> | T) => steps.step(name, fn),
-      sleep: (duration: number | string) => steps.sleep(duration),
+      step: <T>(name: string, fn: () => Promise<T> | T) => this.#journal().step(name, fn),
+      sleep: (duration: number | string) => this.#journal().sleep(duration),
     })
   }
 
   /** Set once the handler reached a `ctx.sleep` that ends the attempt: the delay before it runs again. */
   get sleepMs(): number | undefined {
-    return this.#steps.sleepMs
+    return this.#steps?.sleepMs
+  }
+
+  #journal(): StepJournal {
+    this.#steps ??= this.#makeSteps(this.#assertOpen)
+    return this.#steps
   }
 
   get ended(): boolean {

@@ -28,7 +28,7 @@ export class RunnerRegistry {
   }
 
   /** A runner for one attempt of this task; may start a thread or process (a cold start). */
-  async acquire(task: AnyTaskDefinition): Promise<HandlerRunner> {
+  acquire(task: AnyTaskDefinition): HandlerRunner | Promise<HandlerRunner> {
     const pool = this.#poolFor(task)
     if (pool) return pool.acquire()
     let runner = this.#inline.get(task.name)
