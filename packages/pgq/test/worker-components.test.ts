@@ -249,6 +249,50 @@ describe('JobRescuer', () => {
 })
 
 describe('JobFetcher', () => {
+  it('a fetcher held back by the completion backlog claims as soon as unblock() says it cleared', async () => {
+    let allowed = false
+    let asked = 0
+    const held = new HeldJobs()
+    const ran: string[] = []
+    const fetcher = new JobFetcher({
+      queue: 'default',
+      concurrency: 5,
+      pollIntervalMs: 60_000, // no poll would rescue it within the test
+      claim: (limit) =>
+        claimJobs(t.pool, t.pgq.names, {
+          queue: 'default',
+          limit,
+          workerId: WORKER,
+          leaseMs: 60_000,
+          tasks: ['noop'],
+        }),
+      held,
+      run: (job) => ran.push(job.claim.id),
+      canClaim: () => {
+        asked += 1
+        return allowed
+      },
+      onError: () => {},
+    })
+    const { id } = await t.pgq.enqueue('noop', {})
+    fetcher.start()
+    try {
+      await waitFor(() => asked >= 1, 5_000, 'the fetcher asked whether it may claim')
+      fetcher.unblock() // still held back: asks again, claims nothing
+      await waitFor(() => asked >= 2, 5_000, 'asked again')
+      expect(ran).toEqual([])
+      allowed = true
+      fetcher.unblock()
+      await waitFor(() => ran.includes(id), 5_000, 'claimed once unblocked')
+      const before = asked
+      fetcher.unblock() // not held back any more: no extra claim loop
+      expect(asked).toBe(before)
+    } finally {
+      await fetcher.stop()
+      await t.pool.query(`DELETE FROM "${t.schema}".jobs`)
+    }
+  })
+
   it('backs off after failed claims and claims at once on resume() (no waiting out the backoff)', async () => {
     const dead = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/x` })
     dead.on('error', () => {})

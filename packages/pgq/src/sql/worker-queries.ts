@@ -25,12 +25,22 @@ function statementName(prepared: boolean, query: string, names: SchemaNames): st
 }
 
 /**
- * Locks the given jobs in id order before a statement updates several of them. The heartbeat, the
- * completer and shutdown each update many of a worker's jobs at once, from different connections;
- * taking the row locks in one global order means they wait for each other instead of deadlocking.
+ * The rows of `source` (a query with an `id` column) whose jobs are now locked, in id order, for a
+ * statement that updates several jobs. The heartbeat, the completer and shutdown each update many
+ * of a worker's jobs at once, from different connections; taking the row locks in one global order
+ * means they wait for each other instead of deadlocking.
+ *
+ * Each lock is one primary-key probe, whatever the planner knows: the lateral lookup cannot be
+ * turned into a scan of the table. A join (or \`id = ANY(list)\`) could, and on a table without
+ * statistics (a fresh install) was, with a cost growing with table size × batch. The statement then
+ * updates \`FROM locked\` joined on id and lease token alone, without \`state = 'running'\` (a
+ * token implies it, jobs_lease_check): naming the state let the planner drive the join from the
+ * running rows, which statistics taken while none ran put at one, in a nested loop that grew with
+ * the batch squared.
  */
-function lockInIdOrder(names: SchemaNames, idsParam: string): string {
-  return `SELECT l.id FROM ${names.jobs} AS l WHERE l.id = ANY(${idsParam}::bigint[]) ORDER BY l.id FOR UPDATE`
+function lockedInIdOrder(names: SchemaNames, source: string): string {
+  return `SELECT h.* FROM (${source} ORDER BY id) AS h
+       CROSS JOIN LATERAL (SELECT FROM ${names.jobs} AS l WHERE l.id = h.id FOR UPDATE) AS l`
 }
 
 // Every statement a worker runs about jobs it holds is fenced: it applies only while the job is
@@ -187,7 +197,7 @@ export async function finalizeJobs(
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[], $12::text[])
          AS u(id, token, state, result, error, delay_ms, refund, retention_ms, queue)
      ),
-     locked AS MATERIALIZED (${lockInIdOrder(names, '$1')}),
+     locked AS MATERIALIZED (${lockedInIdOrder(names, 'SELECT * FROM u')}),
      done AS (
        UPDATE ${names.jobs} AS j
        SET state = ${EFFECTIVE_STATE},
@@ -206,8 +216,8 @@ export async function finalizeJobs(
                                ELSE now() + u.retention_ms * interval '1 millisecond' END,
            last_worker = j.locked_by,
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL
-       FROM u, locked
-       WHERE j.id = u.id AND locked.id = u.id AND j.lease_token = u.token AND j.state = 'running'
+       FROM locked AS u
+       WHERE j.id = u.id AND j.lease_token = u.token -- the fence; it implies state = 'running'
        RETURNING j.id, j.state, j.state <> 'available' AS final, j.queue, j.run_at, j.workflow_id
      ),
      ${workflowFanIn(names, 'done', 'f.final')},
@@ -267,12 +277,12 @@ export async function renewLeases(
        ON CONFLICT (id) DO UPDATE SET ${REVIVE}
        RETURNING id
      ),
-     locked AS MATERIALIZED (${lockInIdOrder(names, '$2')}),
+     locked AS MATERIALIZED (${lockedInIdOrder(names, 'SELECT * FROM unnest($2::bigint[], $3::uuid[]) AS h(id, token)')}),
      renewed AS (
        UPDATE ${names.jobs} AS j
        SET lease_expires_at = now() + $4 * interval '1 millisecond'
-       FROM unnest($2::bigint[], $3::uuid[]) AS h(id, token), locked
-       WHERE j.id = h.id AND locked.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       FROM locked AS h
+       WHERE j.id = h.id AND j.lease_token = h.token
        RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested
      )
      SELECT r.id::text AS id, r.cancel_requested FROM renewed r, (SELECT count(*) FROM beat) AS b`,
@@ -302,13 +312,13 @@ export async function releaseJobs(
 ): Promise<string[]> {
   const result = await runQuery<{ id: string }>(
     db,
-    `WITH locked AS MATERIALIZED (${lockInIdOrder(names, '$1')}),
+    `WITH locked AS MATERIALIZED (${lockedInIdOrder(names, 'SELECT * FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token)')}),
      released AS (
        UPDATE ${names.jobs} AS j
        SET state = 'available', attempts = j.attempts - 1, run_at = now(),
            locked_by = NULL, lease_token = NULL, lease_expires_at = NULL, started_at = NULL
-       FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token), locked
-       WHERE j.id = h.id AND locked.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+       FROM locked AS h
+       WHERE j.id = h.id AND j.lease_token = h.token
        RETURNING j.id, j.queue
      ),
      woken AS (SELECT count(pg_notify($3, queue)) AS n FROM (SELECT DISTINCT queue FROM released) q)

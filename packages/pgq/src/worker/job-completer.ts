@@ -28,6 +28,8 @@ export interface JobCompleterOptions {
   readonly onError: (component: string, error: unknown) => void
   /** A write went through (the database is reachable). */
   readonly onSuccess?: () => void
+  /** A batch was written and left the buffer: {@link JobCompleter.backlog} just shrank. */
+  readonly onWritten?: (backlog: number) => void
 }
 
 interface Pending {
@@ -137,6 +139,7 @@ export class JobCompleter implements Service {
       this.#backoff.reset()
       this.#options.onSuccess?.()
       for (const { item, resolve } of batch) resolve(written.get(item.id) ?? 'fenced')
+      this.#options.onWritten?.(this.#buffer.length)
     }
   }
 }

@@ -63,6 +63,8 @@ export class JobFetcher {
   #wanted = false
   #loop: Promise<void> | undefined
   #moreLikely = true
+  /** The last loop stopped because `canClaim()` said no (completion backlog), not for want of slots. */
+  #heldBack = false
   #stopped = true
   #abort = new AbortController()
   #poll: NodeJS.Timeout | undefined
@@ -125,6 +127,16 @@ export class JobFetcher {
   /** The database is reachable again: claim now instead of sitting out the error backoff. */
   resume(): void {
     this.#backoff.skip()
+    this.wake()
+  }
+
+  /**
+   * What held claiming back (the completion backlog) has cleared: claim now if the last loop
+   * stopped for that reason. Nothing else would wake it: its slots were freed while it was held back.
+   */
+  unblock(): void {
+    if (!this.#heldBack) return
+    this.#heldBack = false
     this.wake()
   }
 
@@ -194,8 +206,13 @@ export class JobFetcher {
         )
           this.#runMs = undefined
         const free = this.#options.concurrency - this.#active - this.#buffer.length + this.#prefetchTarget()
-        if (free <= 0 || !this.#options.canClaim()) {
+        if (free <= 0) {
           this.#moreLikely = true
+          break
+        }
+        if (!this.#options.canClaim()) {
+          this.#moreLikely = true
+          this.#heldBack = true
           break
         }
         const limit = Math.min(free, this.#options.maxBatch!)

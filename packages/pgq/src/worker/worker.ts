@@ -128,6 +128,10 @@ export class Worker extends WorkerEvents {
       preparedStatements: statements,
       onError,
       onSuccess,
+      // the fetchers held back by a large backlog were freed while it grew: wake them as it clears
+      onWritten: (backlog) => {
+        if (backlog < MAX_COMPLETION_BACKLOG) for (const fetcher of this.#fetchers.values()) fetcher.unblock()
+      },
     })
     this.#renewer = new LeaseRenewer({
       pool,
