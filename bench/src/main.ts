@@ -8,7 +8,7 @@ import { harnessPool, serverSettings, startDatabase } from './database.js'
 import { redisAnswers } from './redis.js'
 import { buildReport } from './report.js'
 import { runSuite } from './suite.js'
-import { SYSTEM_NAMES, type SystemName } from './systems/index.js'
+import { DEFAULT_SYSTEMS, SYSTEM_NAMES, type SystemName } from './systems/index.js'
 import { BENCH_ROOT, gitRevision } from './versions.js'
 import { writeReport } from './write-report.js'
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const repoRoot = join(BENCH_ROOT, '..')
   const markdownPath = join(repoRoot, values.out)
   const jsonPath = markdownPath.replace(/\.md$/, '.json')
-  let names = (values.systems?.split(',') ?? [...SYSTEM_NAMES]) as SystemName[]
+  let names = (values.systems?.split(',') ?? [...DEFAULT_SYSTEMS]) as SystemName[]
   for (const name of names) {
     if (!SYSTEM_NAMES.includes(name))
       throw new Error(`unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`)

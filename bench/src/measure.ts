@@ -47,6 +47,8 @@ export interface DrainOptions {
   readonly timeoutMs: number
   /** When given, the cost of the drain is profiled on this pool's database. */
   readonly profilePool?: pg.Pool
+  /** Start from a job table without planner statistics ({@link BenchSystem.resetFresh}). */
+  readonly fresh?: boolean
 }
 
 /** The outcome of one drain. */
@@ -59,8 +61,18 @@ export interface DrainResult {
 }
 
 /** Fills the queue, starts one worker and measures how fast it works through `target` jobs. */
+/** performance.now() when `system.outstanding()` first reads 0 (polled; gives up at `deadline`). */
+async function settled(system: BenchSystem, deadline: number): Promise<number> {
+  for (;;) {
+    const left = await system.outstanding!()
+    const now = performance.now()
+    if (left === 0 || now > deadline) return now
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
 export async function measureDrain(system: BenchSystem, options: DrainOptions): Promise<DrainResult> {
-  await system.reset()
+  await (options.fresh ? system.resetFresh!() : system.reset())
   await fill(system, options.queued)
   let first = 0
   let last = 0
@@ -93,6 +105,8 @@ export async function measureDrain(system: BenchSystem, options: DrainOptions): 
     }),
   ])
   clearTimeout(timer)
+  // the last handler returned; the run is over once its outcome is committed
+  if (!timedOut && system.outstanding) last = await settled(system, startedAt + options.timeoutMs)
   if (timedOut) last = performance.now()
   const done = timedOut ? processed : options.target
   profiler?.pause()

@@ -122,6 +122,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   await interleave('drain best', ['drainBest'], true, (s) =>
     drain('drain best', 'drainBest', s, noop('best')),
   )
+  // a fresh install: the jobs table has no planner statistics (the others were analyzed by now)
+  await interleave(
+    'drain fresh table',
+    ['drainFresh'],
+    true,
+    (s) => drain('drain fresh table', 'drainFresh', s, { ...noop('defaults'), fresh: true }),
+    systems.filter((s) => s.resetFresh).map((s) => s.name),
+  )
   await interleave('latency', ['latencyP50', 'latencyP95', 'latencyP99'], true, async (s) => {
     const r = await measureLatency(s, config.latency.count, config.latency.gapMs)
     const note =

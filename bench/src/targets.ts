@@ -44,7 +44,32 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
       'graphile best',
     ),
     ratioCheck('processing, pgq defaults', '≥ 0.75× raw-SQL ceiling', pgqDefaults, rawCeiling, 0.75, 'raw'),
+    ratioCheck(
+      'processing, never-analyzed table',
+      '≥ 0.9× an analyzed one',
+      m('drainFresh', 'pgq'),
+      pgqDefaults,
+      0.9,
+      'analyzed',
+    ),
   ]
+  // no stalls: the slowest repetition is not far below the median
+  const spread = results.summary('drainDefaults', 'pgq')
+  checks.push(
+    spread === null || spread.samples.length < 2
+      ? {
+          measurement: 'processing, run to run',
+          target: 'min ≥ 0.8× median',
+          measured: 'not measured',
+          met: null,
+        }
+      : {
+          measurement: 'processing, run to run',
+          target: 'min ≥ 0.8× median',
+          measured: `${x(spread.min / spread.median)} (min ${n(spread.min)}, median ${n(spread.median)})`,
+          met: spread.min >= 0.8 * spread.median,
+        },
+  )
   const p50 = m('latencyP50', 'pgq')
   const rawP50 = m('latencyP50', 'raw-sql')
   checks.push(

@@ -49,6 +49,16 @@ export interface BenchSystem {
   enqueueOne(payload: BenchPayload): Promise<void>
   /** Enqueues one job so that an idle worker wakes for it (defaults to `enqueueOne`). */
   enqueueWakeup?(payload: BenchPayload): Promise<void>
+  /**
+   * Jobs not yet finished in the system's own store (waiting or running). A drain's clock stops
+   * when this reaches 0 — when the last outcome is committed — not when the last handler returns.
+   */
+  outstanding?(): Promise<number>
+  /**
+   * Like {@link reset}, and the job table is left without planner statistics (and autovacuum off
+   * for it), as on a fresh install. Only systems that have it run the "fresh table" drain.
+   */
+  resetFresh?(): Promise<void>
   /** Quickly fills the queue with `count` no-op jobs (not measured); defaults to `enqueueBulk` chunks. */
   seed?(count: number): Promise<void>
   /** False while the system cannot run a worker yet (the report then says "not available"). */

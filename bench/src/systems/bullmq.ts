@@ -13,7 +13,8 @@ const PREFIX = 'pgqbench'
 
 /** Worker options per profile (on top of the connection and prefix). */
 const PROFILES: Record<WorkerProfile, (concurrency: number) => Partial<WorkerOptions>> = {
-  defaults: () => ({}),
+  // concurrency 10, as graphile-worker's and pgq's defaults run (BullMQ's own default is 1)
+  defaults: () => ({ concurrency: 10 }),
   best: () => ({ concurrency: 50, removeOnComplete: { count: 0 } }),
   io: (concurrency) => ({ concurrency, removeOnComplete: { count: 0 } }),
   latency: () => ({}),
@@ -37,7 +38,7 @@ export class BullMqSystem implements BenchSystem {
   readonly name = 'bullmq'
   readonly version: string
   readonly settings = {
-    defaults: 'new Worker(name, processor) — concurrency 1, completed jobs kept',
+    defaults: 'new Worker(name, processor, { concurrency: 10 }) — completed jobs kept',
     best: 'concurrency 50, removeOnComplete { count: 0 }',
     io: 'concurrency 200, removeOnComplete { count: 0 }',
     latency: 'defaults (blocking BZPOPMIN wake-up)',
@@ -61,6 +62,11 @@ export class BullMqSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await this.#queue.obliterate({ force: true })
+  }
+
+  async outstanding(): Promise<number> {
+    const counts = await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')
+    return Object.values(counts).reduce((sum, n) => sum + n, 0)
   }
 
   async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {

@@ -72,6 +72,14 @@ export class GraphileSystem implements BenchSystem {
     )
   }
 
+  async outstanding(): Promise<number> {
+    const s = ident(this.#schema)
+    const { rows } = await this.#u.withPgClient((client) =>
+      client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}._private_jobs`),
+    )
+    return rows[0]!.n
+  }
+
   async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {
     const specs: AddJobsJobSpec[] = payloads.map((payload) => ({ identifier: TASK, payload }))
     await this.#u.addJobs(specs)

@@ -1,4 +1,5 @@
-import { createPgq, defineTask, type Pgq, type WorkerOptions } from 'pgq'
+import type { Pgq, WorkerOptions } from 'pgq'
+import * as pgqLibrary from 'pgq'
 import { ident } from '../sql-names.js'
 import type {
   BenchEnv,
@@ -11,6 +12,9 @@ import type {
 import { NotAvailableError } from './not-available.js'
 
 const TASK = 'bench_noop'
+
+/** What the adapter uses of a pgq build. */
+export type PgqLibrary = Pick<typeof pgqLibrary, 'createPgq' | 'defineTask'>
 
 /** Worker options per profile; `defaults` passes nothing but the task. */
 const PROFILES: Record<WorkerProfile, (concurrency: number) => Omit<WorkerOptions, 'tasks'>> = {
@@ -27,7 +31,7 @@ export function pgqWorkerAvailable(client: Pgq): boolean {
 
 /** pgq: `enqueueMany` for bulk, `enqueue` for single jobs, `createWorker` to process. */
 export class PgqSystem implements BenchSystem {
-  readonly name = 'pgq'
+  readonly name: string
   readonly version: string
   readonly settings = {
     defaults: 'createWorker({ tasks }) — concurrency 10, LISTEN on, 1 s poll, maintenance on',
@@ -38,12 +42,19 @@ export class PgqSystem implements BenchSystem {
   readonly #env: BenchEnv
   readonly #schema: string
   readonly #client: Pgq
+  readonly #lib: PgqLibrary
 
-  constructor(env: BenchEnv, version: string) {
+  /**
+   * @param lib the pgq build to measure: this workspace's by default; `pgq-base` passes another
+   *   checkout's (`PGQ_BASELINE`), for a before/after of a change in one run.
+   */
+  constructor(env: BenchEnv, version: string, name = 'pgq', lib: PgqLibrary = pgqLibrary) {
     this.#env = env
+    this.name = name
     this.version = version
-    this.#schema = `bench_pgq${env.suffix}`
-    this.#client = createPgq({ connectionString: env.databaseUrl, schema: this.#schema, poolSize: 4 })
+    this.#lib = lib
+    this.#schema = `bench_${name.replace(/\W/g, '_')}${env.suffix}`
+    this.#client = lib.createPgq({ connectionString: env.databaseUrl, schema: this.#schema, poolSize: 4 })
   }
 
   async setup(): Promise<void> {
@@ -56,6 +67,20 @@ export class PgqSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await this.#client.pool.query(`TRUNCATE ${ident(this.#schema)}.jobs`)
+  }
+
+  /** A new schema, migrated, its jobs table never analyzed (autovacuum off for it, so it stays so). */
+  async resetFresh(): Promise<void> {
+    await this.#client.pool.query(`DROP SCHEMA IF EXISTS ${ident(this.#schema)} CASCADE`)
+    await this.#client.migrate()
+    await this.#client.pool.query(`ALTER TABLE ${ident(this.#schema)}.jobs SET (autovacuum_enabled = false)`)
+  }
+
+  async outstanding(): Promise<number> {
+    const { rows } = await this.#client.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${ident(this.#schema)}.jobs WHERE state IN ('available', 'running')`,
+    )
+    return rows[0]!.n
   }
 
   async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {
@@ -75,12 +100,12 @@ export class PgqSystem implements BenchSystem {
 
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
     // A client of its own (default pool of 10), so the worker shares no connections with the enqueuing side.
-    const client = createPgq({ connectionString: this.#env.databaseUrl, schema: this.#schema })
+    const client = this.#lib.createPgq({ connectionString: this.#env.databaseUrl, schema: this.#schema })
     if (!pgqWorkerAvailable(client)) {
       await client.close()
       throw new NotAvailableError('pgq.createWorker is not exported yet')
     }
-    const task = defineTask({
+    const task = this.#lib.defineTask({
       name: TASK,
       handler: async (payload: BenchPayload) => {
         await options.handler(payload)

@@ -57,6 +57,11 @@ export class RawSqlSystem implements BenchSystem {
     await this.#pool.query(`TRUNCATE ${this.#table}`)
   }
 
+  async outstanding(): Promise<number> {
+    const { rows } = await this.#pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${this.#table}`)
+    return rows[0]!.n
+  }
+
   async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {
     await this.#pool.query(`INSERT INTO ${this.#table} (payload) SELECT unnest($1::jsonb[])`, [
       payloads.map((p) => JSON.stringify(p)),
