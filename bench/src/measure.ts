@@ -49,6 +49,8 @@ export interface DrainOptions {
   readonly profilePool?: pg.Pool
   /** Start from a job table without planner statistics ({@link BenchSystem.resetFresh}). */
   readonly fresh?: boolean
+  /** The worker commits synchronously ({@link StartWorkerOptions.synchronousCommit}). */
+  readonly synchronousCommit?: boolean
 }
 
 /** The outcome of one drain. */
@@ -95,6 +97,7 @@ export async function measureDrain(system: BenchSystem, options: DrainOptions): 
     profile: options.profile,
     concurrency: options.concurrency,
     handler,
+    ...(options.synchronousCommit ? { synchronousCommit: true } : {}),
   })
   const startedAt = performance.now()
   let timer: NodeJS.Timeout | undefined

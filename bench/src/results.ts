@@ -8,6 +8,11 @@ export const METRICS = {
   single: { title: 'Single enqueue (one awaited call at a time)', unit: 'jobs/s', higherIsBetter: true },
   drainDefaults: { title: 'Processing throughput, defaults', unit: 'jobs/s', higherIsBetter: true },
   drainBest: { title: 'Processing throughput, best settings', unit: 'jobs/s', higherIsBetter: true },
+  drainDurable: {
+    title: "Processing throughput, defaults, every commit synchronous (the peers' durability)",
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   drainFresh: {
     title: 'Processing throughput, defaults, on a never-analyzed jobs table',
     unit: 'jobs/s',

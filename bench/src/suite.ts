@@ -122,6 +122,15 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   await interleave('drain best', ['drainBest'], true, (s) =>
     drain('drain best', 'drainBest', s, noop('best')),
   )
+  // at the peers' durability: pgq's bookkeeping commits synchronously too (the peers always do)
+  await interleave(
+    'drain synchronous commit',
+    ['drainDurable'],
+    true,
+    (s) =>
+      drain('drain synchronous commit', 'drainDurable', s, { ...noop('defaults'), synchronousCommit: true }),
+    ['pgq'],
+  )
   // a fresh install: the jobs table has no planner statistics (the others were analyzed by now)
   await interleave(
     'drain fresh table',

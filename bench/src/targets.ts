@@ -45,6 +45,14 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
     ),
     ratioCheck('processing, pgq defaults', '≥ 0.75× raw-SQL ceiling', pgqDefaults, rawCeiling, 0.75, 'raw'),
     ratioCheck(
+      'processing, pgq defaults, synchronous commit',
+      '≥ 1.25× graphile-worker best',
+      m('drainDurable', 'pgq'),
+      m('drainBest', 'graphile-worker'),
+      1.25,
+      'graphile best',
+    ),
+    ratioCheck(
       'processing, never-analyzed table',
       '≥ 0.9× an analyzed one',
       m('drainFresh', 'pgq'),

@@ -24,6 +24,11 @@ export interface StartWorkerOptions {
   /** Jobs in flight at once for the `io` profile. */
   readonly concurrency: number
   readonly handler: BenchHandler
+  /**
+   * Every commit waits for its WAL flush (the peers' durability). Systems whose worker commits
+   * synchronously anyway ignore it; pgq turns on its `synchronousCommit` option.
+   */
+  readonly synchronousCommit?: boolean
 }
 
 /** A running worker; `stop()` ends it and releases its connections. */

@@ -111,7 +111,11 @@ export class PgqSystem implements BenchSystem {
         await options.handler(payload)
       },
     })
-    const worker = client.createWorker({ tasks: [task], ...PROFILES[options.profile](options.concurrency) })
+    const worker = client.createWorker({
+      tasks: [task],
+      ...PROFILES[options.profile](options.concurrency),
+      ...(options.synchronousCommit ? { synchronousCommit: true } : {}),
+    })
     // Surface the worker's own errors: a stalled drain is easier to explain with them.
     worker.on('worker:error', ({ component, error }) => {
       process.stderr.write(`pgq worker:error ${component}: ${error.message}\n`)

@@ -5,12 +5,18 @@ import { WORKFLOW_FAN_IN_REF, workflowFanIn } from './workflow-queries.js'
 
 /**
  * A CTE that makes the statement's own transaction commit asynchronously (no wait for the WAL
- * flush). Used only for the worker's bookkeeping (claims, outcomes, leases), never for enqueue:
- * if PostgreSQL itself crashes, the last few hundred ms of bookkeeping may be lost, and the jobs
- * concerned run again once their lease expires — the at-least-once guarantee holds. Statements
- * that use it must reference `async_commit` so it is evaluated.
+ * flush) unless the boolean parameter `param` is true (the worker's `synchronousCommit`), which
+ * keeps the server's setting. Used only for the worker's bookkeeping (claims, outcomes), never for
+ * enqueue: if PostgreSQL itself crashes, the last few hundred ms of bookkeeping may be lost, and
+ * the jobs concerned run again once their lease expires — the at-least-once guarantee holds.
+ * Statements that use it must reference `async_commit` so it is evaluated.
  */
-const ASYNC_COMMIT = `async_commit AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)`
+function asyncCommit(param: string): string {
+  return `async_commit AS (
+       SELECT set_config('synchronous_commit',
+                         CASE WHEN ${param}::bool THEN current_setting('synchronous_commit') ELSE 'off' END, true) AS setting
+     )`
+}
 
 /**
  * The name under which a hot statement is prepared per connection, or undefined when prepared
@@ -113,12 +119,20 @@ export async function upsertWorker(db: Executor, names: SchemaNames, worker: Wor
 export async function claimJobs(
   db: Executor,
   names: SchemaNames,
-  params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
+  params: {
+    queue: string
+    limit: number
+    workerId: string
+    leaseMs: number
+    tasks: string[]
+    /** Commit with the server's `synchronous_commit` instead of `off` (the worker's option). */
+    synchronousCommit?: boolean
+  },
   prepared = false,
 ): Promise<ClaimedJob[]> {
   const result = await runQuery<ClaimedJobRow>(
     db,
-    `WITH ${ASYNC_COMMIT},
+    `WITH ${asyncCommit('$6')},
      picked AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
        WHERE state = 'available' AND queue = $1 AND run_at <= now() AND task = ANY($5::text[])
@@ -138,7 +152,14 @@ export async function claimJobs(
      RETURNING j.id::text AS id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token::text AS lease_token,
                j.meta->'trace' AS trace, greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8 AS wait_ms,
                j.steps`,
-    [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
+    [
+      params.queue,
+      params.limit,
+      params.workerId,
+      params.leaseMs,
+      params.tasks,
+      params.synchronousCommit ?? false,
+    ],
     statementName(prepared, 'claim', names),
   )
   return result.rows.map((row) => ({
@@ -189,10 +210,11 @@ export async function finalizeJobs(
   items: readonly FinalizeItem[],
   maxErrorsKept: number,
   prepared = false,
+  synchronousCommit = false,
 ): Promise<Map<string, FinalizeItem['state']>> {
   const result = await runQuery<{ id: string; state: FinalizeItem['state'] }>(
     db,
-    `WITH ${ASYNC_COMMIT},
+    `WITH ${asyncCommit('$13')},
      u AS (
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[], $12::text[])
          AS u(id, token, state, result, error, delay_ms, refund, retention_ms, queue)
@@ -245,6 +267,7 @@ export async function finalizeJobs(
       names.eventsChannel,
       names.jobsChannel,
       items.map((i) => i.queue),
+      synchronousCommit,
     ],
     statementName(prepared, 'finalize', names),
   )

@@ -56,6 +56,18 @@ export function assertInt(value: unknown, path: string, min: number, max: number
 }
 
 /**
+ * `value` if it is a boolean; otherwise a {@link PgqValidationError} naming `path`.
+ *
+ * ```ts
+ * const listen = assertBoolean(options.listen ?? true, 'worker.listen')
+ * ```
+ */
+export function assertBoolean(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') throw new PgqValidationError(path, 'must be true or false', value)
+  return value
+}
+
+/**
  * The finite number `value` if it lies in [min, max]; otherwise a {@link PgqValidationError} naming
  * `path` that says `rule` (default: `must be a number ≥ <min>`, or `from <min> to <max>` when `max`
  * is finite).

@@ -19,6 +19,8 @@ export interface JobCompleterOptions {
   readonly pool: pg.Pool
   readonly names: SchemaNames
   readonly maxErrorsKept: number
+  /** Commit outcomes with the server's `synchronous_commit` instead of `off` (default false). */
+  readonly synchronousCommit?: boolean
   /** Named prepared statements or not; the worker's {@link StatementMode} also recovers from a pooler losing them. */
   readonly preparedStatements: boolean | StatementMode
   /** Largest batch per statement (default 500). */
@@ -122,9 +124,10 @@ export class JobCompleter implements Service {
       const batch = this.#buffer.splice(0, this.#options.maxBatch!)
       let written: Map<string, FinalizeItem['state']>
       try {
-        const { pool, names, maxErrorsKept, preparedStatements: mode } = this.#options
+        const { pool, names, maxErrorsKept, preparedStatements: mode, synchronousCommit } = this.#options
         const items = batch.map((p) => p.item)
-        const write = (prepared: boolean) => finalizeJobs(pool, names, items, maxErrorsKept, prepared)
+        const write = (prepared: boolean) =>
+          finalizeJobs(pool, names, items, maxErrorsKept, prepared, synchronousCommit)
         written = await (typeof mode === 'boolean' ? write(mode) : mode.run(write))
       } catch (error) {
         if (this.#stopped) {

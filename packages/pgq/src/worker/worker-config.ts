@@ -3,7 +3,7 @@ import { PgqValidationError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import type { ScheduleDefinition } from '../schedule/schedule-definition.js'
 import type { AnyTaskDefinition } from '../task/task.js'
-import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
+import { assertBoolean, assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 import {
   type IsolationConfig,
   resolveIsolation,
@@ -59,6 +59,13 @@ export interface WorkerOptions {
    * PgBouncer in transaction mode older than 1.21 (no `max_prepared_statements`).
    */
   readonly preparedStatements?: boolean
+  /**
+   * Commit claims and outcomes with the server's `synchronous_commit` (true) instead of `off` for
+   * those statements (default false). Off, a PostgreSQL crash can forget the last few hundred ms of
+   * bookkeeping — the jobs concerned run again after their lease: at-least-once holds either way.
+   * On, each claim and outcome batch waits for its WAL flush, as the peers do; see docs/workers.md.
+   */
+  readonly synchronousCommit?: boolean
   /** Run the periodic-schedule enqueuer in this worker (default true). */
   readonly scheduler?: boolean
   /** Schedules declared in code, upserted when the worker starts (see docs/periodic-jobs.md). */
@@ -90,6 +97,7 @@ export interface WorkerConfig {
   readonly logger: Logger
   readonly preparedStatements: boolean
   readonly prefetchWindowMs: number
+  readonly synchronousCommit: boolean
   /** Run the schedule enqueuer in this worker. */
   readonly scheduler: boolean
   /** Schedules declared in code, upserted by the scheduler on start. */
@@ -119,6 +127,7 @@ const KNOWN = optionKeys<WorkerOptions>({
   scheduler: true,
   preparedStatements: true,
   prefetchWindowMs: true,
+  synchronousCommit: true,
   schedules: true,
   pruneIntervalMs: true,
   isolation: true,
@@ -190,6 +199,7 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     logger: options.logger ?? silentLogger,
     preparedStatements: options.preparedStatements ?? true,
     prefetchWindowMs: assertInt(options.prefetchWindowMs ?? 50, 'worker.prefetchWindowMs', 0, 10_000),
+    synchronousCommit: assertBoolean(options.synchronousCommit ?? false, 'worker.synchronousCommit'),
     scheduler: options.scheduler !== false,
     schedules: options.schedules,
     pruneIntervalMs:

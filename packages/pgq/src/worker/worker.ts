@@ -125,6 +125,7 @@ export class Worker extends WorkerEvents {
       pool,
       names,
       maxErrorsKept,
+      synchronousCommit: config.synchronousCommit,
       preparedStatements: statements,
       onError,
       onSuccess,
@@ -146,7 +147,13 @@ export class Worker extends WorkerEvents {
     })
     const tasks = [...config.tasks.keys()]
     for (const [queue, concurrency] of config.queues) {
-      const claim = { queue, workerId: this.id, leaseMs: config.leaseMs, tasks }
+      const claim = {
+        queue,
+        workerId: this.id,
+        leaseMs: config.leaseMs,
+        tasks,
+        synchronousCommit: config.synchronousCommit,
+      }
       this.#fetchers.set(
         queue,
         new JobFetcher({
