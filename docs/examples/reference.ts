@@ -122,4 +122,10 @@ const { closed } = await worker.start()
 process.on('SIGTERM', () => worker.stop())
 await closed // settles once the worker has stopped; database outages do not stop it
 // #endregion create-worker
+{
+  // #region synchronous-commit
+  const durable = pgq.createWorker({ tasks: [sendEmail], synchronousCommit: true })
+  // #endregion synchronous-commit
+  void durable
+}
 console.log(job.id)
