@@ -24,7 +24,17 @@ export interface SuiteConfig {
   }
   readonly rss: { readonly jobs: number; readonly timeoutMs: number; readonly systems: readonly SystemName[] }
   readonly notifyRtt: { readonly count: number; readonly gapMs: number }
+  /** Worker processes side by side on one queue (defaults each): jobs, and the process counts. */
+  readonly scale: {
+    readonly jobs: number
+    readonly processes: readonly ScaleProcesses[]
+    readonly timeoutMs: number
+    readonly systems: readonly SystemName[]
+  }
 }
+
+/** The process counts the multi-process measurement knows (one metric each). */
+export type ScaleProcesses = 1 | 2 | 4 | 8
 
 /** The full run: the sizes issue 7 asks for (about 15 minutes on 2 cores). */
 export const FULL: SuiteConfig = {
@@ -42,6 +52,7 @@ export const FULL: SuiteConfig = {
     systems: ['pgq', 'graphile-worker', 'pg-boss', 'bullmq', 'raw-sql'],
   },
   notifyRtt: { count: 300, gapMs: 10 },
+  scale: { jobs: 60_000, processes: [1, 2, 4, 8], timeoutMs: 60_000, systems: ['pgq', 'graphile-worker'] },
 }
 
 /** `--quick`: the same measurements, smaller, under 2 minutes. */
@@ -56,6 +67,7 @@ export const QUICK: SuiteConfig = {
   backlog: { small: 2_000, large: 50_000, target: 2_000, systems: ['pgq', 'raw-sql'] },
   rss: { jobs: 20_000, timeoutMs: 60_000, systems: ['pgq', 'raw-sql'] },
   notifyRtt: { count: 60, gapMs: 10 },
+  scale: { jobs: 20_000, processes: [1, 4], timeoutMs: 30_000, systems: ['pgq'] },
 }
 
 /** The CI smoke: a few hundred jobs, no child processes. */
@@ -70,4 +82,5 @@ export const SMOKE: SuiteConfig = {
   backlog: { small: 300, large: 3_000, target: 300, systems: ['pgq', 'raw-sql'] },
   rss: { jobs: 0, timeoutMs: 0, systems: [] },
   notifyRtt: { count: 10, gapMs: 5 },
+  scale: { jobs: 0, processes: [], timeoutMs: 0, systems: [] },
 }

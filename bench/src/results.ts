@@ -24,6 +24,14 @@ export const METRICS = {
   io: { title: 'I/O-bound jobs, concurrency 200', unit: 'jobs/s', higherIsBetter: true },
   backlogSmall: { title: 'Throughput from a small backlog', unit: 'jobs/s', higherIsBetter: true },
   backlogLarge: { title: 'Throughput from a large backlog', unit: 'jobs/s', higherIsBetter: true },
+  scaleP1: {
+    title: 'Processing throughput, 1 worker process (defaults)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  scaleP2: { title: 'Processing throughput, 2 worker processes', unit: 'jobs/s', higherIsBetter: true },
+  scaleP4: { title: 'Processing throughput, 4 worker processes', unit: 'jobs/s', higherIsBetter: true },
+  scaleP8: { title: 'Processing throughput, 8 worker processes', unit: 'jobs/s', higherIsBetter: true },
   notifyP50: { title: 'Bare NOTIFY → LISTEN delivery p50', unit: 'ms', higherIsBetter: false },
   notifyP99: { title: 'Bare NOTIFY → LISTEN delivery p99', unit: 'ms', higherIsBetter: false },
 } as const

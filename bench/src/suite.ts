@@ -9,6 +9,7 @@ import {
 } from './measure.js'
 import { METRICS, type MetricId, Results } from './results.js'
 import { measureWorkerRss } from './rss.js'
+import { measureScale } from './scale.js'
 import { percentile } from './stats.js'
 import { createSystem, type SystemName } from './systems/index.js'
 import { NotAvailableError } from './systems/not-available.js'
@@ -181,6 +182,27 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     },
     bl.systems,
   )
+  // several worker processes on one queue, each with its own pool: does throughput grow with them?
+  const sc = config.scale
+  for (const processes of sc.processes) {
+    const id = `scaleP${processes}` as const
+    await interleave(
+      `${processes} worker processes`,
+      [id],
+      true,
+      async (s) => {
+        const r = await measureScale(s, options.env, processes, sc.jobs, sc.timeoutMs)
+        record(
+          `${processes} worker processes`,
+          id,
+          s,
+          r.jobsPerSecond,
+          `per process: ${r.perProcess.join(' / ')}`,
+        )
+      },
+      sc.systems,
+    )
+  }
   const raw = systems.find((s): s is RawSqlSystem => s instanceof RawSqlSystem)
   if (raw) {
     for (let rep = 0; rep < config.reps; rep++) {

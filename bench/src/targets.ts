@@ -144,6 +144,16 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
       'small backlog',
     ),
   )
+  checks.push(
+    ratioCheck(
+      '4 worker processes vs 1',
+      '≥ 1.6×',
+      m('scaleP4', 'pgq'),
+      m('scaleP1', 'pgq'),
+      1.6,
+      '1 process',
+    ),
+  )
   // Both pgq runs must meet it: defaults (concurrency 10) and best settings (concurrency 200).
   const runs = [results.rss['pgq (defaults)'], results.rss.pgq]
   const measured = runs.filter((r): r is RssResult => r !== undefined && !('error' in r))

@@ -1,0 +1,47 @@
+// Child process of the multi-process measurement: sets up one system's adapter, says "ready", starts
+// its worker on "go" and counts the jobs it ran until "stop", then reports the count. Run only by
+// scale.ts (fork).
+import { createSystem, type SystemName } from './systems/index.js'
+import type { BenchEnv, RunningWorker, WorkerProfile } from './types.js'
+
+/** What the parent passes as argv[2] (JSON). */
+export interface ScaleChildArgs {
+  readonly system: SystemName
+  readonly env: BenchEnv
+  readonly profile: WorkerProfile
+}
+
+/** Messages between parent and child. */
+export type ScaleMessage = { readonly kind: 'ready' } | { readonly kind: 'done'; readonly count: number }
+
+async function main(): Promise<void> {
+  const args = JSON.parse(process.argv[2] ?? '{}') as ScaleChildArgs
+  const system = await createSystem(args.system, args.env)
+  let count = 0
+  let worker: RunningWorker | undefined
+  process.on('message', async (message: { kind: 'go' | 'stop' }) => {
+    if (message.kind === 'go') {
+      worker = await system.startWorker({
+        profile: args.profile,
+        concurrency: 10,
+        handler: () => {
+          count++
+        },
+      })
+    } else {
+      await worker?.stop()
+      await system.close().catch(() => {})
+      const done: ScaleMessage = { kind: 'done', count }
+      process.send?.(done, () => process.exit(0))
+    }
+  })
+  const ready: ScaleMessage = { kind: 'ready' }
+  process.send?.(ready)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `scale-child: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
+  process.exit(1)
+})

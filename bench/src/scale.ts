@@ -1,0 +1,74 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { fill } from './measure.js'
+import type { ScaleChildArgs, ScaleMessage } from './scale-child.js'
+import type { SystemName } from './systems/index.js'
+import type { BenchEnv, BenchSystem, WorkerProfile } from './types.js'
+
+/** One run of several worker processes over one queue. */
+export interface ScaleResult {
+  readonly processes: number
+  readonly jobsPerSecond: number
+  /** Jobs each process ran, in fork order (how evenly they shared the queue). */
+  readonly perProcess: number[]
+}
+
+/**
+ * Queues `jobs` jobs, forks `processes` worker processes (each its own pool, defaults), starts them
+ * together once all are set up, and times until the system's store has no job left unfinished.
+ */
+export async function measureScale(
+  system: BenchSystem,
+  env: BenchEnv,
+  processes: number,
+  jobs: number,
+  timeoutMs: number,
+  profile: WorkerProfile = 'defaults',
+): Promise<ScaleResult> {
+  if (!system.outstanding) throw new Error(`${system.name} cannot say when its jobs are done`)
+  await system.reset()
+  await fill(system, jobs)
+  const here = dirname(fileURLToPath(import.meta.url))
+  const args: ScaleChildArgs = { system: system.name as SystemName, env, profile }
+  const children: ChildProcess[] = []
+  const messages = (child: ChildProcess, kind: ScaleMessage['kind']) =>
+    new Promise<ScaleMessage>((resolve, reject) => {
+      const onMessage = (message: ScaleMessage) => {
+        if (message.kind !== kind) return
+        child.off('message', onMessage)
+        child.off('exit', onExit)
+        resolve(message)
+      }
+      const onExit = (code: number | null) => reject(new Error(`scale child exited with code ${code}`))
+      child.on('message', onMessage)
+      child.once('exit', onExit)
+    })
+  try {
+    const ready: Promise<ScaleMessage>[] = []
+    for (let i = 0; i < processes; i++) {
+      const child = fork(join(here, 'scale-child.js'), [JSON.stringify(args)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      })
+      children.push(child)
+      ready.push(messages(child, 'ready'))
+    }
+    await Promise.all(ready)
+    const started = performance.now()
+    for (const child of children) child.send({ kind: 'go' })
+    const deadline = started + timeoutMs
+    let left = await system.outstanding()
+    while (left > 0 && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      left = await system.outstanding()
+    }
+    const elapsed = performance.now() - started
+    if (left > 0) throw new Error(`${left} of ${jobs} jobs left after ${timeoutMs} ms`)
+    const done = children.map((child) => messages(child, 'done'))
+    for (const child of children) child.send({ kind: 'stop' })
+    const counts = (await Promise.all(done)).map((m) => (m.kind === 'done' ? m.count : 0))
+    return { processes, jobsPerSecond: jobs / (elapsed / 1000), perProcess: counts }
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  }
+}
