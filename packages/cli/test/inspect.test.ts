@@ -110,6 +110,19 @@ describe('pgq retry, cancel and enqueue', () => {
     expect(JSON.parse((await cli('retry', ids.failed, '--json')).stdout)).toEqual({ retried: 0 })
   })
 
+  it('refuses to retry a node of a cancelled workflow, naming why', async () => {
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_chain('[{"task":"nobody_runs_this","payload":1},{"task":"add"}]')::text AS id`,
+    )
+    const wf = rows[0]!.id
+    await t.pgq.workflows.cancel(wf)
+    const node = (await t.pgq.workflows.get(wf))!.nodes[0]!.id
+    const run = await cli('retry', node)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(`job ${node} is a node of workflow ${wf}, which was cancelled`)
+    expect((await jobRow(t, node))!.state).toBe('cancelled')
+  })
+
   it('cancels a waiting job and asks a running one to stop', async () => {
     const run = await cli('cancel', ids.waiting, ids.running)
     expect(run.stdout.trim()).toBe('cancelled 1 waiting job; asked 1 running job to stop')
