@@ -24,6 +24,8 @@ export interface SuiteConfig {
   }
   readonly rss: { readonly jobs: number; readonly timeoutMs: number; readonly systems: readonly SystemName[] }
   readonly notifyRtt: { readonly count: number; readonly gapMs: number }
+  /** The workflow row (pgq): a group of `count` members + chord callback, beside `count` plain jobs. */
+  readonly fanIn: { readonly count: number; readonly timeoutMs: number }
 }
 
 /** The full run: the sizes issue 7 asks for (about 15 minutes on 2 cores). */
@@ -42,6 +44,7 @@ export const FULL: SuiteConfig = {
     systems: ['pgq', 'graphile-worker', 'pg-boss', 'bullmq', 'raw-sql'],
   },
   notifyRtt: { count: 300, gapMs: 10 },
+  fanIn: { count: 10_000, timeoutMs: 120_000 },
 }
 
 /** `--quick`: the same measurements, smaller, under 2 minutes. */
@@ -56,6 +59,7 @@ export const QUICK: SuiteConfig = {
   backlog: { small: 2_000, large: 50_000, target: 2_000, systems: ['pgq', 'raw-sql'] },
   rss: { jobs: 20_000, timeoutMs: 60_000, systems: ['pgq', 'raw-sql'] },
   notifyRtt: { count: 60, gapMs: 10 },
+  fanIn: { count: 10_000, timeoutMs: 120_000 },
 }
 
 /** The CI smoke: a few hundred jobs, no child processes. */
@@ -70,4 +74,5 @@ export const SMOKE: SuiteConfig = {
   backlog: { small: 300, large: 3_000, target: 300, systems: ['pgq', 'raw-sql'] },
   rss: { jobs: 0, timeoutMs: 0, systems: [] },
   notifyRtt: { count: 10, gapMs: 5 },
+  fanIn: { count: 200, timeoutMs: 20_000 },
 }

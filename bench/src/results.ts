@@ -14,6 +14,18 @@ export const METRICS = {
   io: { title: 'I/O-bound jobs, concurrency 200', unit: 'jobs/s', higherIsBetter: true },
   backlogSmall: { title: 'Throughput from a small backlog', unit: 'jobs/s', higherIsBetter: true },
   backlogLarge: { title: 'Throughput from a large backlog', unit: 'jobs/s', higherIsBetter: true },
+  fanInPlain: {
+    title:
+      'Plain jobs (10,000 in full and quick runs), enqueued in one call → last handler end, best settings',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  fanInChord: {
+    title:
+      'Workflow: group of as many members + chord callback, created in one call → callback end, same worker',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   notifyP50: { title: 'Bare NOTIFY → LISTEN delivery p50', unit: 'ms', higherIsBetter: false },
   notifyP99: { title: 'Bare NOTIFY → LISTEN delivery p99', unit: 'ms', higherIsBetter: false },
 } as const
