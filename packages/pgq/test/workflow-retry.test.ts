@@ -31,6 +31,18 @@ const square = defineTask<{ n: number }, number>({
     return n * n
   },
 })
+/** Members of the concurrent test wait here until the test opens the gate. */
+let openGate: () => void = () => {}
+const gate = new Promise<void>((resolve) => {
+  openGate = resolve
+})
+const gated = defineTask<{ n: number }, number>({
+  name: 'gated',
+  handler: async ({ n }) => {
+    await gate
+    return n * n
+  },
+})
 const collect = defineTask<number[], number[]>({
   name: 'collect',
   handler: async (ns) => {
@@ -41,7 +53,11 @@ const collect = defineTask<number[], number[]>({
 
 beforeAll(async () => {
   t = await createTestSchema()
-  worker = t.pgq.createWorker({ tasks: [add, flaky, square, collect], pollIntervalMs: 200, concurrency: 10 })
+  worker = t.pgq.createWorker({
+    tasks: [add, flaky, square, gated, collect],
+    pollIntervalMs: 200,
+    concurrency: 10,
+  })
   await worker.start()
 })
 afterAll(async () => {
@@ -128,6 +144,36 @@ describe('retry of a failed node resumes the graph', () => {
     await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 10_000 })).resolves.toEqual([1, 4, 9, 16])
     expect(callbackRuns.filter((r) => r === '[1,4,9,16]')).toHaveLength(1)
     expect((await t.pgq.workflows.get(wf.id))?.state).toBe('succeeded')
+  })
+
+  it('a member retried while the other members are still finishing: the callback runs once', async () => {
+    broken.add('square:1000')
+    const ns = Array.from({ length: 300 }, (_, i) => 1000 + i)
+    // the failing member first (priority); the others hold every slot until the gate opens
+    const members = ns.map((n, i) => (i === 0 ? job(square, { n }, { priority: 100 }) : job(gated, { n })))
+    const wf = await t.pgq.workflows.create(chord(group(...members), step(collect)))
+    const first = wf.jobIds[0]!
+    await waitFor(async () => (await t.pgq.jobs.get(first))?.state === 'failed', 10_000)
+    // the callback was cancelled by the failure while most members are still waiting or running
+    const callbackId = wf.jobIds.at(-1)!
+    expect((await t.pgq.jobs.get(callbackId))?.state).toBe('cancelled')
+    const { rows } = await t.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE workflow_id = $1 AND state IN ('available', 'running')`,
+      [wf.id],
+    )
+    expect(rows[0]!.n).toBeGreaterThan(0)
+    broken.delete('square:1000')
+    // the other members finish while the retry runs
+    openGate()
+    await expect(t.pgq.jobs.retry(first)).resolves.toEqual({ retried: 1 })
+    const expected = ns.map((n) => n * n)
+    await expect(t.pgq.workflows.waitFor(wf.id, { timeoutMs: 20_000 })).resolves.toEqual(expected)
+    expect(callbackRuns.filter((r) => r === JSON.stringify(expected))).toHaveLength(1)
+    const counter = await t.pool.query(
+      `SELECT pending, failed FROM "${t.schema}".workflow_nodes WHERE job_id = $1`,
+      [callbackId],
+    )
+    expect(counter.rows).toEqual([{ pending: 0, failed: 0 }])
   })
 
   it('a callback with two failed members stays cancelled until both are retried', async () => {
