@@ -31,6 +31,8 @@ export interface SuiteConfig {
     readonly timeoutMs: number
     readonly systems: readonly SystemName[]
   }
+  /** The workflow row (pgq): a group of `count` members + chord callback, beside `count` plain jobs. */
+  readonly fanIn: { readonly count: number; readonly timeoutMs: number }
 }
 
 /** The process counts the multi-process measurement knows (one metric each). */
@@ -53,6 +55,7 @@ export const FULL: SuiteConfig = {
   },
   notifyRtt: { count: 300, gapMs: 10 },
   scale: { jobs: 60_000, processes: [1, 2, 4, 8], timeoutMs: 60_000, systems: ['pgq', 'graphile-worker'] },
+  fanIn: { count: 10_000, timeoutMs: 120_000 },
 }
 
 /** `--quick`: the same measurements, smaller, under 2 minutes. */
@@ -68,6 +71,7 @@ export const QUICK: SuiteConfig = {
   rss: { jobs: 20_000, timeoutMs: 60_000, systems: ['pgq', 'raw-sql'] },
   notifyRtt: { count: 60, gapMs: 10 },
   scale: { jobs: 20_000, processes: [1, 4], timeoutMs: 30_000, systems: ['pgq'] },
+  fanIn: { count: 10_000, timeoutMs: 120_000 },
 }
 
 /** The CI smoke: a few hundred jobs, no child processes. */
@@ -83,4 +87,5 @@ export const SMOKE: SuiteConfig = {
   rss: { jobs: 0, timeoutMs: 0, systems: [] },
   notifyRtt: { count: 10, gapMs: 5 },
   scale: { jobs: 0, processes: [], timeoutMs: 0, systems: [] },
+  fanIn: { count: 200, timeoutMs: 20_000 },
 }

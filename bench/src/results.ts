@@ -32,6 +32,18 @@ export const METRICS = {
   scaleP2: { title: 'Processing throughput, 2 worker processes', unit: 'jobs/s', higherIsBetter: true },
   scaleP4: { title: 'Processing throughput, 4 worker processes', unit: 'jobs/s', higherIsBetter: true },
   scaleP8: { title: 'Processing throughput, 8 worker processes', unit: 'jobs/s', higherIsBetter: true },
+  fanInPlain: {
+    title:
+      'Plain jobs (10,000 in full and quick runs), enqueued in one call → last handler end, best settings',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  fanInChord: {
+    title:
+      'Workflow: group of as many members + chord callback, created in one call → callback end, same worker',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   notifyP50: { title: 'Bare NOTIFY → LISTEN delivery p50', unit: 'ms', higherIsBetter: false },
   notifyP99: { title: 'Bare NOTIFY → LISTEN delivery p99', unit: 'ms', higherIsBetter: false },
 } as const

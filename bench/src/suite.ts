@@ -203,6 +203,29 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
       sc.systems,
     )
   }
+  const fanIn = config.fanIn
+  await interleave(
+    'fan-in',
+    ['fanInPlain', 'fanInChord'],
+    true,
+    async (s) => {
+      if (!s.fanIn) throw new NotAvailableError('no workflow adapter')
+      for (const [id, shape] of [
+        ['fanInPlain', 'plain'],
+        ['fanInChord', 'chord'],
+      ] as const) {
+        const r = await s.fanIn(fanIn.count, shape, fanIn.timeoutMs)
+        record(
+          `fan-in ${shape}`,
+          id,
+          s,
+          r.jobsPerSecond,
+          `${fanIn.count} jobs, created in ${Math.round(r.createMs)} ms`,
+        )
+      }
+    },
+    ['pgq'],
+  )
   const raw = systems.find((s): s is RawSqlSystem => s instanceof RawSqlSystem)
   if (raw) {
     for (let rep = 0; rep < config.reps; rep++) {

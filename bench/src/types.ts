@@ -68,6 +68,15 @@ export interface BenchSystem {
   seed?(count: number): Promise<void>
   /** False while the system cannot run a worker yet (the report then says "not available"). */
   workerAvailable?(): boolean
+  /**
+   * The workflow row (pgq only): `count` plain jobs, or a `count`-member group with a chord
+   * callback, created in one call and run to the end; jobs/s over the whole run.
+   */
+  fanIn?(
+    count: number,
+    shape: 'chord' | 'plain',
+    timeoutMs: number,
+  ): Promise<{ jobsPerSecond: number; createMs: number }>
   /** Starts one worker in this process. */
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>
   /** Releases every connection the system holds. */

@@ -52,5 +52,11 @@ test('the harness measures raw SQL and pgq and writes the tables', async () => {
     expect(pgq?.status, `${metric}: ${pgq?.notes.join('; ')}`).not.toBe('error')
     if (pgq?.status === 'ok') expect(run.results.median(metric, 'pgq')).toBeGreaterThan(0)
   }
+  // the workflow row: pgq only, beside plain jobs on the same worker
+  for (const metric of ['fanInPlain', 'fanInChord'] as const) {
+    expect(run.results.median(metric, 'pgq')).toBeGreaterThan(0)
+    expect(run.results.entries[metric]?.['raw-sql']).toBeUndefined()
+  }
+  expect(markdown).toContain('### Workflow: group of as many members + chord callback')
   expect(JSON.parse(readFileSync(join(dir, 'benchmarks.json'), 'utf8')).mode).toBe('smoke')
 })

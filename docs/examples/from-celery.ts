@@ -1,5 +1,18 @@
 // Samples of docs/from-celery.md: the seeds' Celery code, construct by construct, in pgq.
-import { createPgq, defineSchedule, defineTask, JobTimeoutError, PermanentError, snooze } from 'pgq'
+import {
+  chain,
+  chordSettled,
+  createPgq,
+  defineSchedule,
+  defineTask,
+  group,
+  JobTimeoutError,
+  job,
+  type MemberOutcome,
+  PermanentError,
+  snooze,
+  step,
+} from 'pgq'
 import { callCrm, encodeVideo, mailer, pool } from './stubs.js'
 
 const pgq = createPgq({ pool })
@@ -116,17 +129,29 @@ await worker.start()
 
 // #region link
 // send_email_task.apply_async(args=[…], link=success_handler.s(), link_error=error_handler.s())
-// No link/link_error yet. A follow-up job is enqueued by the handler itself (at least once: give
-// it a dedupKey), and failures are observed through worker events:
 export const sendEmail = defineTask({
   name: 'send_email',
   async handler(payload: { to: string }, ctx) {
-    const sent = await mailer.send(payload.to, { signal: ctx.signal })
-    await pgq.enqueue('record_delivery', sent, { dedupKey: `delivery:${ctx.jobId}` }) // link=…
-    return sent
+    return mailer.send(payload.to, { signal: ctx.signal })
   },
 })
-worker.on('job:failed', ({ job, error }) =>
-  console.error(`job ${job.id} ${job.task} failed: ${error.message}`),
-) // link_error=…
+// link=: a chain step, an ordinary job that receives the result as its payload
+export const recordDelivery = defineTask({
+  name: 'record_delivery',
+  async handler(sent: { messageId: string }) {
+    await pool.query('INSERT INTO deliveries (message_id) VALUES ($1)', [sent.messageId])
+  },
+})
+// link_error=: the callback of a one-member chordSettled runs either way, with { ok, result | error }
+export const reportFailure = defineTask({
+  name: 'report_failure',
+  async handler([outcome]: MemberOutcome<{ messageId: string }>[]) {
+    if (outcome && !outcome.ok) console.error(`send_email failed: ${outcome.error.message}`)
+  },
+})
+
+export async function sendWithCallbacks(to: string) {
+  await pgq.workflows.create(chain(job(sendEmail, { to }), step(recordDelivery)))
+  await pgq.workflows.create(chordSettled(group(job(sendEmail, { to })), step(reportFailure)))
+}
 // #endregion link

@@ -98,6 +98,17 @@ export class PgqSystem implements BenchSystem {
     )
   }
 
+  async fanIn(count: number, shape: 'chord' | 'plain', timeoutMs: number) {
+    const { measurePgqFanIn } = await import('./pgq-fan-in.js')
+    return measurePgqFanIn({
+      databaseUrl: this.#env.databaseUrl,
+      schema: this.#schema,
+      count,
+      shape,
+      timeoutMs,
+    })
+  }
+
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
     // A client of its own (default pool of 10), so the worker shares no connections with the enqueuing side.
     const client = this.#lib.createPgq({ connectionString: this.#env.databaseUrl, schema: this.#schema })

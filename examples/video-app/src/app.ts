@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type pg from 'pg'
 import type { Pgq } from 'pgq'
 import { jobView } from './job-view.js'
+import { pipelineView, startPipeline } from './pipeline.js'
 import type { AppTables } from './schema.js'
 import type { VideoTasks } from './tasks.js'
 
@@ -50,27 +51,50 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const { pool, pgq, tables, tasks } = deps
   const app = Fastify({ logger: deps.logger ?? false })
 
-  // Celery: `process_video.delay(id)`, but in the same transaction as the business row.
+  // Celery: `chain(process_video.s(id), chord(thumbs, publish.s())).delay()`, but created in the
+  // same transaction as the business row (src/pipeline.ts).
   app.post<{ Params: { id: number } }>(
     '/videos/:id/process',
     { schema: { params: idParam } },
     async (req, reply) => {
       const videoId = req.params.id
-      const job = await transaction(pool, async (client) => {
+      const started = await transaction(pool, async (client) => {
         await client.query(
           `INSERT INTO ${tables.videos} (id, status) VALUES ($1, 'queued')
          ON CONFLICT (id) DO UPDATE SET status = 'queued', updated_at = now()`,
           [videoId],
         )
-        // While a job for this video waits or runs, asking again returns it (Celery's task_id=…).
-        return pgq.enqueue(tasks.processVideo, { videoId }, { db: client, dedupKey: `video:${videoId}` })
+        // While the video's pipeline runs, asking again returns it (Celery's task_id=…).
+        return startPipeline({ pgq, tables, tasks }, client, videoId)
       })
       return reply
         .code(202)
-        .header('location', `/jobs/${job.id}`)
-        .send({ videoId, jobId: job.id, deduplicated: job.deduplicated, status: `/jobs/${job.id}` })
+        .header('location', `/videos/${videoId}`)
+        .send({ videoId, ...started, status: `/jobs/${started.jobId}`, video: `/videos/${videoId}` })
     },
   )
+
+  // The video and its pipeline: each node's state, the thumbnails once published.
+  app.get<{ Params: { id: number } }>('/videos/:id', { schema: { params: idParam } }, async (req, reply) => {
+    const { rows } = await pool.query<{
+      status: string
+      thumbnails: string[]
+      workflow_id: string | null
+      published_at: Date | null
+    }>(`SELECT status, thumbnails, workflow_id::text, published_at FROM ${tables.videos} WHERE id = $1`, [
+      req.params.id,
+    ])
+    const video = rows[0]
+    if (!video) return reply.code(404).send({ error: `no video ${req.params.id}` })
+    const wf = video.workflow_id ? await pgq.workflows.get(video.workflow_id) : undefined
+    return {
+      videoId: req.params.id,
+      status: video.status,
+      thumbnails: video.thumbnails,
+      publishedAt: video.published_at,
+      pipeline: wf ? pipelineView(wf) : null,
+    }
+  })
 
   // The seeds' /register: the user row and its follow-up jobs commit together or not at all.
   app.post<{ Body: { email: string } }>(

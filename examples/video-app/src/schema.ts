@@ -1,4 +1,4 @@
-// The application's own tables (not pgq's): videos, users, an e-mail outbox and temp files.
+// The application's own tables (not pgq's): videos, thumbnails, users, an e-mail outbox and temp files.
 // They live in their own schema so the example can share a database with anything else.
 import type pg from 'pg'
 
@@ -9,6 +9,7 @@ export interface AppTables {
   readonly users: string
   readonly outbox: string
   readonly tempFiles: string
+  readonly thumbnails: string
 }
 
 /**
@@ -29,6 +30,7 @@ export function appTables(schema = 'video_app'): AppTables {
     users: `${q}.users`,
     outbox: `${q}.outbox`,
     tempFiles: `${q}.temp_files`,
+    thumbnails: `${q}.thumbnails`,
   })
 }
 
@@ -48,6 +50,16 @@ export async function migrateApp(pool: pg.Pool, tables: AppTables): Promise<void
       renditions text[] NOT NULL DEFAULT '{}',
       processed_at timestamptz,
       updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    -- the pipeline (src/pipeline.ts): its workflow, and what publishing wrote
+    ALTER TABLE ${tables.videos} ADD COLUMN IF NOT EXISTS workflow_id bigint;
+    ALTER TABLE ${tables.videos} ADD COLUMN IF NOT EXISTS thumbnails text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE ${tables.videos} ADD COLUMN IF NOT EXISTS published_at timestamptz;
+    CREATE TABLE IF NOT EXISTS ${tables.thumbnails} (
+      video_id bigint NOT NULL,
+      position real NOT NULL,
+      url text NOT NULL,
+      PRIMARY KEY (video_id, position)
     );
     CREATE TABLE IF NOT EXISTS ${tables.users} (
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

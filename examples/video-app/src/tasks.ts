@@ -22,6 +22,14 @@ export class CrmUnavailableError extends Error {
   }
 }
 
+/** What a thumbnail task returns: the chord callback receives one per member, in member order. */
+export interface Thumbnail {
+  readonly videoId: number
+  /** Where the frame was taken, as a fraction of the video. */
+  readonly at: number
+  readonly url: string
+}
+
 /** Simulated heavy work that stops as soon as the job is cancelled or times out. */
 function work(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -71,6 +79,48 @@ export function createTasks(deps: TaskDeps) {
     },
   })
 
+  /**
+   * One thumbnail of a transcoded video, a member of the pipeline's group (src/pipeline.ts): it
+   * receives `process_video`'s result as its payload, picks its frame at `at` (a fraction of the
+   * video), and returns the thumbnail's URL with the video id. Idempotent: a second run upserts the same row.
+   */
+  const thumbnail = (name: string, at: number) =>
+    defineTask({
+      name,
+      queue: 'default',
+      maxAttempts: 3,
+      async handler({ videoId }: { videoId: number; renditions: string[] }, ctx: TaskContext) {
+        await work(Math.round(stepMs / 2), ctx.signal)
+        const url = `/thumbnails/${videoId}-${Math.round(at * 100)}.jpg`
+        await pool.query(
+          `INSERT INTO ${tables.thumbnails} (video_id, position, url) VALUES ($1, $2, $3)
+           ON CONFLICT (video_id, position) DO UPDATE SET url = EXCLUDED.url`,
+          [videoId, at, url],
+        )
+        return { videoId, at, url }
+      },
+    })
+
+  /**
+   * The chord callback: runs once, after every thumbnail, with their URLs in member order, and
+   * publishes the video (Celery: `chord(group(thumbs))(publish.s())`).
+   */
+  const publishVideo = defineTask({
+    name: 'publish_video',
+    queue: 'default',
+    async handler(thumbnails: Thumbnail[]) {
+      const videoId = thumbnails[0]?.videoId
+      if (videoId === undefined) throw new PermanentError('publish_video needs at least one thumbnail')
+      const urls = thumbnails.map((t) => t.url)
+      await pool.query(
+        `UPDATE ${tables.videos} SET status = 'published', thumbnails = $2, published_at = now(), updated_at = now()
+          WHERE id = $1`,
+        [videoId, urls],
+      )
+      return { videoId, thumbnails: urls, url: `/watch/${videoId}` }
+    },
+  })
+
   /** A short, urgent job on `high_priority`, with its own concurrency. */
   const sendWelcomeEmail = defineTask({
     name: 'send_welcome_email',
@@ -113,7 +163,7 @@ export function createTasks(deps: TaskDeps) {
       await work(stepMs, ctx.signal)
       const { rows } = await pool.query<{ videos: number; processed: number; users: number }>(
         `SELECT (SELECT count(*)::int FROM ${tables.videos}) AS videos,
-                (SELECT count(*)::int FROM ${tables.videos} WHERE status = 'processed') AS processed,
+                (SELECT count(*)::int FROM ${tables.videos} WHERE status IN ('processed', 'published')) AS processed,
                 (SELECT count(*)::int FROM ${tables.users}) AS users`,
       )
       await ctx.progress(50, { step: 'rendering' })
@@ -136,7 +186,17 @@ export function createTasks(deps: TaskDeps) {
     },
   })
 
-  return { processVideo, sendWelcomeEmail, syncCrm, buildReport, cleanupTempFiles }
+  return {
+    processVideo,
+    thumbnailStart: thumbnail('thumbnail_start', 0.1),
+    thumbnailMiddle: thumbnail('thumbnail_middle', 0.5),
+    thumbnailEnd: thumbnail('thumbnail_end', 0.9),
+    publishVideo,
+    sendWelcomeEmail,
+    syncCrm,
+    buildReport,
+    cleanupTempFiles,
+  }
 }
 
 /** The tasks of {@link createTasks}. */

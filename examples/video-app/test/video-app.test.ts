@@ -2,7 +2,14 @@
 // the work, GET /jobs/:id tells the outcome.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { databaseUrl, uniqueSchemaName, waitFor } from '../../../packages/pgq/test/test-database.js'
-import { cleanupSchedule, type JobView, QUEUES, startVideoApp, type VideoApp } from '../src/index.js'
+import {
+  cleanupSchedule,
+  type JobView,
+  QUEUES,
+  startPipeline,
+  startVideoApp,
+  type VideoApp,
+} from '../src/index.js'
 
 let videoApp: VideoApp
 /** The same database and schemas, without a worker: jobs stay where the API put them. */
@@ -84,15 +91,17 @@ async function jobCount(): Promise<number> {
 }
 
 describe('POST /videos/:id/process', () => {
-  it('writes the video row and the job in one transaction, answers 202 at once, and the worker processes it', async () => {
-    const response = await http(videoApp, 'POST', '/videos/7/process')
+  it('writes the video row and the pipeline in one transaction, answers 202 at once, and the workers run it', async () => {
+    const response = await http<Enqueued & { workflowId: string }>(videoApp, 'POST', '/videos/7/process')
     expect(response.status).toBe(202)
     expect(response.body).toMatchObject({
       videoId: 7,
       deduplicated: false,
       status: `/jobs/${response.body.jobId}`,
+      video: '/videos/7',
     })
 
+    // the first node is the transcode, an ordinary job with progress and a result
     const job = await finished(videoApp, response.body.jobId)
     expect(job).toMatchObject({
       task: 'process_video',
@@ -103,15 +112,60 @@ describe('POST /videos/:id/process', () => {
       result: { videoId: 7, renditions: ['480p', '720p', '1080p'] },
     })
     expect(job).not.toHaveProperty('payload')
-    const { rows } = await videoApp.pool.query(`SELECT status FROM ${videoApp.tables.videos} WHERE id = 7`)
-    expect(rows).toEqual([{ status: 'processed' }])
+
+    // transcode → 3 thumbnails → publish: the chord callback ran once with the 3 thumbnails in order
+    const published = await videoApp.pgq.workflows.waitFor(response.body.workflowId, { timeoutMs: 20_000 })
+    const urls = ['/thumbnails/7-10.jpg', '/thumbnails/7-50.jpg', '/thumbnails/7-90.jpg']
+    expect(published).toEqual({ videoId: 7, thumbnails: urls, url: '/watch/7' })
+    const video = await http<{
+      status: string
+      thumbnails: string[]
+      pipeline: { id: string; state: string; nodes: { task: string; state: string }[] }
+    }>(videoApp, 'GET', '/videos/7')
+    expect(video.body).toMatchObject({ status: 'published', thumbnails: urls })
+    expect(video.body.pipeline).toEqual({
+      id: response.body.workflowId,
+      state: 'succeeded',
+      nodes: ['process_video', 'thumbnail_start', 'thumbnail_middle', 'thumbnail_end', 'publish_video'].map(
+        (task) => ({ jobId: expect.any(String), task, state: 'succeeded' }),
+      ),
+    })
+    const publishJobs = await videoApp.pgq.jobs.list({
+      workflowId: response.body.workflowId,
+      task: 'publish_video',
+    })
+    expect(publishJobs).toHaveLength(1)
+    expect((await http(videoApp, 'GET', '/videos/404404')).status).toBe(404)
   })
 
-  it('returns the waiting job again instead of a duplicate', async () => {
-    const first = await http(idle, 'POST', '/videos/8/process')
-    const second = await http(idle, 'POST', '/videos/8/process')
-    expect(second.body).toMatchObject({ jobId: first.body.jobId, deduplicated: true })
-    await finished(videoApp, first.body.jobId)
+  it('a pipeline rolled back with its transaction leaves no node', async () => {
+    const client = await videoApp.pool.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query(`INSERT INTO ${videoApp.tables.videos} (id, status) VALUES (9, 'queued')`)
+      const started = await startPipeline(videoApp, client, 9)
+      await client.query('ROLLBACK')
+      await expect(videoApp.pgq.workflows.get(started.workflowId)).resolves.toBeUndefined()
+      await expect(videoApp.pgq.jobs.get(started.jobId)).resolves.toBeUndefined()
+    } finally {
+      client.release()
+    }
+  })
+
+  it('returns the running pipeline again instead of a duplicate, and a new one once it finished', async () => {
+    type Started = Enqueued & { workflowId: string }
+    const first = await http<Started>(idle, 'POST', '/videos/8/process')
+    const second = await http<Started>(idle, 'POST', '/videos/8/process')
+    expect(second.body).toMatchObject({
+      jobId: first.body.jobId,
+      workflowId: first.body.workflowId,
+      deduplicated: true,
+    })
+    await videoApp.pgq.workflows.waitFor(first.body.workflowId, { timeoutMs: 20_000 })
+    const third = await http<Started>(idle, 'POST', '/videos/8/process')
+    expect(third.body.deduplicated).toBe(false)
+    expect(third.body.workflowId).not.toBe(first.body.workflowId)
+    await videoApp.pgq.workflows.waitFor(third.body.workflowId, { timeoutMs: 20_000 })
   })
 
   it('rejects a bad id before anything is written', async () => {

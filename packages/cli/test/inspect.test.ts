@@ -88,11 +88,11 @@ describe('pgq stats', () => {
       /^schema "\w+" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; throughput over the last 5 min$/,
     )
     expect(lines[1]).toMatch(
-      /^QUEUE\s+WAITING\s+SCHEDULED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+LAG\s+DONE\/MIN/,
+      /^QUEUE\s+WAITING\s+SCHEDULED\s+BLOCKED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+LAG\s+DONE\/MIN/,
     )
-    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+1\s+1\s+1\s+0\s+3\dm\d\ds\s+0\.4\s+1$/)
-    expect(lines[3]).toMatch(/^reports\s+0\s+1\s+0\s+0\s+0\s+0\s+-\s+0\s+0$/)
-    expect(lines[4]).toMatch(/^\(all\)\s+1\s+1\s+1/)
+    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+0\s+1\s+1\s+1\s+0\s+3\dm\d\ds\s+0\.4\s+1$/)
+    expect(lines[3]).toMatch(/^reports\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+-\s+0\s+0$/)
+    expect(lines[4]).toMatch(/^\(all\)\s+1\s+1\s+0\s+1/)
     const json = JSON.parse((await cli('stats', '--json', '--window', '10')).stdout)
     expect(json.windowMinutes).toBe(10)
     expect(json.queues.map((q: { queue: string }) => q.queue)).toEqual(['mail', 'reports'])
@@ -108,6 +108,21 @@ describe('pgq retry, cancel and enqueue', () => {
     expect(run.stdout.trim()).toBe('retried 1 job')
     expect((await jobRow(t, ids.failed))!.state).toBe('available')
     expect(JSON.parse((await cli('retry', ids.failed, '--json')).stdout)).toEqual({ retried: 0 })
+  })
+
+  it('refuses to retry a node of a cancelled workflow, naming why', async () => {
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_chain('[{"task":"nobody_runs_this","payload":1},{"task":"add"}]')::text AS id`,
+    )
+    const wf = rows[0]!.id
+    // the second node waits on the first: the table's BLOCKED column counts it
+    expect((await cli('stats')).stdout).toMatch(/^default\s+1\s+0\s+1\s+0\s/m)
+    await t.pgq.workflows.cancel(wf)
+    const node = (await t.pgq.workflows.get(wf))!.nodes[0]!.id
+    const run = await cli('retry', node)
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(`job ${node} is a node of workflow ${wf}, which was cancelled`)
+    expect((await jobRow(t, node))!.state).toBe('cancelled')
   })
 
   it('cancels a waiting job and asks a running one to stop', async () => {

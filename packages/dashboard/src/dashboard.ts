@@ -18,6 +18,7 @@ import { databaseNow } from './sql/dashboard-queries.js'
 import { Views } from './views.js'
 
 const JOB_PAGE = /^\/jobs\/(\d{1,19})$/
+const WORKFLOW_PAGE = /^\/workflows\/(\d{1,19})$/
 
 /**
  * The pgq dashboard: a request handler for `node:http`, Express or Fastify. Protect it with your
@@ -107,6 +108,16 @@ export class Dashboard {
         ? { status: 200, body }
         : { status: 404, body: notFound(ctx, `There is no job #${job[1]} (it may have been pruned).`) }
     }
+    const workflow = WORKFLOW_PAGE.exec(path)
+    if (workflow) {
+      const body = await this.#views.workflow(ctx, assertJobId(workflow[1], 'id'))
+      return body
+        ? { status: 200, body }
+        : {
+            status: 404,
+            body: notFound(ctx, `There is no workflow #${workflow[1]} (it may have been pruned).`),
+          }
+    }
     return { status: 404, body: notFound(ctx, `Nothing here: ${path}`) }
   }
 
@@ -140,9 +151,12 @@ export class Dashboard {
       res.end()
       return
     }
+    const refused = error instanceof PgqError && error.code === 'PGQ_WORKFLOW_RETRY_REFUSED'
     const userError =
-      error instanceof PgqValidationError || (error instanceof PgqError && /NOT_FOUND/.test(error.code))
-    const status = userError ? (error instanceof PgqValidationError ? 400 : 404) : 500
+      refused ||
+      error instanceof PgqValidationError ||
+      (error instanceof PgqError && /NOT_FOUND/.test(error.code))
+    const status = refused ? 409 : userError ? (error instanceof PgqValidationError ? 400 : 404) : 500
     const message = userError
       ? (error as Error).message
       : 'The dashboard could not answer: the database did not respond as expected (see the server log).'

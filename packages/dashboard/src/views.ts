@@ -10,6 +10,7 @@ import type { PageContext } from './pages/layout.js'
 import { overviewPage } from './pages/overview.js'
 import { type ScheduleView, schedulesPage } from './pages/schedules.js'
 import { workersPage } from './pages/workers.js'
+import { workflowPage } from './pages/workflow.js'
 import {
   finishedPerMinute,
   type JobLiveRow,
@@ -70,6 +71,12 @@ export class Views {
       ? (await this.#workers.list({ goneWithinMs: GONE_WITHIN_MS })).find((w) => w.id === job.lockedBy)
       : undefined
     return jobDetailPage(ctx, job, worker)
+  }
+
+  /** The workflow's page, or undefined when there is no such workflow. */
+  async workflow(ctx: PageContext, id: string): Promise<Html | undefined> {
+    const wf = await this.#config.pgq.workflows.get(id)
+    return wf && workflowPage(ctx, wf)
   }
 
   async schedules(ctx: PageContext): Promise<Html> {

@@ -172,3 +172,28 @@ describe('actions', () => {
     }
   })
 })
+
+describe('retrying a workflow node', () => {
+  it('resumes the graph; a node of a cancelled workflow is refused with 409 and stays as it is', async () => {
+    const created = async () => {
+      const { rows } = await t.pool.query<{ id: string }>(
+        `SELECT "${t.schema}".create_chain('[{"task":"first_step","payload":1},{"task":"second_step"}]')::text AS id`,
+      )
+      return (await t.pgq.workflows.get(rows[0]!.id))!
+    }
+    const wf = await created()
+    const [first, second] = wf.nodes
+    await t.pgq.jobs.cancel(first!.id) // counted like a failure: the second step is cancelled
+    expect(await state(second!.id)).toBe('cancelled')
+    const retried = await postAs(server, me, `/actions/jobs/${first!.id}/retry`)
+    expect(retried.status).toBe(303)
+    expect([await state(first!.id), await state(second!.id)]).toEqual(['available', 'blocked'])
+
+    const gone = await created()
+    await t.pgq.workflows.cancel(gone.id)
+    const refused = await postAs(server, me, `/actions/jobs/${gone.nodes[0]!.id}/retry`)
+    expect(refused.status).toBe(409)
+    expect(await refused.text()).toContain('which was cancelled')
+    expect(await state(gone.nodes[0]!.id)).toBe('cancelled')
+  })
+})

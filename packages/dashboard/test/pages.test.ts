@@ -154,11 +154,43 @@ describe('pages', () => {
     )
     const nodes = (await t.pgq.workflows.get(rows[0]!.id))!.nodes
     const blocked = await page(`/jobs/${nodes[1]!.id}`)
-    expect(blocked.html).toContain(`data-testid="workflow">#${rows[0]!.id}<`)
+    expect(blocked.html).toContain(
+      `data-testid="workflow" href="/admin/pgq/workflows/${rows[0]!.id}">#${rows[0]!.id}<`,
+    )
     expect(blocked.html).toMatch(/blocked/)
     expect((await page('/jobs?state=blocked')).html).toContain(`href="/admin/pgq/jobs/${nodes[1]!.id}"`)
 
     expect((await page('/jobs/999999999')).status).toBe(404)
+  })
+
+  it('the workflow page lists every node with its state and parents, linked from a node', async () => {
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT "${t.schema}".create_group('[{"task":"thumb","payload":1},{"task":"thumb","payload":2}]',
+         '{"task":"publish"}', 'cancel', 'video <7>')::text AS id`,
+    )
+    const wf = rows[0]!.id
+    const info = (await t.pgq.workflows.get(wf))!
+    const [m1, m2, callback] = info.nodes
+    // a member cancelled by a user counts as failed: the callback is cancelled by it
+    await t.pgq.jobs.cancel(m2!.id)
+
+    const { status, html } = await page(`/workflows/${wf}`)
+    expect(status).toBe(200)
+    expect(html).toMatch(/data-testid="workflow-title">Workflow #\d+ <small>video &lt;7&gt;<\/small>/)
+    expect(html).toMatch(/data-testid="workflow-state">running</) // the first member still waits
+    const nodeRows = [...html.matchAll(/<tr data-testid="node-row" data-job-id="(\d+)">([\s\S]*?)<\/tr>/g)]
+    expect(nodeRows.map((m) => m[1])).toEqual([m1!.id, m2!.id, callback!.id])
+    const stateOf = (row: string) => /data-testid="node-state">(\w+)</.exec(row)?.[1]
+    expect(nodeRows.map((m) => stateOf(m[2]!))).toEqual(['available', 'cancelled', 'cancelled'])
+    expect(/data-testid="node-parents">([^<]*)</.exec(nodeRows[2]![2]!)?.[1]).toBe('1, 2')
+    expect(nodeRows[2]![2]).toContain('data-testid="node-error"')
+    expect(nodeRows[2]![2]).toContain('a job this job depends on failed or was cancelled')
+    expect(nodeRows[0]![2]).toContain(`href="/admin/pgq/jobs/${m1!.id}"`)
+    expect(html).toContain('cancel (a node that fails for good cancels its dependants)')
+
+    // the node's job page links here
+    expect((await page(`/jobs/${callback!.id}`)).html).toContain(`href="/admin/pgq/workflows/${wf}"`)
+    expect((await page('/workflows/999999999')).status).toBe(404)
   })
 
   it('truncates payloads over 64 KB with a note', async () => {

@@ -189,3 +189,35 @@ export class JobNotFoundError extends PgqError {
     this.jobId = jobId
   }
 }
+
+/**
+ * `pgq.jobs.retry(id)` of a workflow node that cannot run again on its own: its workflow was
+ * cancelled (`reason: 'workflow_cancelled'`; cancelling a workflow is final), or a parent that
+ * failed keeps it from running (`reason: 'parent_failed'`; retry that parent: this node comes
+ * back with it). Retries that target more than one job skip such nodes instead.
+ *
+ * ```ts
+ * await pgq.jobs.retry(nodeId).catch((e) => {
+ *   if (e instanceof WorkflowRetryRefusedError) console.warn(e.reason, e.workflowId)
+ *   else throw e
+ * })
+ * ```
+ */
+export class WorkflowRetryRefusedError extends PgqError {
+  readonly jobId: string
+  readonly workflowId: string
+  readonly reason: 'workflow_cancelled' | 'parent_failed'
+
+  constructor(jobId: string, workflowId: string, reason: 'workflow_cancelled' | 'parent_failed') {
+    super(
+      'PGQ_WORKFLOW_RETRY_REFUSED',
+      reason === 'workflow_cancelled'
+        ? `job ${jobId} is a node of workflow ${workflowId}, which was cancelled: its nodes are not retried`
+        : `job ${jobId} waits on a parent in workflow ${workflowId} that failed: retry that parent, this node resumes with it`,
+      { jobId, workflowId, reason },
+    )
+    this.jobId = jobId
+    this.workflowId = workflowId
+    this.reason = reason
+  }
+}

@@ -51,6 +51,7 @@ export {
   PgqMigrationError,
   PgqSchemaVersionError,
   PgqValidationError,
+  WorkflowRetryRefusedError,
 } from './errors.js'
 export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
 export type { MigrationResult } from './migrate/migrator.js'

@@ -39,6 +39,7 @@ describe("the public entry ('pgq')", () => {
       'StepError',
       'TaskRegistry',
       'WorkerList',
+      'WorkflowRetryRefusedError',
       'chain',
       'chord',
       'chordSettled',

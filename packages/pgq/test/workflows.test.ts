@@ -46,7 +46,14 @@ const hold = defineTask<{ n: number }, number>({
   handler: async ({ n }, ctx) => {
     started.push(`hold:${n}`)
     await new Promise<void>((_resolve, reject) => {
-      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+      ctx.signal.addEventListener(
+        'abort',
+        () => {
+          started.push(`aborted:${n}`)
+          reject(ctx.signal.reason)
+        },
+        { once: true },
+      )
     })
     return n
   },
@@ -270,6 +277,7 @@ describe('cancel', () => {
       async () => (await t.pgq.workflows.get(wf.id))?.nodes.every((n) => n.state === 'cancelled'),
       10_000,
     )
+    expect(started).toContain('aborted:7') // the running node's handler saw its signal abort
     expect(started.filter((s) => s.startsWith('after'))).toEqual([])
     expect((await t.pgq.workflows.get(wf.id))?.state).toBe('cancelled')
     await expect(t.pgq.workflows.cancel('999999')).resolves.toBeUndefined()

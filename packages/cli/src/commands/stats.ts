@@ -10,7 +10,7 @@ interface StatsOptions extends ConnectionOptions {
 }
 
 /**
- * `pgq stats`: per-queue counts by state, lag, and throughput over the last minutes; then the
+ * `pgq stats`: per-queue counts by state (blocked: workflow nodes waiting on parents), lag, and throughput over the last minutes; then the
  * waiting jobs whose task no worker has registered (nothing can run them).
  */
 export function registerStats(program: Command): void {
@@ -43,6 +43,7 @@ function statsText(stats: JobStats, schema: string): string {
     name,
     q.waiting,
     q.scheduled,
+    q.blocked,
     q.running,
     q.succeeded,
     q.failed,
@@ -53,7 +54,17 @@ function statsText(stats: JobStats, schema: string): string {
   ]
   const rows = stats.queues.map((q) => row(q.queue, q))
   if (stats.queues.length > 1) rows.push(row('(all)', stats.totals))
-  const headers = ['QUEUE', 'WAITING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'LAG']
+  const headers = [
+    'QUEUE',
+    'WAITING',
+    'SCHEDULED',
+    'BLOCKED',
+    'RUNNING',
+    'SUCCEEDED',
+    'FAILED',
+    'CANCELLED',
+    'LAG',
+  ]
   return `${header}\n${table([...headers, 'DONE/MIN', 'FAILED (WINDOW)'], rows)}`
 }
 

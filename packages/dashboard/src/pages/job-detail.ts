@@ -75,7 +75,7 @@ ${row('task', job.task)}${row('queue', html`<a href="${href(ctx, '/jobs', { queu
 ${row('priority', String(job.priority))}
 ${row('attempts', `${job.attempts} of ${job.maxAttempts} (interruptions ${job.interruptions} of ${job.maxInterruptions})`)}
 ${row('dedup key', job.dedupKey ?? '—')}
-${row('workflow', job.workflowId ? html`<span data-testid="workflow">#${job.workflowId}</span> <small>(<code>pgq jobs --workflow ${job.workflowId}</code>)</small>` : '—')}
+${row('workflow', job.workflowId ? html`<a data-testid="workflow" href="${href(ctx, `/workflows/${job.workflowId}`)}">#${job.workflowId}</a> <small>(<code>pgq jobs --workflow ${job.workflowId}</code>)</small>` : '—')}
 ${row(
   'schedule',
   job.scheduleName

@@ -3,6 +3,7 @@ import { ResultWaiter, type WaitOptions } from '../client/result-waiter.js'
 import type { Executor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
+import { WorkflowRetryRefusedError } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
 import {
   type BatchResult,
@@ -14,6 +15,7 @@ import {
   retryJobs,
 } from '../sql/admin-queries.js'
 import { databaseNow } from '../sql/clock-queries.js'
+import { workflowRetryRefusal } from '../sql/workflow-queries.js'
 import { assertInt } from '../util/validate.js'
 import {
   assertJobId,
@@ -183,6 +185,11 @@ export class Jobs {
    * Runs failed or cancelled jobs again: they become `available` now, with attempts reset and their
    * error history kept. A job whose dedup key is held by a live job is skipped.
    *
+   * A workflow node resumes its graph: the dependants its failure cancelled go back to `blocked`
+   * and run when it succeeds (docs/workflows.md). Retrying one node that cannot run on its own (its
+   * workflow was cancelled, or a parent failed) throws `WorkflowRetryRefusedError`; a filter over
+   * more than one job skips such nodes.
+   *
    * ```ts
    * await pgq.jobs.retry('42')
    * await pgq.jobs.retry({ state: 'failed', task: 'send_email' })
@@ -195,7 +202,13 @@ export class Jobs {
     const counts = await this.#inBatches(filter, (after, limit) =>
       retryJobs(options.db ?? this.#pool, this.#names, filter, after, limit, queue),
     )
-    return { retried: counts.retried ?? 0 }
+    const retried = counts.retried ?? 0
+    const only = filter.ids?.length === 1 ? filter.ids[0]! : undefined
+    if (retried === 0 && only !== undefined) {
+      const refusal = await workflowRetryRefusal(options.db ?? this.#pool, this.#names, only)
+      if (refusal) throw new WorkflowRetryRefusedError(only, refusal.workflowId, refusal.reason)
+    }
+    return { retried }
   }
 
   /**

@@ -9,7 +9,13 @@ import type { JobErrorEntry, JobRow, JobState, JobSummaryRow } from '../admin/jo
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
 import { builder, jobFilterCondition, runCompiled } from './query-builder.js'
-import { WORKFLOW_FAN_IN_REF, workflowFanIn } from './workflow-queries.js'
+import {
+  WORKFLOW_FAN_IN_REF,
+  WORKFLOW_RESUME_REF,
+  workflowFanIn,
+  workflowRetryable,
+  workflowRetryResume,
+} from './workflow-queries.js'
 
 /** The columns of a {@link JobSummaryRow}, on the jobs table aliased `j`. */
 const SUMMARY_COLUMNS = [
@@ -190,6 +196,12 @@ export async function cancelJobs(
  * @internal Puts up to `limit` failed or cancelled jobs (id > `afterId`) back to `available`, due now,
  * with their attempt counters reset and their error history kept; wakes their queues. A job whose
  * dedup key has a live job (or a newer finished one) is skipped, so the unique key always holds.
+ *
+ * Workflow nodes resume their graph: a retried node's failure is taken back from its dependants'
+ * counters in this statement ({@link workflowRetryResume}), and the `workflow_nodes_revive` trigger
+ * (migration 0013) puts the dependants its failure cancelled back to `blocked`. A node still waiting
+ * on parents goes back to `blocked`, not `available`. Skipped: nodes of a cancelled workflow, and
+ * nodes that a failed parent keeps from running (they come back when that parent is retried).
  */
 export async function retryJobs(
   db: Executor,
@@ -200,29 +212,35 @@ export async function retryJobs(
   queue: string | null,
 ): Promise<BatchResult> {
   const jobs = sql.raw(names.jobs)
+  const nodes = sql.raw(`${names.quoted}.workflow_nodes`)
   const retryable = sql`j.state IN ('failed', 'cancelled')
          AND (j.dedup_key IS NULL OR (
            NOT EXISTS (SELECT 1 FROM ${jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
                        AND l.state IN ('available', 'running'))
            AND j.id = (SELECT max(k.id) FROM ${jobs} AS k WHERE k.task = j.task
-                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))`
+                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))
+         AND ${sql.raw(workflowRetryable(names, 'j'))}`
   return batch(
     db,
     sql`WITH ${batchTarget(jobs, filter, retryable, afterId, limit, true)},
      updated AS (
        UPDATE ${jobs} AS j SET
-         state = 'available', run_at = now(), queue = coalesce(${queue}::text, j.queue),
+         state = CASE WHEN EXISTS (SELECT 1 FROM ${nodes} AS n WHERE n.job_id = j.id AND n.pending > 0)
+           THEN 'blocked' ELSE 'available' END,
+         run_at = now(), queue = coalesce(${queue}::text, j.queue),
          attempts = 0, interruptions = 0, finished_at = NULL, delete_after = NULL,
          result = NULL, progress = NULL, cancel_requested_at = NULL
        FROM target AS t
        WHERE j.id = t.id AND j.state IN ('failed', 'cancelled')
-       RETURNING j.id, j.queue
+       RETURNING j.id, j.queue, j.state, j.workflow_id
      ),
+     ${sql.raw(workflowRetryResume(names, 'updated'))},
      woken AS (
-       SELECT count(pg_notify(${names.jobsChannel}, q.queue)) AS sent FROM (SELECT DISTINCT u.queue FROM updated AS u) AS q
+       SELECT count(pg_notify(${names.jobsChannel}, q.queue)) AS sent
+       FROM (SELECT DISTINCT u.queue FROM updated AS u WHERE u.state = 'available') AS q
      )
      SELECT 'retried' AS outcome, (SELECT count(*) FROM updated)::int AS jobs, ${LAST_ID}
-     FROM woken`,
+     FROM woken CROSS JOIN ${sql.raw(WORKFLOW_RESUME_REF)}`,
   )
 }
 

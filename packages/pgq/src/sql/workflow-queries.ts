@@ -34,6 +34,75 @@ export function workflowFanIn(names: SchemaNames, finished: string, finalConditi
 /** @internal A FROM item that makes a statement depend on {@link workflowFanIn}'s CTEs. */
 export const WORKFLOW_FAN_IN_REF = '(SELECT count(*) FROM wf_fan_in) AS wf'
 
+/**
+ * @internal A condition on the jobs row aliased `alias`: true for a plain job, and for a workflow
+ * node that a retry may run again. False for a node of a cancelled workflow, and for a node that a
+ * failed parent keeps from running (its input would be missing: it is revived when that parent is
+ * retried, see {@link workflowRetryResume}).
+ */
+export function workflowRetryable(names: SchemaNames, alias: string): string {
+  const s = names.quoted
+  return `(${alias}.workflow_id IS NULL OR (
+           NOT EXISTS (SELECT 1 FROM ${s}.workflows AS rw WHERE rw.id = ${alias}.workflow_id AND rw.cancelled_at IS NOT NULL)
+           AND NOT EXISTS (SELECT 1 FROM ${s}.workflow_nodes AS rn JOIN ${s}.workflows AS rw ON rw.id = rn.workflow_id
+                           WHERE rn.job_id = ${alias}.id AND rn.failed > 0 AND (rw.policy = 'cancel' OR rn.input = 'value'))))`
+}
+
+/**
+ * @internal The retry's side of the fan-in, as CTEs to append to the statement that retries jobs.
+ * `retried` names an earlier CTE with columns `id` and `workflow_id` of jobs that were failed or
+ * cancelled (so counted as failed parents by {@link workflowFanIn}) and are waiting again: each
+ * dependant gets them back as pending parents and loses them as failed ones, on its
+ * `workflow_nodes` row locked in job id order. The `workflow_nodes_revive` trigger (migration 0013)
+ * fires at the end of the statement and puts a dependant cancelled by the failure back to
+ * `blocked`, recursively. The statement must select from `wf_resume` ({@link WORKFLOW_RESUME_REF}).
+ */
+export function workflowRetryResume(names: SchemaNames, retried: string): string {
+  const deps = `${names.quoted}.job_dependencies`
+  const nodes = `${names.quoted}.workflow_nodes`
+  return `wf_back_edges AS (
+       SELECT d.job_id, count(*)::int AS n
+       FROM ${retried} r JOIN ${deps} d ON d.parent_id = r.id
+       WHERE r.workflow_id IS NOT NULL
+       GROUP BY d.job_id
+     ),
+     wf_back_locked AS MATERIALIZED (
+       SELECT n.job_id FROM ${nodes} n WHERE n.job_id IN (SELECT e.job_id FROM wf_back_edges e) ORDER BY n.job_id FOR UPDATE
+     ),
+     wf_resume AS (
+       UPDATE ${nodes} AS n SET pending = n.pending + e.n, failed = n.failed - e.n
+       FROM wf_back_edges e, wf_back_locked l
+       WHERE n.job_id = e.job_id AND l.job_id = e.job_id
+       RETURNING n.job_id
+     )`
+}
+
+/** @internal A FROM item that makes a statement depend on {@link workflowRetryResume}'s CTEs. */
+export const WORKFLOW_RESUME_REF = '(SELECT count(*) FROM wf_resume) AS wf_resumed'
+
+/**
+ * @internal Why a failed or cancelled workflow node is not retried: `workflow_cancelled` (its
+ * workflow was cancelled), `parent_failed` (a parent that failed keeps it from running), or
+ * undefined (not a node, not failed or cancelled, or retryable).
+ */
+export async function workflowRetryRefusal(
+  db: Executor,
+  names: SchemaNames,
+  id: string,
+): Promise<{ reason: 'workflow_cancelled' | 'parent_failed'; workflowId: string } | undefined> {
+  const s = names.quoted
+  const { rows } = await runQuery<{ reason: 'workflow_cancelled' | 'parent_failed'; workflow_id: string }>(
+    db,
+    `SELECT CASE WHEN w.cancelled_at IS NOT NULL THEN 'workflow_cancelled' ELSE 'parent_failed' END AS reason,
+       j.workflow_id::text AS workflow_id
+     FROM ${names.jobs} AS j JOIN ${s}.workflows AS w ON w.id = j.workflow_id
+     WHERE j.id = $1::bigint AND j.state IN ('failed', 'cancelled') AND NOT ${workflowRetryable(names, 'j')}`,
+    [id],
+  )
+  const row = rows[0]
+  return row && { reason: row.reason, workflowId: row.workflow_id }
+}
+
 /** @internal One node of a workflow as `create_workflow()` takes it (an enqueue_many object). */
 export interface WorkflowNodeRow {
   readonly task: string
