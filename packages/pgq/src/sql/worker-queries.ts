@@ -179,10 +179,14 @@ export async function finalizeJobs(
   items: readonly FinalizeItem[],
   maxErrorsKept: number,
   prepared = false,
+  asyncCommit = true,
 ): Promise<Map<string, FinalizeItem['state']>> {
+  // inside a handler's transaction (ctx.transaction) the app's own writes commit with it: keep
+  // their durability, do not turn synchronous_commit off for that transaction
+  const commit = asyncCommit ? ASYNC_COMMIT : 'async_commit AS (SELECT 1 AS setting)'
   const result = await runQuery<{ id: string; state: FinalizeItem['state'] }>(
     db,
-    `WITH ${ASYNC_COMMIT},
+    `WITH ${commit},
      u AS (
        SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::float8[], $7::bool[], $8::float8[], $12::text[])
          AS u(id, token, state, result, error, delay_ms, refund, retention_ms, queue)
@@ -236,7 +240,7 @@ export async function finalizeJobs(
       names.jobsChannel,
       items.map((i) => i.queue),
     ],
-    statementName(prepared, 'finalize', names),
+    statementName(prepared && asyncCommit, 'finalize', names),
   )
   return new Map(result.rows.map((r) => [r.id, r.state]))
 }

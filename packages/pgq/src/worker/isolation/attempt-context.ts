@@ -1,6 +1,8 @@
+import type pg from 'pg'
 import type { JsonValue } from '../../task/payload.js'
 import type { TaskContext } from '../../task/task.js'
 import type { WorkerEvents } from '../events.js'
+import type { JobTransaction } from '../job-transaction.js'
 import type { ProgressReporter } from '../progress-reporter.js'
 import type { RunningJob } from '../running-job.js'
 import type { StepJournal } from '../step-journal.js'
@@ -22,15 +24,17 @@ export class AttemptContext {
     progress: ProgressReporter,
     events: WorkerEvents,
     makeSteps: (assertOpen: (action: string) => void) => StepJournal,
+    makeTransaction: (assertOpen: (action: string) => void) => JobTransaction,
   ) {
     const { id, task, queue, attempt, maxAttempts } = job.claim
     const assertOpen = (action: string) => {
       const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-      if (this.#ended || dropped || this.#steps.sleepMs !== undefined)
+      if (this.#ended || dropped || job.committed || this.#steps.sleepMs !== undefined)
         throw new AttemptEndedError(id, attempt, action)
     }
     this.#steps = makeSteps(assertOpen)
     const steps = this.#steps
+    const transaction = makeTransaction(assertOpen)
     this.context = Object.freeze({
       jobId: id,
       task,
@@ -41,7 +45,7 @@ export class AttemptContext {
       progress: (value: number | null, meta?: JsonValue) => {
         // lost its lease or released on shutdown: the attempt is over for pgq too
         const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-        if (this.#ended || dropped) {
+        if (this.#ended || dropped || job.committed) {
           return Promise.reject(new AttemptEndedError(id, attempt, 'ctx.progress()'))
         }
         const written = progress.report(value, meta)
@@ -50,6 +54,7 @@ export class AttemptContext {
       },
       step: <T>(name: string, fn: () => Promise<T> | T) => steps.step(name, fn),
       sleep: (duration: number | string) => steps.sleep(duration),
+      transaction: <T>(fn: (tx: pg.PoolClient) => Promise<T> | T) => transaction.run(fn),
     })
   }
 
