@@ -221,3 +221,20 @@ export class JobTransactionError extends PgqError {
     this.reason = reason
   }
 }
+
+/**
+ * A pgq/testing expectation did not hold (`expectEnqueued` found no matching job). `context` holds
+ * the filter and the jobs of that task that were found instead.
+ *
+ * ```ts
+ * await queue.expectEnqueued(sendEmail, { to: 'a@example.com' }).catch((e) => {
+ *   if (e instanceof PgqExpectationError) console.log(e.context.found)
+ *   throw e
+ * })
+ * ```
+ */
+export class PgqExpectationError extends PgqError {
+  constructor(message: string, context: Record<string, unknown>) {
+    super('PGQ_EXPECTATION', message, context)
+  }
+}
