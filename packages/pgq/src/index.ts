@@ -17,7 +17,7 @@ export {
 } from './client/enqueue.js'
 export { createPgq, type Pgq } from './client/pgq.js'
 export type { WaitOptions } from './client/result-waiter.js'
-export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
+export type { DrizzleLike, Executor, KnexLike, KyselyLike, PgQueryable, PrismaLike } from './db/executor.js'
 export type {
   DedupWindowsTable,
   FailingTasksView,

@@ -175,7 +175,7 @@ export function prepareJob(
   if (options.db !== undefined && !isExecutor(options.db)) {
     throw new PgqValidationError(
       `${path}options.db`,
-      'must be a pg Pool/Client or a Kysely instance/transaction',
+      'must be a pg Pool/Client, or a Kysely, Knex, Drizzle or Prisma instance or transaction',
     )
   }
   const payloadJson = serializeJson(payload, `${path}payload`, maxPayloadBytes)
