@@ -14,6 +14,10 @@ export interface KyselyLike {
 /**
  * A Knex instance or transaction (`knex` or the `trx` of `knex.transaction`) on the `pg` driver:
  * pgq runs its statements through `raw`, with `?` bindings.
+ *
+ * ```ts
+ * await knex.transaction((trx) => pgq.enqueue(sendEmail, { to }, { db: trx }))
+ * ```
  */
 export interface KnexLike {
   (...args: never[]): unknown
@@ -24,6 +28,10 @@ export interface KnexLike {
 /**
  * A Drizzle database or transaction on the node-postgres driver (`drizzle(pool)` and the `tx` of
  * `db.transaction`): pgq runs its statements on the `pg` client underneath (`tx.session.client`).
+ *
+ * ```ts
+ * await db.transaction((tx) => pgq.enqueue(sendEmail, { to }, { db: tx }))
+ * ```
  */
 export interface DrizzleLike {
   execute(...args: never[]): PromiseLike<unknown>
@@ -33,6 +41,10 @@ export interface DrizzleLike {
 /**
  * A Prisma client or interactive transaction client (`prisma.$transaction(async (tx) => …)`):
  * pgq runs its statements with `$queryRawUnsafe(text, ...values)`.
+ *
+ * ```ts
+ * await prisma.$transaction((tx) => pgq.enqueue(sendEmail, { to }, { db: tx }))
+ * ```
  */
 export interface PrismaLike {
   $queryRawUnsafe(query: string, ...values: unknown[]): PromiseLike<unknown>

@@ -17,7 +17,13 @@ export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': StandardSchemaProps<Input, Output>
 }
 
-/** The `~standard` property of a {@link StandardSchemaV1}. */
+/**
+ * The `~standard` property of a {@link StandardSchemaV1}.
+ *
+ * ```ts
+ * const props: StandardSchemaProps<string> = z.string()['~standard']
+ * ```
+ */
 export interface StandardSchemaProps<Input = unknown, Output = Input> {
   readonly version: 1
   /** The library that made the schema (`zod`, `valibot`, `arktype`, …). */
@@ -27,12 +33,24 @@ export interface StandardSchemaProps<Input = unknown, Output = Input> {
   readonly types?: { readonly input: Input; readonly output: Output } | undefined
 }
 
-/** What `validate` returns: the (possibly transformed) value, or the issues found. */
+/**
+ * What `validate` returns: the (possibly transformed) value, or the issues found.
+ *
+ * ```ts
+ * const failed: StandardSchemaResult<number> = { issues: [{ message: 'expected a number', path: ['cents'] }] }
+ * ```
+ */
 export type StandardSchemaResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<StandardSchemaIssue> }
 
-/** One problem a schema found, and where (`path`: keys from the top, possibly as `{ key }`). */
+/**
+ * One problem a schema found, and where (`path`: keys from the top, possibly as `{ key }`).
+ *
+ * ```ts
+ * const issue: StandardSchemaIssue = { message: 'too small', path: ['items', 0, { key: 'qty' }] }
+ * ```
+ */
 export interface StandardSchemaIssue {
   readonly message: string
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined

@@ -175,7 +175,13 @@ const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
   maxMemoryMb: true,
 })
 
-/** The options of a task declared with schemas: the types come from them (see {@link defineTask}). */
+/**
+ * The options of a task declared with schemas: the types come from them (see {@link defineTask}).
+ *
+ * ```ts
+ * const options: SchemaTaskOptions<{ n: number }, number> = { name: 'square', handler: (p) => p.n * p.n }
+ * ```
+ */
 export type SchemaTaskOptions<P, R> = Omit<TaskOptions<P, R>, 'schema' | 'resultSchema' | 'parsePayload'>
 
 /**

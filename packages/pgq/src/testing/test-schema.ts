@@ -13,7 +13,13 @@ import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
 import { assertInt, assertOptions, optionKeys } from '../util/validate.js'
 import { type JobRun, TestJobRunner } from './job-runner.js'
 
-/** Options of {@link createTestSchema}. */
+/**
+ * Options of {@link createTestSchema}.
+ *
+ * ```ts
+ * const options: TestSchemaOptions = { connectionString: process.env.TEST_DATABASE_URL, tasks: [sendEmail] }
+ * ```
+ */
 export interface TestSchemaOptions {
   /** The test database (default: `DATABASE_URL`). Ignored when `pool` is given. */
   readonly connectionString?: string
@@ -25,7 +31,13 @@ export interface TestSchemaOptions {
   readonly schemaPrefix?: string
 }
 
-/** Options of {@link TestSchema.drain}. */
+/**
+ * Options of {@link TestSchema.drain}.
+ *
+ * ```ts
+ * const tomorrow: DrainOptions = { queues: ['emails'], now: new Date(Date.now() + 86_400_000) }
+ * ```
+ */
 export interface DrainOptions {
   /** Only jobs of these queues (default: every queue). */
   readonly queues?: readonly string[]
@@ -38,7 +50,13 @@ export interface DrainOptions {
   readonly maxRuns?: number
 }
 
-/** Which jobs {@link TestSchema.enqueuedJobs} returns; every field narrows. */
+/**
+ * Which jobs {@link TestSchema.enqueuedJobs} returns; every field narrows.
+ *
+ * ```ts
+ * const filter: EnqueuedFilter = { task: sendEmail, state: 'available', payload: { to: 'a@example.com' } }
+ * ```
+ */
 export interface EnqueuedFilter {
   readonly task?: AnyTaskDefinition | string
   readonly queue?: string
@@ -47,7 +65,13 @@ export interface EnqueuedFilter {
   readonly payload?: unknown
 }
 
-/** A job as {@link TestSchema.enqueuedJobs} reports it. */
+/**
+ * A job as {@link TestSchema.enqueuedJobs} reports it.
+ *
+ * ```ts
+ * const [job]: EnqueuedJobRecord[] = await queue.enqueuedJobs({ task: sendEmail })
+ * ```
+ */
 export interface EnqueuedJobRecord {
   readonly id: string
   readonly task: string
@@ -62,7 +86,15 @@ export interface EnqueuedJobRecord {
   readonly scheduleName: string | null
 }
 
-/** An isolated, migrated pgq schema for one test file, and the helpers that run its jobs. */
+/**
+ * An isolated, migrated pgq schema for one test file, and the helpers that run its jobs.
+ *
+ * ```ts
+ * const queue: TestSchema = await createTestSchema({ tasks: [sendEmail] })
+ * await queue.pgq.enqueue(sendEmail, { to: 'a@example.com' })
+ * expect(await queue.drain()).toHaveLength(1)
+ * ```
+ */
 export interface TestSchema {
   /** The schema's name (`pgq_test_…`). */
   readonly schema: string
