@@ -19,6 +19,7 @@ const GUIDES = [
   'docs/operations.md',
   'docs/enqueue.md',
   'docs/workers.md',
+  'docs/testing.md',
   'docs/observability.md',
   'examples/video-app/README.md',
 ]

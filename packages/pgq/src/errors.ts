@@ -221,3 +221,51 @@ export class WorkflowRetryRefusedError extends PgqError {
     this.reason = reason
   }
 }
+/**
+ * `ctx.transaction()` could not commit the handler's writes with the job's completion, and rolled
+ * them back (nothing of the transaction was kept). `reason`:
+ * - `lease-lost`: the worker no longer holds the job (its lease expired and it was rescued, or it
+ *   was taken over); another run may be in progress. Let the error propagate.
+ * - `already-completed`: the attempt already committed a transaction (one per attempt).
+ * - `isolated`: the task runs in a thread or child process (`isolation`), which cannot share the
+ *   worker's connection; use the default inline isolation for transactional tasks.
+ *
+ * ```ts
+ * await ctx.transaction(async (tx) => { … }).catch((e) => {
+ *   if (e instanceof JobTransactionError && e.reason === 'lease-lost') log.warn('rolled back', e.jobId)
+ *   throw e
+ * })
+ * ```
+ */
+export class JobTransactionError extends PgqError {
+  readonly jobId: string
+  readonly reason: 'lease-lost' | 'already-completed' | 'isolated'
+
+  constructor(jobId: string, attempt: number, reason: JobTransactionError['reason']) {
+    const why = {
+      'lease-lost': "the job's lease was lost (another worker may run it); the transaction was rolled back",
+      'already-completed': 'this attempt already completed the job in a transaction (one per attempt)',
+      isolated: 'ctx.transaction() needs isolation "inline" (the task runs in a thread or process)',
+    }[reason]
+    super('PGQ_JOB_TRANSACTION', `job ${jobId} attempt ${attempt}: ${why}`, { jobId, attempt, reason })
+    this.jobId = jobId
+    this.reason = reason
+  }
+}
+
+/**
+ * A pgq/testing expectation did not hold (`expectEnqueued` found no matching job). `context` holds
+ * the filter and the jobs of that task that were found instead.
+ *
+ * ```ts
+ * await queue.expectEnqueued(sendEmail, { to: 'a@example.com' }).catch((e) => {
+ *   if (e instanceof PgqExpectationError) console.log(e.context.found)
+ *   throw e
+ * })
+ * ```
+ */
+export class PgqExpectationError extends PgqError {
+  constructor(message: string, context: Record<string, unknown>) {
+    super('PGQ_EXPECTATION', message, context)
+  }
+}

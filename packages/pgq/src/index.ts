@@ -17,7 +17,7 @@ export {
 } from './client/enqueue.js'
 export { createPgq, type Pgq } from './client/pgq.js'
 export type { WaitOptions } from './client/result-waiter.js'
-export type { Executor, KyselyLike, PgQueryable } from './db/executor.js'
+export type { DrizzleLike, Executor, KnexLike, KyselyLike, PgQueryable, PrismaLike } from './db/executor.js'
 export type {
   DedupWindowsTable,
   FailingTasksView,
@@ -47,6 +47,7 @@ export {
   JobFailedError,
   JobNotFoundError,
   JobTimeoutError,
+  JobTransactionError,
   PgqError,
   PgqMigrationError,
   PgqSchemaVersionError,
@@ -66,10 +67,19 @@ export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job
 export { type JsonValue, MAX_JSON_DEPTH } from './task/payload.js'
 export type { PayloadValidator, StandardResult, StandardSchemaLike } from './task/payload-validation.js'
 export type { RetryPolicyOptions } from './task/retry-policy.js'
+export type {
+  InferSchemaInput,
+  InferSchemaOutput,
+  StandardSchemaIssue,
+  StandardSchemaProps,
+  StandardSchemaResult,
+  StandardSchemaV1,
+} from './task/standard-schema.js'
 export { SleepInterrupt, StepError, type StepErrorCode } from './task/step-errors.js'
 export {
   type AnyTaskDefinition,
   defineTask,
+  type SchemaTaskOptions,
   type TaskContext,
   type TaskDefinition,
   type TaskHandler,

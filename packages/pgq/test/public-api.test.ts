@@ -27,6 +27,7 @@ describe("the public entry ('pgq')", () => {
       'JobFailedError',
       'JobNotFoundError',
       'JobTimeoutError',
+      'JobTransactionError',
       'MAX_JSON_DEPTH',
       'PermanentError',
       'PgqError',

@@ -4,7 +4,7 @@ import type { SchemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { type EnqueueManyJob, encodeEnqueueJob, enqueueJobs, enqueueJobsJson } from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
-import { checkPayloadAtEnqueue } from '../task/payload-validation.js'
+import { checkPayloadAtEnqueue, payloadValidatorOf } from '../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
 import type { TraceCarrier } from '../tracing/trace-context.js'
 import type { Tracing } from '../tracing/tracing.js'
@@ -175,11 +175,12 @@ export function prepareJob(
   if (options.db !== undefined && !isExecutor(options.db)) {
     throw new PgqValidationError(
       `${path}options.db`,
-      'must be a pg Pool/Client or a Kysely instance/transaction',
+      'must be a pg Pool/Client, or a Kysely, Knex, Drizzle or Prisma instance or transaction',
     )
   }
   const payloadJson = serializeJson(payload, `${path}payload`, maxPayloadBytes)
-  if (definition?.parsePayload) checkPayloadAtEnqueue(definition.parsePayload, payload, `${path}payload`)
+  const check = definition && payloadValidatorOf(definition)
+  if (check) checkPayloadAtEnqueue(check.validator, payload, `${path}payload`, check.label)
   return { spec, payloadJson }
 }
 

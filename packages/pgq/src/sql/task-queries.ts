@@ -62,7 +62,7 @@ export async function registerTasks(
       hard_timeout_grace_ms: task.hardTimeoutGraceMs ?? null,
       dead_letter_queue: task.deadLetterQueue ?? null,
       payload_schema: task.payloadSchema ?? null,
-      validates_payload: task.parsePayload !== undefined,
+      validates_payload: task.parsePayload !== undefined || task.schema !== undefined,
     }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   if (rows.length === 0) return

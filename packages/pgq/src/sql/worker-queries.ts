@@ -212,6 +212,8 @@ export async function finalizeJobs(
   prepared = false,
   synchronousCommit = false,
 ): Promise<Map<string, FinalizeItem['state']>> {
+  // inside a handler's transaction (ctx.transaction) the app's own writes commit with it: the caller
+  // passes synchronousCommit = true to keep their durability
   const result = await runQuery<{ id: string; state: FinalizeItem['state'] }>(
     db,
     `WITH ${asyncCommit('$13')},

@@ -48,6 +48,44 @@ export function assertPayloadValidator(value: unknown, path: string): void {
   throw new PgqValidationError(path, "must be a function or a Standard Schema ('~standard'.validate)", value)
 }
 
+/** @internal A task's `schema` or `resultSchema` must be a Standard Schema. */
+export function assertStandardSchema(value: unknown, path: string): void {
+  const standard = (value as StandardSchemaLike<unknown> | null)?.['~standard']
+  if (typeof standard?.validate === 'function') return
+  throw new PgqValidationError(
+    path,
+    "must be a Standard Schema (zod, valibot, arktype: '~standard'.validate)",
+    value,
+  )
+}
+
+/** @internal How a task validates its payloads: its `schema` or its `parsePayload`, and what to call it. */
+export function payloadValidatorOf(task: {
+  readonly schema?: StandardSchemaLike<unknown> | undefined
+  readonly parsePayload?: PayloadValidator<unknown> | undefined
+}): { readonly validator: PayloadValidator<unknown>; readonly label: string } | undefined {
+  if (task.schema) return { validator: task.schema, label: 'schema' }
+  if (task.parsePayload) return { validator: task.parsePayload, label: 'parsePayload' }
+  return undefined
+}
+
+/**
+ * @internal Runs a task's `resultSchema` on a handler's return value: the schema's output, or a
+ * {@link PermanentError} (a handler returning the wrong shape is a bug a retry will not fix).
+ */
+export async function parseResultForRun(
+  schema: StandardSchemaLike<unknown>,
+  value: unknown,
+): Promise<unknown> {
+  try {
+    return await runValidator(schema, value)
+  } catch (error) {
+    throw new PermanentError(`result rejected by the task's resultSchema: ${messageOf(error)}`, {
+      cause: error,
+    })
+  }
+}
+
 /**
  * @internal Runs a task's validator at enqueue: synchronously, a failure (or an asynchronous
  * validator) throws {@link PgqValidationError} at `path`. The stored payload is the one given.
@@ -56,17 +94,18 @@ export function checkPayloadAtEnqueue(
   validator: PayloadValidator<unknown>,
   payload: unknown,
   path: string,
+  label = 'parsePayload',
 ): void {
   let outcome: unknown
   try {
     outcome = runValidator(validator, payload)
   } catch (error) {
-    throw new PgqValidationError(path, `rejected by the task's parsePayload: ${messageOf(error)}`)
+    throw new PgqValidationError(path, `rejected by the task's ${label}: ${messageOf(error)}`)
   }
   if (isThenable(outcome)) {
     // a rejection of the ignored promise must not surface as an unhandled rejection
     ;(outcome as Promise<unknown>).then(undefined, () => {})
-    throw new PgqValidationError(path, "the task's parsePayload must be synchronous to run at enqueue")
+    throw new PgqValidationError(path, `the task's ${label} must be synchronous to run at enqueue`)
   }
 }
 
@@ -74,19 +113,25 @@ export function checkPayloadAtEnqueue(
  * @internal Runs a task's validator before its handler: returns the parsed payload, or throws a
  * {@link PermanentError} (the job fails at once, without retry).
  */
-export async function parsePayloadForRun<P>(validator: PayloadValidator<P>, payload: unknown): Promise<P> {
+export async function parsePayloadForRun<P>(
+  validator: PayloadValidator<P>,
+  payload: unknown,
+  label = 'parsePayload',
+): Promise<P> {
   try {
     return await runValidator(validator, payload)
   } catch (error) {
-    throw new PermanentError(`payload rejected by the task's parsePayload: ${messageOf(error)}`, {
+    throw new PermanentError(`payload rejected by the task's ${label}: ${messageOf(error)}`, {
       cause: error,
     })
   }
 }
 
 function runValidator<P>(validator: PayloadValidator<P>, payload: unknown): P | Promise<P> {
-  if (typeof validator === 'function') return validator(payload)
-  const result = validator['~standard'].validate(payload)
+  // the Standard Schema first: an arktype type is also callable, and returns its errors
+  const standard = (validator as Partial<StandardSchemaLike<P>>)['~standard']
+  if (typeof standard?.validate !== 'function') return (validator as (payload: unknown) => P)(payload)
+  const result = standard.validate(payload)
   return isThenable(result)
     ? (result as Promise<StandardResult<P>>).then(unwrap)
     : unwrap(result as StandardResult<P>)

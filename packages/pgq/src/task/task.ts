@@ -1,10 +1,12 @@
+import type pg from 'pg'
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 import { type TaskIsolationOptions, validateTaskIsolation } from '../worker/isolation/isolation-config.js'
 import type { JsonValue } from './payload.js'
-import { assertPayloadValidator, type PayloadValidator } from './payload-validation.js'
+import { assertPayloadValidator, assertStandardSchema, type PayloadValidator } from './payload-validation.js'
 import { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
+import type { InferSchemaInput, InferSchemaOutput, StandardSchemaV1 } from './standard-schema.js'
 
 /** What a handler receives besides its payload. */
 export interface TaskContext {
@@ -54,6 +56,25 @@ export interface TaskContext {
    * ```
    */
   sleep(duration: number | string): Promise<void>
+  /**
+   * Runs `fn` in a database transaction that also completes the job: the handler's own writes
+   * (made with `tx`, a `pg` client inside `BEGIN`) and the job's success commit together, or not at
+   * all. The job's result is what `fn` returns; return the same value from the handler. The commit
+   * is fenced by the lease: if this worker no longer holds the job, everything is rolled back and it
+   * rejects with `JobTransactionError` (`reason: 'lease-lost'`). If `fn` throws, everything is
+   * rolled back and the error propagates (the job is retried as usual). One transaction per
+   * attempt; inline isolation only. It holds one connection of the worker's pool while `fn` runs.
+   * See docs/workers.md, "Transactional completion".
+   *
+   * ```ts
+   * return ctx.transaction(async (tx) => {
+   *   await tx.query('UPDATE orders SET paid = true WHERE id = $1', [payload.orderId])
+   *   await pgq.enqueue(sendReceipt, { orderId: payload.orderId }, { db: tx })
+   *   return { paid: payload.orderId }
+   * })
+   * ```
+   */
+  transaction<T>(fn: (tx: pg.PoolClient) => Promise<T> | T): Promise<T>
 }
 
 /** The function that does a task's work. Its return value (JSON) is stored as the job's result. */
@@ -93,6 +114,20 @@ export interface TaskOptions<P, R> extends TaskIsolationOptions {
    */
   readonly parsePayload?: PayloadValidator<P>
   /**
+   * The payload's schema, from any Standard Schema library (zod, valibot, arktype): the handler's
+   * payload type is the schema's output and `enqueue`'s payload type its input. It runs at
+   * TypeScript enqueue, before any SQL (a failure throws `PgqValidationError`, nothing is written;
+   * it must validate synchronously there; the payload is stored as given), and again before the
+   * handler, whose payload is the schema's output (a failure fails the job at once, no retry).
+   * Use `schema` or `parsePayload`, not both. See docs/enqueue.md, "Schema-validated payloads".
+   */
+  readonly schema?: StandardSchemaV1<unknown, P>
+  /**
+   * The result's schema (Standard Schema): the handler's return value is validated and the job's
+   * result is the schema's output; a result it rejects fails the job at once, without retry.
+   */
+  readonly resultSchema?: StandardSchemaV1<unknown, R>
+  /**
    * The payload's JSON Schema, for people and tools: workers store it in the task registry
    * (`pgq.tasks.payload_schema`). pgq does not enforce it; `parsePayload` does the checking.
    */
@@ -130,6 +165,8 @@ const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
   hardTimeoutGraceMs: true,
   retry: true,
   parsePayload: true,
+  schema: true,
+  resultSchema: true,
   payloadSchema: true,
   deleteOnSuccess: true,
   deadLetterQueue: true,
@@ -137,6 +174,15 @@ const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
   module: true,
   maxMemoryMb: true,
 })
+
+/**
+ * The options of a task declared with schemas: the types come from them (see {@link defineTask}).
+ *
+ * ```ts
+ * const options: SchemaTaskOptions<{ n: number }, number> = { name: 'square', handler: (p) => p.n * p.n }
+ * ```
+ */
+export type SchemaTaskOptions<P, R> = Omit<TaskOptions<P, R>, 'schema' | 'resultSchema' | 'parsePayload'>
 
 /**
  * Defines a task: its name, handler and defaults. The payload type flows to `enqueue` and to the
@@ -153,8 +199,40 @@ const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
  *   },
  * })
  * ```
+ *
+ * With a Standard Schema (zod, valibot, arktype), the types come from the schema:
+ *
+ * ```ts
+ * export const chargeOrder = defineTask({
+ *   name: 'charge_order',
+ *   schema: z.object({ orderId: z.string(), cents: z.number().int().positive() }),
+ *   async handler(payload, ctx) {
+ *     return payments.charge(payload.orderId, payload.cents) // payload: { orderId: string; cents: number }
+ *   },
+ * })
+ * ```
  */
-export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, R> {
+export function defineTask<S extends StandardSchemaV1, RS extends StandardSchemaV1>(
+  options: SchemaTaskOptions<InferSchemaOutput<S>, InferSchemaInput<RS>> & {
+    readonly schema: S
+    readonly resultSchema: RS
+  },
+): TaskDefinition<InferSchemaInput<S>, InferSchemaOutput<RS>>
+export function defineTask<S extends StandardSchemaV1, R>(
+  options: SchemaTaskOptions<InferSchemaOutput<S>, R> & {
+    readonly schema: S
+    readonly resultSchema?: undefined
+  },
+): TaskDefinition<InferSchemaInput<S>, R>
+export function defineTask<P, RS extends StandardSchemaV1>(
+  options: Omit<TaskOptions<P, InferSchemaInput<RS>>, 'resultSchema'> & {
+    readonly schema?: undefined
+    readonly resultSchema: RS
+  },
+): TaskDefinition<P, InferSchemaOutput<RS>>
+export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, R>
+// biome-ignore lint/suspicious/noExplicitAny: the overloads above type it
+export function defineTask(options: TaskOptions<any, any>): AnyTaskDefinition {
   assertOptions(options, KNOWN, 'task.')
   assertName(options.name, 'task.name')
   if (typeof options.handler !== 'function')
@@ -168,6 +246,12 @@ export function defineTask<P, R>(options: TaskOptions<P, R>): TaskDefinition<P, 
   }
   if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
   if (options.parsePayload !== undefined) assertPayloadValidator(options.parsePayload, 'task.parsePayload')
+  if (options.schema !== undefined) {
+    assertStandardSchema(options.schema, 'task.schema')
+    if (options.parsePayload !== undefined)
+      throw new PgqValidationError('task.schema', 'use schema or parsePayload, not both')
+  }
+  if (options.resultSchema !== undefined) assertStandardSchema(options.resultSchema, 'task.resultSchema')
   if (
     options.payloadSchema !== undefined &&
     (options.payloadSchema === null ||

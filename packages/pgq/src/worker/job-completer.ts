@@ -76,6 +76,8 @@ export class JobCompleter implements Service {
 
   /** Queues one outcome for writing; resolves once the database wrote or refused it. */
   complete(claim: ClaimedJob, outcome: JobOutcome): Promise<CompletionResult> {
+    // ctx.transaction wrote it with the handler's own writes: writing it again would be fenced
+    if (outcome.kind === 'succeeded' && outcome.committed) return Promise.resolve('succeeded')
     if (this.#stopped) return Promise.resolve('abandoned')
     return new Promise((resolve) => {
       this.#buffer.push({ item: toFinalizeItem(claim, outcome), resolve })

@@ -2,7 +2,7 @@ import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
 import { isSnooze, JobAbortedError, PermanentError } from '../task/job-outcome.js'
 import { serializeJson } from '../task/payload.js'
-import { parsePayloadForRun } from '../task/payload-validation.js'
+import { parsePayloadForRun, parseResultForRun, payloadValidatorOf } from '../task/payload-validation.js'
 import { isStepError } from '../task/step-errors.js'
 import type { AnyTaskDefinition } from '../task/task.js'
 import type { RunSpan } from '../tracing/run-span.js'
@@ -12,6 +12,7 @@ import { AttemptContext } from './isolation/attempt-context.js'
 import { HardTimeLimitError } from './isolation/errors.js'
 import type { HandlerRunner } from './isolation/handler-runner.js'
 import { RunnerRegistry } from './isolation/runner-registry.js'
+import { JobTransaction } from './job-transaction.js'
 import type { JobOutcome } from './outcome.js'
 import { ProgressReporter } from './progress-reporter.js'
 import type { RunningJob } from './running-job.js'
@@ -82,6 +83,17 @@ export class JobExecutor {
       events,
       (assertOpen) =>
         new StepJournal(this.#deps.pool, this.#deps.names, job, this.#deps.maxPayloadBytes, assertOpen),
+      (assertOpen) =>
+        new JobTransaction({
+          pool: this.#deps.pool,
+          names: this.#deps.names,
+          job,
+          maxErrorsKept: this.#deps.config.maxErrorsKept,
+          maxPayloadBytes: this.#deps.maxPayloadBytes,
+          retentionMs: this.#retentionFor('succeeded', task),
+          parseResult: task.resultSchema && ((value) => parseResultForRun(task.resultSchema!, value)),
+          assertOpen,
+        }),
     )
     let runner: HandlerRunner
     try {
@@ -113,8 +125,9 @@ export class JobExecutor {
     let terminated = false
     try {
       // a payload its task rejects fails the job for good (PermanentError): a retry cannot fix it
-      const parsed = task.parsePayload
-        ? await parsePayloadForRun(task.parsePayload, job.claim.payload)
+      const check = payloadValidatorOf(task)
+      const parsed = check
+        ? await parsePayloadForRun(check.validator, job.claim.payload, check.label)
         : job.claim.payload
       // outside the event loop the handler's own module parses the payload again
       const payload = runner.mode === 'inline' ? parsed : job.claim.payload
@@ -123,6 +136,8 @@ export class JobExecutor {
         : runner.run(payload, attempt.context, undefined, job.claim.steps)
       const value = await limit.race(run)
       const ranMs = performance.now() - startedAt
+      // ctx.transaction committed the job's success: whatever happened after, it is written
+      if (job.committed) return this.#committed(job, attempt)
       if (value === HARD_LIMIT || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
         attempt.end()
         terminated = await runner.terminate()
@@ -138,10 +153,12 @@ export class JobExecutor {
       // a handler that reached ctx.sleep sleeps, whatever it did with the SleepInterrupt
       if (attempt.sleepMs !== undefined) return { kind: 'snoozed', delayMs: attempt.sleepMs }
       if (isSnooze(value)) return { kind: 'snoozed', delayMs: value.delayMs }
+      // a result the task's resultSchema rejects fails the job for good (PermanentError, caught below)
+      const output = task.resultSchema ? await parseResultForRun(task.resultSchema, value) : value
       let result: string | null = null
-      if (value !== undefined) {
+      if (output !== undefined) {
         try {
-          result = serializeJson(value, 'result', this.#deps.maxPayloadBytes)
+          result = serializeJson(output, 'result', this.#deps.maxPayloadBytes)
         } catch (error) {
           return this.#failure(
             job,
@@ -157,6 +174,7 @@ export class JobExecutor {
         durationMs: performance.now() - job.startedAt,
       }
     } catch (error) {
+      if (job.committed) return this.#committed(job, attempt)
       attempt.end()
       await progress.flush()
       if (!isDropped(job) && attempt.sleepMs !== undefined)
@@ -166,6 +184,18 @@ export class JobExecutor {
       attempt.end()
       if (!terminated) runner.release()
       limit.clear()
+    }
+  }
+
+  /** The run's `ctx.transaction` already wrote the job's success: the completer only confirms it. */
+  #committed(job: RunningJob, attempt: AttemptContext): JobOutcome {
+    attempt.end()
+    return {
+      kind: 'succeeded',
+      result: job.committed?.result ?? null,
+      retentionMs: null,
+      durationMs: performance.now() - job.startedAt,
+      committed: true,
     }
   }
 

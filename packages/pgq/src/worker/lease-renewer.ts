@@ -83,7 +83,8 @@ export class LeaseRenewer implements Service {
   /** One heartbeat. Throws when the statement fails (the periodic loop reports it and backs off). */
   async renewOnce(): Promise<void> {
     const { held, pool, names, worker, leaseMs } = this.#options
-    const jobs = held.all()
+    // a job whose ctx.transaction committed is finished: it has no lease left to renew
+    const jobs = held.all().filter((job) => !job.committed)
     const renewed = await renewLeases(pool, names, {
       worker,
       ids: jobs.map((j) => j.claim.id),
@@ -96,6 +97,7 @@ export class LeaseRenewer implements Service {
     const alive = new Map(renewed.map((r) => [r.id, r.cancel_requested]))
     for (const job of jobs) {
       const cancel = alive.get(job.claim.id)
+      if (job.committed) continue // committed by ctx.transaction while the heartbeat ran
       if (cancel === undefined) {
         if (held.drop(job, 'lease-lost'))
           this.#options.onLeaseLost(job, outage ? 'expired-during-outage' : 'renewal-refused')

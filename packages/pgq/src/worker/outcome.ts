@@ -18,6 +18,8 @@ export type JobOutcome =
       /** Retention of the finished row (null: forever; 0: delete at once). */
       readonly retentionMs: number | null
       readonly durationMs: number
+      /** Already written: `ctx.transaction` committed it with the handler's writes. */
+      readonly committed?: true
     }
   | {
       /** The attempt failed and the job runs again after `delayMs`. */

@@ -14,6 +14,7 @@ export class RunningJob {
   #startedAt = 0
   #abortReason: JobAbortedError['reason'] | undefined
   #onAbort: (() => void) | undefined
+  #committed: { readonly result: string | null } | undefined
 
   constructor(claim: ClaimedJob) {
     this.claim = claim
@@ -34,6 +35,19 @@ export class RunningJob {
   /** @internal Called by HeldJobs as the job moves from claimed to running. */
   markStarted(): void {
     this.#startedAt ||= performance.now()
+  }
+
+  /**
+   * Set once `ctx.transaction` committed the job's success with the handler's writes: the job is
+   * finished in the database (its lease is gone), nothing more is written for this attempt.
+   */
+  get committed(): { readonly result: string | null } | undefined {
+    return this.#committed
+  }
+
+  /** @internal Called by the attempt's transaction right after its COMMIT. */
+  markCommitted(result: string | null): void {
+    this.#committed = Object.freeze({ result })
   }
 
   get abortReason(): JobAbortedError['reason'] | undefined {

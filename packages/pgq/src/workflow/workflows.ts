@@ -107,7 +107,10 @@ export class Workflows {
       throw new PgqValidationError('options.name', 'must be a string of 1-256 characters', options.name)
     }
     if (options.db !== undefined && !isExecutor(options.db)) {
-      throw new PgqValidationError('options.db', 'must be a pg Pool/Client or a Kysely instance/transaction')
+      throw new PgqValidationError(
+        'options.db',
+        'must be a pg Pool/Client, or a Kysely, Knex, Drizzle or Prisma instance or transaction',
+      )
     }
     const nodes: WorkflowNodeRow[] = compiled.nodes.map((node, i) => {
       const path = `nodes[${i}].`

@@ -1,6 +1,8 @@
+import type pg from 'pg'
 import type { JsonValue } from '../../task/payload.js'
 import type { TaskContext } from '../../task/task.js'
 import type { WorkerEvents } from '../events.js'
+import type { JobTransaction } from '../job-transaction.js'
 import type { ProgressReporter } from '../progress-reporter.js'
 import type { RunningJob } from '../running-job.js'
 import type { StepJournal } from '../step-journal.js'
@@ -18,6 +20,9 @@ export class AttemptContext {
   readonly #assertOpen: (action: string) => void
   /** Made on first use of `ctx.step` or `ctx.sleep`: most handlers use neither. */
   #steps: StepJournal | undefined
+  readonly #makeTransaction: (assertOpen: (action: string) => void) => JobTransaction
+  /** Made on first use of `ctx.transaction`. */
+  #tx: JobTransaction | undefined
   #ended = false
 
   constructor(
@@ -25,14 +30,16 @@ export class AttemptContext {
     progress: ProgressReporter,
     events: WorkerEvents,
     makeSteps: (assertOpen: (action: string) => void) => StepJournal,
+    makeTransaction: (assertOpen: (action: string) => void) => JobTransaction,
   ) {
     const { id, task, queue, attempt, maxAttempts } = job.claim
     this.#makeSteps = makeSteps
     this.#assertOpen = (action: string) => {
       const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-      if (this.#ended || dropped || this.#steps?.sleepMs !== undefined)
+      if (this.#ended || dropped || job.committed || this.#steps?.sleepMs !== undefined)
         throw new AttemptEndedError(id, attempt, action)
     }
+    this.#makeTransaction = makeTransaction
     this.context = Object.freeze({
       jobId: id,
       task,
@@ -43,7 +50,7 @@ export class AttemptContext {
       progress: (value: number | null, meta?: JsonValue) => {
         // lost its lease or released on shutdown: the attempt is over for pgq too
         const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-        if (this.#ended || dropped) {
+        if (this.#ended || dropped || job.committed) {
           return Promise.reject(new AttemptEndedError(id, attempt, 'ctx.progress()'))
         }
         const written = progress.report(value, meta)
@@ -52,12 +59,18 @@ export class AttemptContext {
       },
       step: <T>(name: string, fn: () => Promise<T> | T) => this.#journal().step(name, fn),
       sleep: (duration: number | string) => this.#journal().sleep(duration),
+      transaction: <T>(fn: (tx: pg.PoolClient) => Promise<T> | T) => this.#transaction().run(fn),
     })
   }
 
   /** Set once the handler reached a `ctx.sleep` that ends the attempt: the delay before it runs again. */
   get sleepMs(): number | undefined {
     return this.#steps?.sleepMs
+  }
+
+  #transaction(): JobTransaction {
+    this.#tx ??= this.#makeTransaction(this.#assertOpen)
+    return this.#tx
   }
 
   #journal(): StepJournal {

@@ -1,8 +1,9 @@
 // The program a handler thread or handler process runs: it imports task modules, runs one
 // handler at a time on request, and reports progress and the outcome to its parent.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads'
-import { isSnooze, JobAbortedError } from '../../task/job-outcome.js'
-import { parsePayloadForRun } from '../../task/payload-validation.js'
+import { JobTransactionError } from '../../errors.js'
+import { isSnooze, JobAbortedError, PermanentError } from '../../task/job-outcome.js'
+import { parsePayloadForRun, payloadValidatorOf } from '../../task/payload-validation.js'
 import { assertStepName, duplicateStep, StepError } from '../../task/step-errors.js'
 import type { AnyTaskDefinition, TaskContext } from '../../task/task.js'
 import { withRemoteParent } from '../../tracing/remote-parent.js'
@@ -51,6 +52,12 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
     },
     sleep: (duration: number | string) =>
       request((n) => ({ type: 'sleep', runId: message.runId, seq: n, duration })).then(() => {}),
+    // the worker's connection cannot cross into a thread or process: a retry cannot fix that
+    transaction: () => {
+      const { jobId, attempt } = message.context
+      const refused = new JobTransactionError(jobId, attempt, 'isolated')
+      return Promise.reject(new PermanentError(refused.message, { cause: refused }))
+    },
   })
   let task: AnyTaskDefinition
   try {
@@ -68,8 +75,9 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
   }
   let reply: HostMessage
   try {
-    const payload = task.parsePayload
-      ? await parsePayloadForRun(task.parsePayload, message.payload)
+    const check = payloadValidatorOf(task)
+    const payload = check
+      ? await parsePayloadForRun(check.validator, message.payload, check.label)
       : message.payload
     const value = await withRemoteParent(message.trace, () => task.handler(payload, context))
     reply = isSnooze(value)

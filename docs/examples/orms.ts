@@ -1,0 +1,41 @@
+// Samples of docs/enqueue.md, "ORMs": enqueue inside the transactions of Drizzle, Knex, Kysely and Prisma.
+import { drizzle } from 'drizzle-orm/node-postgres'
+import { pgTable, serial, text } from 'drizzle-orm/pg-core'
+import knexFactory from 'knex'
+import pg from 'pg'
+import { createPgq, defineTask, type PrismaLike } from 'pgq'
+
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+const pgq = createPgq({ pool })
+const welcomeEmail = defineTask({ name: 'welcome_email', handler: async (_p: { email: string }) => {} })
+const users = pgTable('users', { id: serial('id').primaryKey(), email: text('email').notNull() })
+declare const prisma: PrismaLike & {
+  $transaction<T>(
+    fn: (
+      tx: PrismaLike & { user: { create(args: { data: { email: string } }): Promise<unknown> } },
+    ) => Promise<T>,
+  ): Promise<T>
+}
+
+// #region drizzle
+const db = drizzle(pool)
+await db.transaction(async (tx) => {
+  await tx.insert(users).values({ email: 'ada@example.com' })
+  await pgq.enqueue(welcomeEmail, { email: 'ada@example.com' }, { db: tx })
+})
+// #endregion drizzle
+
+// #region knex
+const knex = knexFactory({ client: 'pg', connection: process.env.DATABASE_URL })
+await knex.transaction(async (trx) => {
+  await trx('users').insert({ email: 'ada@example.com' })
+  await pgq.enqueue(welcomeEmail, { email: 'ada@example.com' }, { db: trx })
+})
+// #endregion knex
+
+// #region prisma
+await prisma.$transaction(async (tx) => {
+  await tx.user.create({ data: { email: 'ada@example.com' } })
+  await pgq.enqueue(welcomeEmail, { email: 'ada@example.com' }, { db: tx })
+})
+// #endregion prisma
