@@ -6,4 +6,5 @@
 import pg from 'pg'
 
 export const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+pool.on('error', (error) => console.error(`idle database client lost: ${error.message}`)) // not a crash
 // #endregion db

@@ -4,11 +4,19 @@
 // dev.ts: the library form of `pgq dev`: embedded PostgreSQL in .pgq/data, migrated, with a worker
 // and the scheduler for your tasks
 import { startDev } from '@pgq/embedded'
-import { sendInvoice } from './tasks.js'
 
-const dev = await startDev({ worker: { tasks: [sendInvoice] } })
+const dev = await startDev({
+  worker: async (url) => {
+    process.env.DATABASE_URL = url // before the tasks module (and its pool) is imported
+    const { sendInvoice } = await import('./tasks.js')
+    return { tasks: [sendInvoice] }
+  },
+})
 console.log(`DATABASE_URL=${dev.url}`) // what your app and psql connect to
-await dev.pgq.enqueue(sendInvoice, { orderId: '1' })
+await dev.pool.query(
+  'CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, amount_cents int NOT NULL)',
+)
+await dev.pgq.enqueue('send_invoice', { orderId: '1' })
 // … later
 await dev.stop()
 // #endregion dev

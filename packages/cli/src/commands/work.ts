@@ -13,7 +13,7 @@ import { waitForDatabase } from '../connect.js'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
-import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
+import { type ConnectionOptions, connectionStringOf, openPool, withConnectionOptions } from '../options.js'
 import { type ProbeServer, startProbeServer } from '../probe-server.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -124,6 +124,7 @@ export function registerWork(program: Command): void {
     const concurrency = int(options.concurrency, '--concurrency')
     const connectTimeout = int(options.connectTimeout, '--connect-timeout') ?? 60_000
     const poolSize = int(options.poolSize, '--pool-size') ?? 10
+    connectionStringOf(options) // a missing or malformed URL is a usage error, found first
     const tuning: Partial<WorkerOptions> = {
       ...(options.queues ? { queues: parseQueues(options.queues, concurrency) } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),
