@@ -99,9 +99,20 @@ export function exitFor(error: unknown): { code: number; line: string } {
   return { code: EXIT_CODES.failed, line: message }
 }
 
+let jsonFatalLines = false
+
+/** Makes {@link exitWith} write its line as a JSON log line (`--log-format json`). */
+export function useJsonFatalLines(): void {
+  jsonFatalLines = true
+}
+
 /** Writes the one line of a fatal condition and exits with its code. */
 export function exitWith(code: number, line: string): never {
-  process.stderr.write(`pgq: ${line} (exit ${code})\n`)
+  process.stderr.write(
+    jsonFatalLines
+      ? `${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, name: 'pgq', msg: line, exit_code: code })}\n`
+      : `pgq: ${line} (exit ${code})\n`,
+  )
   process.exit(code)
 }
 

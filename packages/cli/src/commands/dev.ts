@@ -2,16 +2,17 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type DevEnvironment, devDatabasePort, startDev } from '@pgq/embedded'
 import type { Command } from 'commander'
-import { createLineLogger, type Logger, type LogLevel, PgqError, type WorkerOptions } from 'pgq'
+import { type Logger, PgqError, type WorkerOptions } from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
+import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
 import { assertDatabaseUrl } from '../options.js'
 import { loadTaskModule, tasksNotFound } from '../task-module.js'
 import { parseQueues } from './work.js'
 
-interface DevCommandOptions {
+interface DevCommandOptions extends LogOptions {
   readonly tasks?: string
   readonly dataDir: string
   readonly databaseUrl?: string
@@ -19,7 +20,6 @@ interface DevCommandOptions {
   readonly port?: number
   readonly queues?: string
   readonly concurrency?: number
-  readonly logLevel: LogLevel
 }
 
 /**
@@ -28,7 +28,7 @@ interface DevCommandOptions {
  * without tasks and whatever happens to its connections (exit codes: docs/operations.md).
  */
 export function registerDev(program: Command): void {
-  program
+  const command = program
     .command('dev')
     .description('development: embedded PostgreSQL in .pgq/data, migrated, plus a worker and the scheduler')
     .option('--tasks <module>', 'module exporting defineTask() (and defineSchedule()) results to run')
@@ -45,12 +45,11 @@ export function registerDev(program: Command): void {
     )
     .option('-Q, --queues <list>', 'queues to work: "emails,reports" or "emails=50,video=2"')
     .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)', intOption(1, 10_000))
-    .option('--log-level <level>', 'debug | info | warn | error | silent', 'info')
-    .action((options: DevCommandOptions) => dev(options))
+  withLogOptions(command).action((options: DevCommandOptions) => dev(options))
 }
 
 async function dev(options: DevCommandOptions): Promise<void> {
-  const logger = createLineLogger(options.logLevel)
+  const logger = createCliLogger(options)
   const say = (line: string) => process.stdout.write(`${line}\n`)
   // a missing module is found before the database starts; the module itself is imported once
   // DATABASE_URL names the dev database, so the handlers' own pools reach it
