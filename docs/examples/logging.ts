@@ -16,7 +16,4 @@ const tagged = pgq.createWorker({ tasks: [sendEmail], logger: fromPino(logger.ch
 
 // no logging library: the same JSON lines as `--log-format json`, on stderr
 const plain = pgq.createWorker({ tasks: [sendEmail], logger: createJsonLogger('info') })
-
 // #endregion pino
-
-export { plain, tagged, worker }
