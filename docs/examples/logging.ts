@@ -17,3 +17,5 @@ const tagged = pgq.createWorker({ tasks: [sendEmail], logger: fromPino(logger.ch
 // no logging library: the same JSON lines as `--log-format json`, on stderr
 const plain = pgq.createWorker({ tasks: [sendEmail], logger: createJsonLogger('info') })
 // #endregion pino
+
+void [worker, tagged, plain]
