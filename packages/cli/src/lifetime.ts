@@ -84,21 +84,50 @@ export function exitFor(error: unknown): { code: number; line: string } {
   if (isConnectionError(error))
     return { code: EXIT_CODES.unavailable, line: `database unreachable: ${message}` }
   if (error instanceof PgqError) return { code: EXIT_CODES.failed, line: message }
-  // SQLSTATE class 28 (bad password/role) and 3D000 (no such database): the URL is wrong.
   const sqlState = (error as { code?: unknown }).code
-  if (
-    typeof sqlState === 'string' &&
-    (/^28/.test(sqlState) || sqlState === '3D000' || sqlState === '3F000')
-  ) {
+  // 42P01 undefined_table, 42883 undefined_function, 3F000 no such schema: pgq's schema is missing
+  if (sqlState === '42P01' || sqlState === '42883' || sqlState === '3F000') {
+    return {
+      code: EXIT_CODES.config,
+      line: `${message}: the database is not migrated; run \`pgq migrate\` (same --database-url and --schema)`,
+    }
+  }
+  // SQLSTATE class 28 (bad password/role) and 3D000 (no such database): the URL is wrong.
+  if (typeof sqlState === 'string' && (/^28/.test(sqlState) || sqlState === '3D000')) {
     return { code: EXIT_CODES.config, line: `database refused the connection settings: ${message}` }
   }
   return { code: EXIT_CODES.failed, line: message }
 }
 
+let jsonFatalLines = false
+
+/** Makes {@link exitWith} write its line as a JSON log line (`--log-format json`). */
+export function useJsonFatalLines(): void {
+  jsonFatalLines = true
+}
+
 /** Writes the one line of a fatal condition and exits with its code. */
 export function exitWith(code: number, line: string): never {
-  process.stderr.write(`pgq: ${line} (exit ${code})\n`)
+  process.stderr.write(
+    jsonFatalLines
+      ? `${JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, name: 'pgq', msg: line, exit_code: code })}\n`
+      : `pgq: ${line} (exit ${code})\n`,
+  )
   process.exit(code)
+}
+
+let stoppingOnSignal = false
+
+/**
+ * True once a signal started the graceful stop: a connection error thrown then by the app's own
+ * code (an idle client of a tasks module's pool, cut by the dev database stopping) is expected.
+ *
+ * ```ts
+ * if (stopping() && isConnectionError(error)) return // not a crash
+ * ```
+ */
+export function stopping(): boolean {
+  return stoppingOnSignal
 }
 
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 }
@@ -132,6 +161,7 @@ export function holdUntilSignal(options: HoldOptions): void {
       process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0))
     }
     stopping = true
+    stoppingOnSignal = true
     const deadline = setTimeout(
       () => exitWith(EXIT_CODES.internal, `graceful stop did not end within ${options.stopDeadlineMs} ms`),
       options.stopDeadlineMs,

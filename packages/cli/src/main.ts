@@ -15,11 +15,14 @@ import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
 import { registerWork } from './commands/work.js'
 import { registerWorkers } from './commands/workers.js'
-import { EXIT_CODES, exitFor, exitWith } from './lifetime.js'
+import { EXIT_CODES, exitFor, exitWith, isConnectionError, stopping } from './lifetime.js'
 
 // Anything thrown outside a command's own error handling is a bug (ours, or in a task module's
 // detached code): one line and the stack, exit 70, so a supervisor restarts the process.
+// During a graceful stop, a connection the stop itself cut (e.g. `pgq dev` stopping its database
+// under a tasks module's own pool) is expected, not a bug.
 const internal = (kind: string) => (error: unknown) => {
+  if (stopping() && isConnectionError(error)) return
   const message = error instanceof Error ? error.message : String(error)
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : ''
   process.stderr.write(`pgq: internal error (${kind}): ${message} (exit ${EXIT_CODES.internal})${stack}\n`)

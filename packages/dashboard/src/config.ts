@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type Logger, type Pgq, PgqValidationError } from 'pgq'
-import { assertOptions, optionKeys, silentLogger } from 'pgq/internal'
+import { assertOptions, optionKeys, silentLogger, toLogger } from 'pgq/internal'
 
 /**
  * Options of {@link createDashboard}.
@@ -71,7 +71,7 @@ export function resolveConfig(options: DashboardOptions): DashboardConfig {
       metrics,
     )
   }
-  const logger = options.logger ?? silentLogger
+  const logger = toLogger(options.logger ?? silentLogger)
   if (typeof logger?.error !== 'function') {
     throw new PgqValidationError(
       'dashboard.logger',

@@ -4,11 +4,11 @@
  *
  * ```ts
  * import { startDev } from '@pgq/embedded'
- * const dev = await startDev({ tasks: [sendEmail] })
+ * const dev = await startDev({ worker: { tasks: [sendEmail] } })
  * console.log(dev.url)
  * ```
  * @module
  */
-export { type DevEnvironment, type DevOptions, startDev } from './dev.js'
+export { type DevEnvironment, type DevOptions, devDatabasePort, startDev } from './dev.js'
 export { type EmbeddedPostgres, type EmbeddedPostgresOptions, startEmbeddedPostgres } from './embedded.js'
 export { freePort, isPortFree } from './ports.js'

@@ -55,6 +55,7 @@ export {
   WorkflowRetryRefusedError,
 } from './errors.js'
 export { createLineLogger, type LogFields, type Logger, type LogLevel } from './logger.js'
+export { createJsonLogger, type FieldsFirstLogger, fromPino, PINO_LEVELS } from './logger-formats.js'
 export type { MigrationResult } from './migrate/migrator.js'
 export type { MissedPolicy } from './schedule/fire-plan.js'
 export {

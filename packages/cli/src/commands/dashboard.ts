@@ -1,22 +1,22 @@
 import http from 'node:http'
 import { createDashboard } from '@pgq/dashboard'
 import type { Command } from 'commander'
-import { createLineLogger, createPgq, type LogLevel } from 'pgq'
+import { createPgq } from 'pgq'
 import { Migrator } from 'pgq/internal'
 import { collectQueueMetrics, metricsHandler } from 'pgq/metrics'
 import { Registry } from 'prom-client'
 import { waitForDatabase } from '../connect.js'
 import { intOption } from '../format.js'
 import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
+import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
 
-interface DashboardCommandOptions extends ConnectionOptions {
+interface DashboardCommandOptions extends ConnectionOptions, LogOptions {
   readonly port: number
   readonly host: string
   readonly basePath: string
   readonly readOnly?: boolean
   readonly connectTimeout: number
-  readonly logLevel: LogLevel
 }
 
 /**
@@ -26,8 +26,7 @@ interface DashboardCommandOptions extends ConnectionOptions {
  */
 export function registerDashboard(program: Command): void {
   withConnectionOptions(
-    program
-      .command('dashboard')
+    withLogOptions(program.command('dashboard'))
       .description('serve the web dashboard (queues, jobs, schedules, workers) until SIGINT/SIGTERM')
       .option('--port <n>', 'TCP port', intOption(0, 65_535), 4100)
       .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
@@ -38,10 +37,9 @@ export function registerDashboard(program: Command): void {
         'at start, wait this long for an unreachable database before exiting 69',
         intOption(0, 3_600_000),
         60_000,
-      )
-      .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
+      ),
   ).action(async (options: DashboardCommandOptions) => {
-    const logger = createLineLogger(options.logLevel)
+    const logger = createCliLogger(options)
     const pool = openPool(options, 5)
     const pgq = createPgq({ pool, schema: options.schema })
     // <base>/metrics: the queue gauges read from the database at scrape time (depth, lag, live

@@ -1,14 +1,18 @@
-import { type DevEnvironment, startDev } from '@pgq/embedded'
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type DevEnvironment, devDatabasePort, startDev } from '@pgq/embedded'
 import type { Command } from 'commander'
-import { createLineLogger, type Logger, type LogLevel, PgqError, type WorkerOptions } from 'pgq'
+import { type Logger, PgqError, type WorkerOptions } from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
-import { loadTaskModule } from '../task-module.js'
+import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
+import { assertDatabaseUrl } from '../options.js'
+import { loadTaskModule, tasksNotFound } from '../task-module.js'
 import { parseQueues } from './work.js'
 
-interface DevCommandOptions {
+interface DevCommandOptions extends LogOptions {
   readonly tasks?: string
   readonly dataDir: string
   readonly databaseUrl?: string
@@ -16,7 +20,6 @@ interface DevCommandOptions {
   readonly port?: number
   readonly queues?: string
   readonly concurrency?: number
-  readonly logLevel: LogLevel
 }
 
 /**
@@ -25,7 +28,7 @@ interface DevCommandOptions {
  * without tasks and whatever happens to its connections (exit codes: docs/operations.md).
  */
 export function registerDev(program: Command): void {
-  program
+  const command = program
     .command('dev')
     .description('development: embedded PostgreSQL in .pgq/data, migrated, plus a worker and the scheduler')
     .option('--tasks <module>', 'module exporting defineTask() (and defineSchedule()) results to run')
@@ -42,16 +45,24 @@ export function registerDev(program: Command): void {
     )
     .option('-Q, --queues <list>', 'queues to work: "emails,reports" or "emails=50,video=2"')
     .option('-c, --concurrency <n>', 'jobs at once per queue (default 10)', intOption(1, 10_000))
-    .option('--log-level <level>', 'debug | info | warn | error | silent', 'info')
-    .action((options: DevCommandOptions) => dev(options))
+  withLogOptions(command).action((options: DevCommandOptions) => dev(options))
 }
 
 async function dev(options: DevCommandOptions): Promise<void> {
-  const logger = createLineLogger(options.logLevel)
+  const logger = createCliLogger(options)
   const say = (line: string) => process.stdout.write(`${line}\n`)
-  const worker = options.tasks ? await workerOptions(options, logger) : undefined
-  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL
-  if (!databaseUrl) say(`starting PostgreSQL in ${options.dataDir} …`)
+  // a missing module is found before the database starts; the module itself is imported once
+  // DATABASE_URL names the dev database, so the handlers' own pools reach it
+  if (options.tasks && !existsSync(resolve(options.tasks))) {
+    throw new CliExit(EXIT_CODES.config, tasksNotFound(options.tasks))
+  }
+  const before = process.env.DATABASE_URL
+  if (options.databaseUrl) assertDatabaseUrl(options.databaseUrl, '--database-url')
+  else if (before) assertDatabaseUrl(before, 'DATABASE_URL')
+  // DATABASE_URL of the dev database itself (what this command printed) starts the embedded one
+  const embedded =
+    !options.databaseUrl && (!before || (await devDatabasePort(before, options.dataDir)) !== undefined)
+  if (embedded) say(`starting PostgreSQL in ${options.dataDir} …`)
   let env: DevEnvironment | undefined
   // held from here: without --tasks nothing else keeps the process (and its database) alive
   holdUntilSignal({
@@ -64,11 +75,20 @@ async function dev(options: DevCommandOptions): Promise<void> {
   })
   try {
     env = await startDev({
-      ...(databaseUrl ? { databaseUrl } : { dataDir: options.dataDir }),
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      dataDir: options.dataDir,
       ...(options.port ? { embedded: { port: options.port } } : {}),
       schema: options.schema,
-      ...(worker ? { worker } : {}),
+      ...(options.tasks
+        ? {
+            worker: (url: string) => {
+              process.env.DATABASE_URL = url
+              return workerOptions(options, logger)
+            },
+          }
+        : {}),
     })
+    process.env.DATABASE_URL = env.url
   } catch (error) {
     // the embedded PostgreSQL could not be set up (initdb, permissions, port): exit 69
     if (error instanceof PgqError && error.code.startsWith('PGQ_EMBEDDED')) {
@@ -91,6 +111,11 @@ async function dev(options: DevCommandOptions): Promise<void> {
     `schema "${options.schema}" at migration ${env.migration.version} (applied now: ${env.migration.applied.length})`,
   )
   say(`DATABASE_URL=${env.url}`)
+  say(
+    before === env.url
+      ? '  your DATABASE_URL already points here; the tasks module sees it too'
+      : `  your app: export DATABASE_URL=${env.url}   (the tasks module run here already sees it)`,
+  )
   say(`  psql ${env.url}`)
   if (env.worker) {
     const queues = [...env.worker.config.queues].map(([q, n]) => `${q}=${n}`).join(', ')

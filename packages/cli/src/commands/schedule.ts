@@ -1,10 +1,11 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Command } from 'commander'
-import { createLineLogger, type LogLevel, type MissedPolicy, type ScheduleInfo } from 'pgq'
+import type { MissedPolicy, ScheduleInfo } from 'pgq'
 import { collectScheduleDefinitions, formatInZone, ScheduleEnqueuer, Schedules } from 'pgq/internal'
 import { table } from '../format.js'
 import { CliExit, EXIT_CODES, holdUntilSignal } from '../lifetime.js'
+import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 import { loadTaskModule } from '../task-module.js'
 
@@ -201,48 +202,44 @@ export function registerSchedule(program: Command): void {
   })
 
   withConnectionOptions(
-    schedule
-      .command('run')
+    withLogOptions(schedule.command('run'))
       .description('run only the scheduler (like celery beat; any number may run) until SIGINT/SIGTERM')
       .option('--interval <ms>', 'time between passes (default 1000)')
       .option(
         '--schedules <module>',
         'module exporting defineSchedule() results, upserted on start (code-first)',
+      ),
+  ).action(async (options: ConnectionOptions & LogOptions & { interval?: string; schedules?: string }) => {
+    const logger = createCliLogger(options)
+    const schedules = options.schedules
+      ? collectScheduleDefinitions(await import(pathToFileURL(resolve(options.schedules)).href))
+      : undefined
+    if (options.schedules && schedules?.length === 0) {
+      throw new CliExit(
+        EXIT_CODES.config,
+        `${options.schedules} exports no schedules (defineSchedule() results)`,
       )
-      .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
-  ).action(
-    async (options: ConnectionOptions & { interval?: string; schedules?: string; logLevel: LogLevel }) => {
-      const logger = createLineLogger(options.logLevel)
-      const schedules = options.schedules
-        ? collectScheduleDefinitions(await import(pathToFileURL(resolve(options.schedules)).href))
-        : undefined
-      if (options.schedules && schedules?.length === 0) {
-        throw new CliExit(
-          EXIT_CODES.config,
-          `${options.schedules} exports no schedules (defineSchedule() results)`,
-        )
-      }
-      const pool = openPool(options, 2)
-      const scheduler = new ScheduleEnqueuer({
-        pool,
-        schema: options.schema,
-        logger,
-        intervalMs: int(options.interval, '--interval') ?? 1000,
-        ...(schedules ? { schedules } : {}),
-        onError: (component, error) => logger.error(`${component} pass failed`, { error: String(error) }),
-      })
-      // held until a signal: the scheduler's timers alone do not keep the process alive
-      holdUntilSignal({
-        logger,
-        stopDeadlineMs: 30_000,
-        stop: async () => {
-          await scheduler.stop()
-          await pool.end()
-          logger.info('scheduler stopped')
-        },
-      })
-      await scheduler.start()
-      logger.info('scheduler started', { schema: options.schema, pid: process.pid })
-    },
-  )
+    }
+    const pool = openPool(options, 2)
+    const scheduler = new ScheduleEnqueuer({
+      pool,
+      schema: options.schema,
+      logger,
+      intervalMs: int(options.interval, '--interval') ?? 1000,
+      ...(schedules ? { schedules } : {}),
+      onError: (component, error) => logger.error(`${component} pass failed`, { error: String(error) }),
+    })
+    // held until a signal: the scheduler's timers alone do not keep the process alive
+    holdUntilSignal({
+      logger,
+      stopDeadlineMs: 30_000,
+      stop: async () => {
+        await scheduler.stop()
+        await pool.end()
+        logger.info('scheduler stopped')
+      },
+    })
+    await scheduler.start()
+    logger.info('scheduler started', { schema: options.schema, pid: process.pid })
+  })
 }

@@ -1,23 +1,16 @@
 import type { Command } from 'commander'
-import {
-  createLineLogger,
-  createPgq,
-  type LogLevel,
-  type Pgq,
-  PgqError,
-  type Worker,
-  type WorkerOptions,
-} from 'pgq'
+import { createPgq, type Pgq, PgqError, type Worker, type WorkerOptions } from 'pgq'
 import { collectScheduleDefinitions } from 'pgq/internal'
 import { waitForDatabase } from '../connect.js'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'
 import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetime.js'
-import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'
+import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
+import { type ConnectionOptions, connectionStringOf, openPool, withConnectionOptions } from '../options.js'
 import { type ProbeServer, startProbeServer } from '../probe-server.js'
 import { loadTaskModule } from '../task-module.js'
 
-interface WorkOptions extends ConnectionOptions {
+interface WorkOptions extends ConnectionOptions, LogOptions {
   readonly tasks: string
   readonly queues?: string
   readonly concurrency?: string
@@ -29,7 +22,6 @@ interface WorkOptions extends ConnectionOptions {
   readonly lease?: string
   readonly rescueInterval?: string
   readonly shutdownGrace?: string
-  readonly logLevel: LogLevel
   readonly poolSize?: string
   readonly connectTimeout?: string
   readonly httpPort?: number
@@ -83,8 +75,7 @@ export function createWorkerOrExit(pgq: Pgq, options: WorkerOptions): Worker {
  */
 export function registerWork(program: Command): void {
   withConnectionOptions(
-    program
-      .command('work')
+    withLogOptions(program.command('work'))
       .description('run a worker for the tasks a module exports')
       .requiredOption(
         '--tasks <module>',
@@ -116,14 +107,14 @@ export function registerWork(program: Command): void {
         'serve /metrics, /healthz and /readyz on this port (0: any free port; default: no HTTP)',
         intOption(0, 65_535),
       )
-      .option('--http-host <host>', 'address the HTTP port binds to', '127.0.0.1')
-      .option('--log-level <level>', 'debug | info | warn | error | silent', 'info'),
+      .option('--http-host <host>', 'address the HTTP port binds to', '127.0.0.1'),
   ).action(async (options: WorkOptions) => {
-    const logger = createLineLogger(options.logLevel)
+    const logger = createCliLogger(options)
     // the command line first (exit 64), then the tasks module (exit 78), then the database
     const concurrency = int(options.concurrency, '--concurrency')
     const connectTimeout = int(options.connectTimeout, '--connect-timeout') ?? 60_000
     const poolSize = int(options.poolSize, '--pool-size') ?? 10
+    connectionStringOf(options) // a missing or malformed URL is a usage error, found first
     const tuning: Partial<WorkerOptions> = {
       ...(options.queues ? { queues: parseQueues(options.queues, concurrency) } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}),

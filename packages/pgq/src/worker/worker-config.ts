@@ -1,6 +1,7 @@
 import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
+import { toLogger } from '../logger-formats.js'
 import type { ScheduleDefinition } from '../schedule/schedule-definition.js'
 import type { AnyTaskDefinition } from '../task/task.js'
 import { assertBoolean, assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
@@ -47,6 +48,11 @@ export interface WorkerOptions {
   readonly maxStackChars?: number
   /** Run the rescuer (and, when wired, the pruner) in this worker (default true). */
   readonly maintenance?: boolean
+  /**
+   * Where the worker's log lines go (default: nowhere). pgq's {@link Logger}, e.g.
+   * `createLineLogger('info')` or `createJsonLogger('info')`, or a pino logger as it is (it is
+   * wrapped with `fromPino`, so the fields become properties of pino's JSON).
+   */
   readonly logger?: Logger
   /**
    * Claim ahead what a queue is expected to start within this many ms at its current rate, so fast
@@ -196,7 +202,7 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
     maxErrorsKept: assertInt(options.maxErrorsKept ?? 20, 'worker.maxErrorsKept', 1, 1000),
     maxStackChars: assertInt(options.maxStackChars ?? 4_000, 'worker.maxStackChars', 0, 1_000_000),
     maintenance: options.maintenance ?? true,
-    logger: options.logger ?? silentLogger,
+    logger: options.logger ? toLogger(options.logger) : silentLogger,
     preparedStatements: options.preparedStatements ?? true,
     prefetchWindowMs: assertInt(options.prefetchWindowMs ?? 50, 'worker.prefetchWindowMs', 0, 10_000),
     synchronousCommit: assertBoolean(options.synchronousCommit ?? false, 'worker.synchronousCommit'),
