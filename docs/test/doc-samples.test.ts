@@ -20,6 +20,7 @@ const GUIDES = [
   'docs/enqueue.md',
   'docs/workers.md',
   'docs/observability.md',
+  'docs/flow-control.md',
   'examples/video-app/README.md',
 ]
 const CLI = join(ROOT, 'packages', 'cli', 'dist', 'main.js')
