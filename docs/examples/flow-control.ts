@@ -17,6 +17,14 @@ console.log(video) // { queue: 'video', paused: false, concurrency: 5, running: 
 await pgq.queues.set('video', { concurrency: null }) // no global limit again
 // #endregion concurrency
 
+// #region rate
+// at most 10 jobs of `crm` start per second across all workers (a bucket of 10: a burst of 10
+// after a quiet spell, then one every 100 ms)
+await pgq.queues.set('crm', { rate: '10/s' })
+await pgq.queues.set('reports', { rate: '100/h', concurrency: 2 }) // both apply
+await pgq.queues.set('crm', { rate: null }) // no rate limit again
+// #endregion rate
+
 // #region validation
 try {
   await pgq.queues.set('video', { concurrency: 0 })

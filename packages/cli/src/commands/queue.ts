@@ -10,6 +10,7 @@ interface QueueOptions extends ConnectionOptions {
 
 interface SetOptions extends QueueOptions {
   readonly concurrency?: string
+  readonly rate?: string
 }
 
 /** Runs `fn` with a `Queues` on a short-lived pool. */
@@ -36,10 +37,11 @@ export function queuesText(queues: readonly QueueInfo[]): string {
     q.queue,
     q.paused ? 'paused' : 'active',
     q.concurrency ?? '-',
+    q.rate ?? '-',
     q.running,
     q.waiting,
   ])
-  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RUNNING', 'WAITING'], rows)
+  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RATE', 'RUNNING', 'WAITING'], rows)
 }
 
 /** `pgq queue pause|resume|set|list`: flow control (docs/flow-control.md). */
@@ -63,11 +65,13 @@ export function registerQueue(program: Command): void {
       .command('set <name>')
       .description('set the queue\'s limits ("none" removes one); limits left out are kept')
       .option('--concurrency <n>', 'most jobs of the queue running at once across all workers')
+      .option('--rate <n/interval>', 'most jobs started per interval across all workers: 10/m, 100/s, 5/10s')
       .option('--json', 'machine-readable output'),
   ).action(async (name: string, options: SetOptions) => {
     const limits: { -readonly [K in keyof QueueLimitsInput]: QueueLimitsInput[K] } = {}
     if (options.concurrency !== undefined)
       limits.concurrency = limitValue(options.concurrency, '--concurrency')
+    if (options.rate !== undefined) limits.rate = options.rate === 'none' ? null : options.rate
     const info = await withQueues(options, (q) => q.set(name, limits))
     output(options.json, info, () => queuesText([info]))
   })

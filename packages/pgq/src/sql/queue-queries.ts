@@ -7,6 +7,8 @@ export interface QueueStatusRow {
   queue: string
   paused: boolean
   concurrency: number | null
+  rate_limit: number | null
+  rate_interval_ms: number | null
   running: string
   waiting: string
 }
@@ -14,26 +16,38 @@ export interface QueueStatusRow {
 /** @internal The settings a write changes; `undefined` leaves a setting as it is, `null` clears it. */
 export interface QueueSettingsWrite {
   concurrency?: number | null
+  /** Jobs per interval (a token bucket of that size), or null for no rate limit. */
+  rate?: { limit: number; intervalMs: number } | null
+}
+
+/** @internal What a limited claim returns: the jobs, and when the next rate-limit token is due. */
+export interface LimitedClaim {
+  readonly jobs: ClaimedJob[]
+  /** Set when the rate limit held the claim back: claim again in this many ms. */
+  readonly retryInMs?: number
 }
 
 /**
  * @internal Claims up to `limit` due jobs of a queue that has limits, through `claim_limited()`
- * (migration 0012): under the queue's row lock it claims nothing while the queue is paused and no
- * more than its global concurrency leaves free. Same rows as the plain claim.
+ * (migration 0012): under the queue's row lock it claims nothing while the queue is paused, no
+ * more than its global concurrency leaves free and no more than its rate limit's tokens. Same rows
+ * as the plain claim, and when the rate limit held it back, when the next token is due.
  */
 export async function claimLimitedJobs(
   db: Executor,
   names: SchemaNames,
   params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
-): Promise<ClaimedJob[]> {
-  const result = await runQuery<ClaimedJobRow>(
+): Promise<LimitedClaim> {
+  const result = await runQuery<ClaimedJobRow & { retry_in_ms: number | null }>(
     db,
     `SELECT id::text AS id, task, queue, payload, attempts, max_attempts, lease_token::text AS lease_token,
-            trace, wait_ms, steps
+            trace, wait_ms, steps, retry_in_ms
      FROM ${names.quoted}.claim_limited($1, $2, $3, $4, $5::text[])`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
   )
-  return result.rows.map(toClaimedJob)
+  const status = result.rows.find((row) => row.id === null)
+  const jobs = result.rows.filter((row) => row.id !== null).map(toClaimedJob)
+  return status?.retry_in_ms == null ? { jobs } : { jobs, retryInMs: status.retry_in_ms }
 }
 
 /** @internal Which of `queues` have a row that limits something (paused, a global concurrency). */
@@ -55,7 +69,10 @@ export async function setQueuePaused(db: Executor, names: SchemaNames, queue: st
   await runQuery(db, `SELECT ${names.quoted}.${paused ? 'pause_queue' : 'resume_queue'}($1)`, [queue])
 }
 
-/** @internal Writes a queue's limits (creating its row when missing); returns the row. */
+/**
+ * @internal Writes a queue's limits (creating its row when missing). A new rate starts with a full
+ * bucket.
+ */
 export async function writeQueueSettings(
   db: Executor,
   names: SchemaNames,
@@ -64,11 +81,21 @@ export async function writeQueueSettings(
 ): Promise<void> {
   await runQuery(
     db,
-    `INSERT INTO ${names.queues} AS q (name, concurrency) VALUES ($1, $3)
+    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms) VALUES ($1, $3, $5, $6)
      ON CONFLICT (name) DO UPDATE
        SET concurrency = CASE WHEN $2 THEN $3 ELSE q.concurrency END,
+           rate_limit = CASE WHEN $4 THEN $5 ELSE q.rate_limit END,
+           rate_interval_ms = CASE WHEN $4 THEN $6 ELSE q.rate_interval_ms END,
+           tokens = CASE WHEN $4 THEN NULL ELSE q.tokens END,
            updated_at = now()`,
-    [queue, settings.concurrency !== undefined, settings.concurrency ?? null],
+    [
+      queue,
+      settings.concurrency !== undefined,
+      settings.concurrency ?? null,
+      settings.rate !== undefined,
+      settings.rate?.limit ?? null,
+      settings.rate?.intervalMs ?? null,
+    ],
   )
 }
 
@@ -76,7 +103,7 @@ export async function writeQueueSettings(
 export async function listQueueStatus(db: Executor, names: SchemaNames): Promise<QueueStatusRow[]> {
   const result = await runQuery<QueueStatusRow>(
     db,
-    `SELECT queue, paused, concurrency, running::text AS running, waiting::text AS waiting
+    `SELECT queue, paused, concurrency, rate_limit, rate_interval_ms, running::text AS running, waiting::text AS waiting
      FROM ${names.queueStatus} ORDER BY queue`,
   )
   return result.rows

@@ -28,6 +28,8 @@ export interface QueueLimitsOptions {
   readonly refreshMs: number
   /** The settings of `queue` were re-read: claim now (a resume, a raised limit). */
   readonly onChanged: (queue: string) => void
+  /** The rate limit of `queue` allows the next claim at `epochMs`: claim then. */
+  readonly onRetryAt: (queue: string, epochMs: number) => void
   readonly onError: (component: string, error: unknown) => void
 }
 
@@ -41,7 +43,7 @@ export interface QueueLimitsOptions {
  *
  * ```ts
  * const plain = (params: ClaimParams) => claimJobs(pool, names, params)
- * const limits = new QueueLimits({ pool, names, queues: ['video'], workerId, leaseMs, tasks, refreshMs: 10_000, plain, onChanged, onError })
+ * const limits = new QueueLimits({ pool, names, queues: ['video'], workerId, leaseMs, tasks, refreshMs: 10_000, plain, onChanged, onRetryAt, onError })
  * await limits.refresh()
  * const jobs = await limits.claim('video', 5)
  * ```
@@ -49,6 +51,8 @@ export interface QueueLimitsOptions {
 export class QueueLimits {
   readonly #options: QueueLimitsOptions
   #limited = new Set<string>()
+  /** Per rate-limited queue: no token before this time (epoch ms), so no claim is tried before it. */
+  readonly #blockedUntil = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
 
   constructor(options: QueueLimitsOptions) {
@@ -60,11 +64,29 @@ export class QueueLimits {
     return this.#limited.has(queue)
   }
 
-  /** Claims up to `limit` jobs of `queue` with the statement its settings call for. */
-  claim(queue: string, limit: number): Promise<ClaimedJob[]> {
+  /**
+   * Claims up to `limit` jobs of `queue` with the statement its settings call for. When the rate
+   * limit held a claim back, claims nothing (without asking the database) until the next token is
+   * due, and has the fetcher woken then.
+   */
+  async claim(queue: string, limit: number): Promise<ClaimedJob[]> {
     const { pool, names, workerId, leaseMs, tasks } = this.#options
     const params = { queue, limit, workerId, leaseMs, tasks: [...tasks] }
-    return this.#limited.has(queue) ? claimLimitedJobs(pool, names, params) : this.#options.plain(params)
+    if (!this.#limited.has(queue)) return this.#options.plain(params)
+    const blockedUntil = this.#blockedUntil.get(queue)
+    if (blockedUntil !== undefined && Date.now() < blockedUntil) {
+      this.#options.onRetryAt(queue, blockedUntil)
+      return []
+    }
+    const { jobs, retryInMs } = await claimLimitedJobs(pool, names, params)
+    if (retryInMs === undefined) {
+      this.#blockedUntil.delete(queue)
+    } else {
+      const at = Date.now() + Math.ceil(retryInMs)
+      this.#blockedUntil.set(queue, at)
+      this.#options.onRetryAt(queue, at)
+    }
+    return jobs
   }
 
   /**
@@ -82,6 +104,7 @@ export class QueueLimits {
     const limited = await selectLimitedQueues(pool, names, queues)
     const next = new Set(this.#limited)
     for (const queue of queues) {
+      this.#blockedUntil.delete(queue) // a changed rate: ask the database again
       if (limited.has(queue)) next.add(queue)
       else next.delete(queue)
     }

@@ -147,6 +147,7 @@ export class Worker extends WorkerEvents {
       ...{ queues: this.#row.queues, tasks: [...config.tasks.keys()] },
       plain: (params) => statements.run((prepared) => claimJobs(pool, names, params, prepared)),
       onChanged: (queue) => this.#fetchers.get(queue)?.wake(),
+      onRetryAt: (queue, at) => this.#fetchers.get(queue)?.wakeAt(at),
       onError,
     })
     for (const [queue, concurrency] of config.queues) {
