@@ -8,6 +8,16 @@ export const METRICS = {
   single: { title: 'Single enqueue (one awaited call at a time)', unit: 'jobs/s', higherIsBetter: true },
   drainDefaults: { title: 'Processing throughput, defaults', unit: 'jobs/s', higherIsBetter: true },
   drainBest: { title: 'Processing throughput, best settings', unit: 'jobs/s', higherIsBetter: true },
+  drainBestConcurrency: {
+    title: 'Processing throughput, best settings, global concurrency limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  drainBestRate: {
+    title: 'Processing throughput, best settings, rate limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   latencyP50: { title: 'Latency p50 (enqueue call → handler start)', unit: 'ms', higherIsBetter: false },
   latencyP95: { title: 'Latency p95', unit: 'ms', higherIsBetter: false },
   latencyP99: { title: 'Latency p99', unit: 'ms', higherIsBetter: false },

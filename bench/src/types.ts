@@ -53,6 +53,11 @@ export interface BenchSystem {
   seed?(count: number): Promise<void>
   /** False while the system cannot run a worker yet (the report then says "not available"). */
   workerAvailable?(): boolean
+  /**
+   * Sets flow-control limits on the benchmark queue (null removes them); only systems with
+   * cluster-wide limits implement it (docs/flow-control.md).
+   */
+  setLimits?(limits: { readonly concurrency?: number; readonly rate?: string } | null): Promise<void>
   /** Starts one worker in this process. */
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>
   /** Releases every connection the system holds. */
