@@ -192,7 +192,9 @@ describe('flow control (real worker processes)', () => {
         `CPU ms per worker ${cpu.map(Math.round).join(', ')} over ${Math.round(wallMs)} ms`,
     )
     expect(spanS).toBeGreaterThan(5)
-    expect(most).toBeLessThanOrEqual(100) // the limit plus one bucket of burst (docs/flow-control.md)
+    // the limit plus one bucket of burst (docs/flow-control.md); + 2 for the skew between a claim's
+    // started_at (its transaction's start) and the bucket's clock (read once the row lock is held)
+    expect(most).toBeLessThanOrEqual(102)
     // over the whole run: one bucket plus the rate, and the rate is actually reached
     expect(windows.length).toBeLessThanOrEqual(50 + Math.ceil(50 * spanS) + 1)
     expect(windows.length).toBeGreaterThanOrEqual(0.7 * 50 * spanS)
