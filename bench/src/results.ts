@@ -18,6 +18,16 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainBestConcurrency: {
+    title: 'Processing throughput, best settings, global concurrency limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  drainBestRate: {
+    title: 'Processing throughput, best settings, rate limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   latencyP50: { title: 'Latency p50 (enqueue call → handler start)', unit: 'ms', higherIsBetter: false },
   latencyP95: { title: 'Latency p95', unit: 'ms', higherIsBetter: false },
   latencyP99: { title: 'Latency p99', unit: 'ms', higherIsBetter: false },

@@ -77,6 +77,11 @@ export interface BenchSystem {
     shape: 'chord' | 'plain',
     timeoutMs: number,
   ): Promise<{ jobsPerSecond: number; createMs: number }>
+  /**
+   * Sets flow-control limits on the benchmark queue (null removes them); only systems with
+   * cluster-wide limits implement it (docs/flow-control.md).
+   */
+  setLimits?(limits: { readonly concurrency?: number; readonly rate?: string } | null): Promise<void>
   /** Starts one worker in this process. */
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>
   /** Releases every connection the system holds. */

@@ -21,6 +21,7 @@ const GUIDES = [
   'docs/workers.md',
   'docs/testing.md',
   'docs/observability.md',
+  'docs/flow-control.md',
   'examples/video-app/README.md',
 ]
 const CLI = join(ROOT, 'packages', 'cli', 'dist', 'main.js')

@@ -10,6 +10,7 @@ import { registerHealth } from './commands/health.js'
 import { registerJobs } from './commands/jobs.js'
 import { registerMigrate } from './commands/migrate.js'
 import { registerPrune } from './commands/prune.js'
+import { registerQueue } from './commands/queue.js'
 import { registerRetry } from './commands/retry.js'
 import { registerSchedule } from './commands/schedule.js'
 import { registerStats } from './commands/stats.js'
@@ -52,6 +53,7 @@ registerWork(program)
 registerWorkers(program)
 registerHealth(program)
 registerSchedule(program)
+registerQueue(program)
 registerDashboard(program)
 
 program.parseAsync(process.argv).catch((error: unknown) => {

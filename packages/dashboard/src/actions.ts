@@ -1,5 +1,5 @@
 // The actions: every change the dashboard makes goes through pgq's own API (pgq.jobs.retry/cancel/
-// delete, pgq.schedules.pause/resume/trigger). Each answers a checked POST (see http/csrf.ts) with a
+// delete, pgq.queues.pause/resume, pgq.schedules.pause/resume/trigger). Each answers a checked POST (see http/csrf.ts) with a
 // redirect back to the page, carrying a notice code that the page maps to a fixed message.
 import { PgqValidationError } from 'pgq'
 import { assertJobId, assertName } from 'pgq/internal'
@@ -13,7 +13,7 @@ export interface ActionOutcome {
 }
 
 const JOB_ACTION = /^\/actions\/jobs\/([^/]+)\/(retry|cancel|delete)$/
-const QUEUE_ACTION = /^\/actions\/queues\/([^/]+)\/redrive$/
+const QUEUE_ACTION = /^\/actions\/queues\/([^/]+)\/(redrive|pause|resume)$/
 const SCHEDULE_ACTION = /^\/actions\/schedules\/([^/]+)\/(pause|resume|trigger)$/
 
 /** True for paths this module handles (all POST-only). */
@@ -65,7 +65,10 @@ export async function runAction(
   match = QUEUE_ACTION.exec(path)
   if (match) {
     const queue = assertName(decodeURIComponent(match[1]!), 'queue')
-    return { notice: 'retried', n: (await pgq.jobs.retry({ queue, state: 'failed' })).retried }
+    if (match[2] === 'pause') await pgq.queues.pause(queue)
+    else if (match[2] === 'resume') await pgq.queues.resume(queue)
+    else return { notice: 'retried', n: (await pgq.jobs.retry({ queue, state: 'failed' })).retried }
+    return { notice: match[2] === 'pause' ? 'queue-paused' : 'queue-resumed', n: 1 }
   }
   match = SCHEDULE_ACTION.exec(path)
   if (match) {
@@ -86,6 +89,8 @@ const NOTICES: Record<string, (n: string) => string> = {
   paused: () => 'Schedule paused.',
   resumed: () => 'Schedule resumed.',
   triggered: (n) => `Enqueued job #${n}.`,
+  'queue-paused': () => 'Queue paused: running jobs finish, nothing new starts.',
+  'queue-resumed': () => 'Queue resumed.',
 }
 
 /** The fixed message of a notice code from the query string (null for unknown codes). */

@@ -35,7 +35,7 @@ beforeEach(async () => {
 })
 afterEach(async () => {
   await t.pool.query(
-    `DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".workers; DELETE FROM "${t.schema}".schedules`,
+    `DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".workers; DELETE FROM "${t.schema}".schedules; DELETE FROM "${t.schema}".queues`,
   )
 })
 afterAll(async () => {
@@ -102,6 +102,21 @@ describe('actions', () => {
     expect(await state(s.cancelled)).toBe('cancelled')
   })
 
+  it('pauses and resumes a queue from the overview', async () => {
+    expect(await (await server.get('/')).text()).toContain('data-testid="action-queue-pause"')
+    const paused = await postAs(server, me, '/actions/queues/emails/pause')
+    expect(paused.headers.get('location')).toContain('notice=queue-paused')
+    expect((await t.pgq.queues.get('emails'))?.paused).toBe(true)
+    const overview = await (await server.get('/')).text()
+    expect(overview).toContain('data-testid="queue-paused"')
+    expect(overview).toContain('data-testid="action-queue-resume"')
+    await postAs(server, me, '/actions/queues/emails/resume')
+    expect((await t.pgq.queues.get('emails'))?.paused).toBe(false)
+    // refused without the CSRF token: nothing changes
+    expect((await post(server, '/actions/queues/emails/pause', {}, { cookie: me.cookie })).status).toBe(403)
+    expect((await t.pgq.queues.get('emails'))?.paused).toBe(false)
+  })
+
   it('pauses, resumes and triggers a schedule', async () => {
     await postAs(server, me, '/actions/schedules/digest/pause')
     expect((await t.pgq.schedules.get('digest'))?.paused).toBe(true)
@@ -159,6 +174,7 @@ describe('actions', () => {
       for (const path of [
         `/actions/jobs/${s.failed}/retry`,
         '/actions/queues/emails/redrive',
+        '/actions/queues/emails/pause',
         '/actions/schedules/digest/pause',
       ]) {
         const response = await post(ro, path, { _csrf: token.token }, { cookie: token.cookie })
@@ -167,6 +183,7 @@ describe('actions', () => {
       }
       expect(await snapshot()).toEqual(before)
       expect((await t.pgq.schedules.get('digest'))?.paused).toBe(false)
+      expect(await t.pgq.queues.get('emails')).toMatchObject({ paused: false })
     } finally {
       await ro.close()
     }

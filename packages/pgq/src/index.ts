@@ -5,6 +5,7 @@ export type { JobFilter, JobId } from './admin/job-filter.js'
 export type { Job, JobErrorEntry, JobState, JobSummary } from './admin/job-record.js'
 export type { JobStats, QueueStats } from './admin/job-stats.js'
 export type { AdminOptions, JobListFilter, Jobs, RetryOptions } from './admin/jobs.js'
+export type { QueueInfo, QueueLimitsInput, Queues } from './admin/queues.js'
 export { type WorkerInfo, WorkerList, type WorkerListOptions } from './admin/workers.js'
 export type { PgqOptions } from './client/config.js'
 export {
@@ -30,6 +31,8 @@ export type {
   PgqDatabase,
   PgqTables,
   QueueLagView,
+  QueueStatusView,
+  QueuesTable,
   RunningJobsView,
   SchedulesTable,
   TasksTable,

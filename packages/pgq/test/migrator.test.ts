@@ -43,6 +43,7 @@ describe('Migrator', () => {
       'job_dependencies',
       'jobs',
       'migrations',
+      'queues',
       'schedules',
       'tasks',
       'workers',

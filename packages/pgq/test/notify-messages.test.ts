@@ -135,8 +135,21 @@ describe('notification payloads: SQL writer → TypeScript parser', () => {
     expect(await nextEvent()).toEqual({ kind: 'finished', ids: [b.id] })
   })
 
+  it('flow-control settings (pause, resume, limits, from the API or plain SQL): `<queue>!`', async () => {
+    wakes.length = 0
+    await t.pgq.queues.pause('mail')
+    expect(await nextWake()).toEqual({ queue: 'mail', settingsChanged: true })
+    await t.pool.query(`SELECT "${t.schema}".resume_queue('mail')`)
+    expect(await nextWake()).toEqual({ queue: 'mail', settingsChanged: true })
+    await t.pool.query(`UPDATE "${t.schema}".queues SET concurrency = 3 WHERE name = 'mail'`)
+    expect(await nextWake()).toEqual({ queue: 'mail', settingsChanged: true })
+    await t.pool.query(`DELETE FROM "${t.schema}".queues WHERE name = 'mail'`)
+    expect(await nextWake()).toEqual({ queue: 'mail', settingsChanged: true })
+  })
+
   it('parsers refuse what no writer sends', () => {
-    for (const bad of ['', 'a b', 'q@', 'q@x', '@1', 'q,r']) expect(parseQueueWake(bad), bad).toBeUndefined()
+    for (const bad of ['', 'a b', 'q@', 'q@x', '@1', 'q,r', 'q!!', '!', 'q@1!'])
+      expect(parseQueueWake(bad), bad).toBeUndefined()
     for (const bad of ['finished:', 'finished:1,', 'cancel:x', 'other:1', 'progress:1;2']) {
       expect(parseJobEvent(bad), bad).toBeUndefined()
     }

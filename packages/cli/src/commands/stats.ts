@@ -1,8 +1,9 @@
 import type { Command } from 'commander'
-import { type JobStats, TaskRegistry, type UnknownTask } from 'pgq'
-import { Jobs } from 'pgq/internal'
+import { type JobStats, type QueueInfo, TaskRegistry, type UnknownTask } from 'pgq'
+import { Jobs, Queues } from 'pgq/internal'
 import { duration, intOption, table, timestamp } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
+import { queuesText } from './queue.js'
 
 interface StatsOptions extends ConnectionOptions {
   readonly window: number
@@ -25,10 +26,13 @@ export function registerStats(program: Command): void {
     try {
       const stats = await new Jobs({ pool, schema: options.schema }).stats({ windowMinutes: options.window })
       const unknownTasks = await new TaskRegistry({ pool, schema: options.schema }).unknown()
+      const flow = (await new Queues({ pool, schema: options.schema }).list()).filter(
+        (q) => q.paused || q.concurrency !== null || q.rate !== null,
+      )
       output(
         options.json,
-        { ...stats, unknownTasks },
-        () => statsText(stats, options.schema) + unknownTasksText(unknownTasks),
+        { ...stats, unknownTasks, flowControl: flow },
+        () => statsText(stats, options.schema) + flowText(flow) + unknownTasksText(unknownTasks),
       )
     } finally {
       await pool.end()
@@ -66,6 +70,11 @@ function statsText(stats: JobStats, schema: string): string {
     'LAG',
   ]
   return `${header}\n${table([...headers, 'DONE/MIN', 'FAILED (WINDOW)'], rows)}`
+}
+
+/** Queues with flow-control settings (paused, limited); nothing when there are none. */
+function flowText(queues: readonly QueueInfo[]): string {
+  return queues.length === 0 ? '' : `\n\nflow control:\n${queuesText(queues)}`
 }
 
 function unknownTasksText(unknown: readonly UnknownTask[]): string {

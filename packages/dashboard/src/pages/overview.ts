@@ -3,7 +3,8 @@
 //
 // data-testid: total-<waiting|scheduled|running|failed>, total-lag, queue-row (data-queue=<name>),
 // count-<waiting|scheduled|running|failed> and queue-lag inside a queue row, chart-throughput,
-// chart-failures, action-redrive.
+// chart-failures, action-redrive, action-queue-pause, action-queue-resume, queue-paused (a badge),
+// queue-concurrency.
 
 import { type Html, html } from '../http/html.js'
 import type { MinuteRow, QueueCountsRow } from '../sql/dashboard-queries.js'
@@ -17,10 +18,10 @@ function queueRow(ctx: PageContext, q: QueueCountsRow): Html {
   const link = (state: string, value: number, column: string) =>
     html`<td class="num${column === 'failed' && value > 0 ? ' bad' : ''}" data-testid="count-${column}" data-count="${column}"><a href="${href(ctx, '/jobs', { queue: q.queue, state })}">${count(value)}</a></td>`
   return html`<tr data-testid="queue-row" data-queue="${q.queue}" data-nav-row>
-<th scope="row"><a href="${href(ctx, '/jobs', { queue: q.queue })}">${q.queue}</a></th>
+<th scope="row"><a href="${href(ctx, '/jobs', { queue: q.queue })}">${q.queue}</a>${q.paused ? html` <span class="badge" data-testid="queue-paused">paused</span>` : ''}${q.concurrency === null ? '' : html`<br><small data-testid="queue-concurrency">at most ${count(q.concurrency)} running</small>`}</th>
 ${link('available', q.waiting, 'waiting')}${link('available', q.scheduled, 'scheduled')}${link('running', q.running, 'running')}${link('failed', q.failed, 'failed')}
 <td class="num" data-testid="queue-lag" data-lag>${q.waiting > 0 ? duration(q.lag_ms) : '—'}</td>
-<td class="actions">${
+<td class="actions">${pauseAction(ctx, q)}${
     q.failed > 0
       ? actionForm(ctx, {
           action: `/actions/queues/${encodeURIComponent(q.queue)}/redrive`,
@@ -32,6 +33,20 @@ ${link('available', q.waiting, 'waiting')}${link('available', q.scheduled, 'sche
       : ''
   }</td>
 </tr>`
+}
+
+/** Pause or resume the queue (flow control: running jobs finish; a resume wakes the workers). */
+function pauseAction(ctx: PageContext, q: QueueCountsRow): Html {
+  const verb = q.paused ? 'resume' : 'pause'
+  return actionForm(ctx, {
+    action: `/actions/queues/${encodeURIComponent(q.queue)}/${verb}`,
+    label: q.paused ? 'Resume' : 'Pause',
+    testid: `action-queue-${verb}`,
+    confirm: q.paused
+      ? `Resume queue ${q.queue}?`
+      : `Pause queue ${q.queue}? Running jobs finish; nothing new starts.`,
+    returnTo: href(ctx, '/'),
+  })
 }
 
 /** The overview page. */

@@ -17,6 +17,9 @@ export interface QueueCountsRow {
   failed: number
   oldest_waiting_since: Date | null
   lag_ms: number
+  /** Flow control (`<schema>.queues`): paused, and the global concurrency limit (null: none). */
+  paused: boolean
+  concurrency: number | null
 }
 
 /**
@@ -40,12 +43,15 @@ export async function queueCounts(db: Db, names: Names): Promise<QueueCountsRow[
        UNION SELECT t.queue FROM ${names.quoted}.tasks AS t
        UNION SELECT s.queue FROM ${names.schedules} AS s WHERE s.queue IS NOT NULL
        UNION SELECT unnest(w.queues) FROM ${names.workerStatus} AS w WHERE w.status = 'alive'
+       UNION SELECT q.name FROM ${names.quoted}.queues AS q
      )
      SELECT k.queue, coalesce(a.waiting, 0) AS waiting, coalesce(a.scheduled, 0) AS scheduled,
        coalesce(r.running, 0) AS running, coalesce(f.failed, 0) AS failed, a.oldest_waiting_since,
-       coalesce(floor(extract(epoch FROM now() - a.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms
+       coalesce(floor(extract(epoch FROM now() - a.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms,
+       coalesce(q.paused, false) AS paused, q.concurrency
      FROM known AS k
      LEFT JOIN a ON a.queue = k.queue LEFT JOIN r ON r.queue = k.queue LEFT JOIN f ON f.queue = k.queue
+     LEFT JOIN ${names.quoted}.queues AS q ON q.name = k.queue
      ORDER BY k.queue`,
   )
   return rows

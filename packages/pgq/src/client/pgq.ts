@@ -1,4 +1,5 @@
 import { Jobs } from '../admin/jobs.js'
+import { Queues } from '../admin/queues.js'
 import type { Executor } from '../db/executor.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { Pruner } from '../maintenance/pruner.js'
@@ -39,6 +40,7 @@ export class Pgq {
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
+  #queues: Queues | undefined
   #workflows: Workflows | undefined
   readonly #notifiers = new Map<string, Notifier>()
 
@@ -96,6 +98,20 @@ export class Pgq {
       maxPayloadBytes: this.config.maxPayloadBytes,
     })
     return this.#schedules
+  }
+
+  /**
+   * Flow control (rows of `<schema>.queues`): pause and resume queues, limit their global
+   * concurrency. See docs/flow-control.md.
+   *
+   * ```ts
+   * await pgq.queues.set('video', { concurrency: 5 })
+   * await pgq.queues.pause('video')
+   * ```
+   */
+  get queues(): Queues {
+    this.#queues ??= new Queues({ pool: this.config.pool, schema: this.config.schema })
+    return this.#queues
   }
 
   /**

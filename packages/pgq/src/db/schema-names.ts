@@ -14,6 +14,10 @@ export interface SchemaNames {
   /** The view of every worker row with its status (alive, stopped, lost); migration 0008. */
   readonly workerStatus: string
   readonly schedules: string
+  /** Flow-control settings per queue (pause, limits); migration 0012. */
+  readonly queues: string
+  /** The view of each queue's settings with its running and waiting jobs; migration 0012. */
+  readonly queueStatus: string
   readonly migrations: string
   readonly enqueueMany: string
   /** NOTIFY channel announcing new jobs; payload: queue name (or `queue@epochMs` for future jobs). */
@@ -37,6 +41,8 @@ export function schemaNames(schema: string): SchemaNames {
     workers: `${quoted}.workers`,
     workerStatus: `${quoted}.worker_status`,
     schedules: `${quoted}.schedules`,
+    queues: `${quoted}.queues`,
+    queueStatus: `${quoted}.queue_status`,
     migrations: `${quoted}.migrations`,
     enqueueMany: `${quoted}.enqueue_many`,
     jobsChannel: `${schema}:jobs`,

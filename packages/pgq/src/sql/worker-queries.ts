@@ -53,7 +53,7 @@ function lockedInIdOrder(names: SchemaNames, source: string): string {
 // still `running` under the same `lease_token`. Zero rows back means the lease was lost.
 
 /** @internal A job as the claim statement returns it (snake_case; mapped to {@link ClaimedJob}). */
-interface ClaimedJobRow {
+export interface ClaimedJobRow {
   id: string
   task: string
   queue: string
@@ -114,7 +114,9 @@ export async function upsertWorker(db: Executor, names: SchemaNames, worker: Wor
 /**
  * @internal Claims up to `limit` due jobs of one queue, highest priority first, then oldest run_at.
  * The CTE is materialized so the row locks (SKIP LOCKED) are taken once, on exactly the rows the
- * UPDATE changes. Only the tasks this worker can run are claimed.
+ * UPDATE changes. Only the tasks this worker can run are claimed. It claims nothing from a queue
+ * whose `queues` row limits something (paused, a global limit): those go through
+ * {@link claimLimitedJobs}, so a worker that has not yet heard of a new limit cannot break it.
  */
 export async function claimJobs(
   db: Executor,
@@ -136,6 +138,7 @@ export async function claimJobs(
      picked AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
        WHERE state = 'available' AND queue = $1 AND run_at <= now() AND task = ANY($5::text[])
+         AND NOT EXISTS (SELECT FROM ${names.queues} AS q WHERE q.name = $1 AND q.limited)
        ORDER BY priority DESC, run_at, id
        LIMIT $2
        FOR UPDATE SKIP LOCKED
@@ -162,18 +165,24 @@ export async function claimJobs(
     ],
     statementName(prepared, 'claim', names),
   )
-  return result.rows.map((row) => ({
-    id: row.id,
-    task: row.task,
-    queue: row.queue,
-    payload: row.payload,
-    attempt: row.attempts,
-    maxAttempts: row.max_attempts,
-    leaseToken: row.lease_token,
-    trace: row.trace,
-    waitMs: row.wait_ms,
-    steps: row.steps,
-  }))
+  return result.rows.map(toClaimedJob)
+}
+
+/** @internal Maps a row of a claim statement (the plain or the limited claim). */
+export function toClaimedJob(row: ClaimedJobRow): ClaimedJob {
+  const { id, task, queue, payload, attempts, max_attempts, lease_token, trace, wait_ms, steps } = row
+  return {
+    id,
+    task,
+    queue,
+    payload,
+    attempt: attempts,
+    maxAttempts: max_attempts,
+    leaseToken: lease_token,
+    trace,
+    waitMs: wait_ms,
+    steps,
+  }
 }
 
 /** A retry or snooze requested while a cancel is pending ends the job as cancelled instead. */

@@ -17,16 +17,19 @@ export interface NotificationRouterOptions {
   readonly events: WorkerEvents
   /** The LISTEN connection is (back) up: the database is reachable. */
   readonly onConnected: () => void
+  /** `<queue>!`: the queue's flow-control settings changed (pause, resume, limits). */
+  readonly onQueueChanged: (queue: string) => void
 }
 
 /**
  * @internal Subscribes a worker to the process's notifier: `<queue>` wakes that queue's fetcher,
- * `<queue>@<epoch ms>` sets its timer for a delayed job, `cancel:<ids>` aborts held jobs'
+ * `<queue>@<epoch ms>` sets its timer for a delayed job, `<queue>!` re-reads the queue's
+ * flow-control settings (then wakes the fetcher), `cancel:<ids>` aborts held jobs'
  * handlers; a reconnect resumes every fetcher (they may have missed wake-ups). Returns the
  * function that unsubscribes it all.
  *
  * ```ts
- * const unsubscribe = await routeNotifications({ config, names, notifier, fetchers, held, events, onConnected })
+ * const unsubscribe = await routeNotifications({ config, names, notifier, fetchers, held, events, onConnected, onQueueChanged })
  * await unsubscribe()
  * ```
  */
@@ -50,7 +53,8 @@ export async function routeNotifications(options: NotificationRouterOptions): Pr
         const wake = parseQueueWake(payload)
         const fetcher = wake && fetchers.get(wake.queue)
         if (!fetcher) return
-        if (wake.dueAt === undefined) fetcher.wake()
+        if (wake.settingsChanged) options.onQueueChanged(wake.queue)
+        else if (wake.dueAt === undefined) fetcher.wake()
         else fetcher.wakeAt(wake.dueAt)
       }),
       await notifier.subscribe(names.eventsChannel, (payload) => {

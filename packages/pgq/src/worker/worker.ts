@@ -31,6 +31,7 @@ import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
 import { routeNotifications } from './notification-router.js'
 import { announceOutcome, spanOutcome } from './outcome.js'
+import { QueueLimits } from './queue-limits.js'
 import type { RunningJob } from './running-job.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
 
@@ -74,6 +75,7 @@ export class Worker extends WorkerEvents {
   readonly #row: WorkerRow
   readonly #held = new HeldJobs((job) => this.#leaseLost(job, 'reclaimed'))
   readonly #fetchers = new Map<string, JobFetcher>()
+  readonly #limits: QueueLimits
   readonly #executor: JobExecutor
   readonly #completer: JobCompleter
   readonly #renewer: LeaseRenewer
@@ -145,15 +147,18 @@ export class Worker extends WorkerEvents {
       onError,
       onSuccess,
     })
-    const tasks = [...config.tasks.keys()]
+    this.#limits = new QueueLimits({
+      ...{ pool, names, workerId: this.id, leaseMs: config.leaseMs, refreshMs: config.heartbeatMs },
+      ...{ queues: this.#row.queues, tasks: [...config.tasks.keys()] },
+      plain: (params) =>
+        statements.run((prepared) =>
+          claimJobs(pool, names, { ...params, synchronousCommit: config.synchronousCommit }, prepared),
+        ),
+      onChanged: (queue) => this.#fetchers.get(queue)?.wake(),
+      onRetryAt: (queue, at) => this.#fetchers.get(queue)?.wakeAt(at),
+      onError,
+    })
     for (const [queue, concurrency] of config.queues) {
-      const claim = {
-        queue,
-        workerId: this.id,
-        leaseMs: config.leaseMs,
-        tasks,
-        synchronousCommit: config.synchronousCommit,
-      }
       this.#fetchers.set(
         queue,
         new JobFetcher({
@@ -161,8 +166,7 @@ export class Worker extends WorkerEvents {
           concurrency,
           pollIntervalMs: config.pollIntervalMs,
           prefetchWindowMs: config.prefetchWindowMs,
-          claim: (limit) =>
-            statements.run((prepared) => claimJobs(pool, names, { ...claim, limit }, prepared)),
+          claim: (limit) => this.#limits.claim(queue, limit),
           held: this.#held,
           run: (job) => void this.#process(job),
           canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
@@ -199,7 +203,11 @@ export class Worker extends WorkerEvents {
     const { pool, names } = this.#deps
     await this.#deps.tracing.settled() // the optional OpenTelemetry API, imported once
     await new Migrator({ pool, schema: names.schema }).assertCurrent()
-    if (this.#probePooler) await this.#probeForPooler()
+    const listensThroughPool =
+      this.config.listen && this.#deps.notifier?.connectionString === listenUrlOf(pool)
+    const prepared =
+      !this.#probePooler || (await checkPooler(pool, { logger: this.config.logger, listensThroughPool }))
+    if (!prepared) this.#statements.disable() // behind a transaction-mode pooler: unnamed statements
     await upsertWorker(pool, names, this.#row)
     this.#outage.succeeded() // the database answered: ready from here on
     this.#maintenance = new MaintenanceGroup({
@@ -214,6 +222,7 @@ export class Worker extends WorkerEvents {
       onSuccess: () => this.#outage.succeeded(),
     })
     await registerTasks(pool, names, this.config.tasks.values(), { workerId: this.id, hostname: hostname() })
+    await this.#limits.refresh()
     this.#state = 'running'
     this.#lifetime.begin()
     pool.on('error', this.#onPoolError)
@@ -233,7 +242,9 @@ export class Worker extends WorkerEvents {
           onConnected: () => {
             this.#outage.succeeded()
             for (const fetcher of this.#fetchers.values()) fetcher.resume()
+            this.#limits.changed()
           },
+          onQueueChanged: (queue) => this.#limits.changed(queue),
         })
       }
       await this.#maintenance.start()
@@ -241,6 +252,7 @@ export class Worker extends WorkerEvents {
       await this.stop({ graceMs: 0 }) // e.g. code schedules the database refused: nothing left running
       throw error
     }
+    this.#limits.start()
     for (const fetcher of this.#fetchers.values()) fetcher.start()
     this.config.logger.info('worker started', { worker: this.id, queues: this.#row.queues.join(',') })
     this.emit('worker:started', { workerId: this.id })
@@ -273,6 +285,7 @@ export class Worker extends WorkerEvents {
       }
       const written = await this.#completer.complete(job.claim, outcome)
       this.#held.finish(job)
+      this.#limits.slotWritten(job.claim.queue)
       span?.end(...spanOutcome(outcome, written))
       if (written === 'fenced') this.#leaseLost(job, 'outcome-fenced')
       else if (written !== 'abandoned') announceOutcome(this, job.info, outcome, written, durationMs)
@@ -294,6 +307,7 @@ export class Worker extends WorkerEvents {
     await this.#bounded('stopping maintenance', this.#maintenance?.stop(), deadline)
     const notStarted: ClaimedJob[] = []
     const fetchers = [...this.#fetchers.values()]
+    this.#limits.stop()
     await this.#bounded(
       'stopping the fetchers',
       Promise.all(fetchers.map(async (f) => void notStarted.push(...(await f.stop())))),
@@ -355,19 +369,6 @@ export class Worker extends WorkerEvents {
     } catch (error) {
       this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
     }
-  }
-
-  /**
-   * Behind a transaction-mode pooler named statements get lost: when `preparedStatements` was left
-   * unset, check at start and fall back to unnamed ones (one warning line) instead of failing claims.
-   */
-  async #probeForPooler(): Promise<void> {
-    const { pool, notifier } = this.#deps
-    const prepared = await checkPooler(pool, {
-      logger: this.config.logger,
-      listensThroughPool: this.config.listen && notifier?.connectionString === listenUrlOf(pool),
-    })
-    if (!prepared) this.#statements.disable()
   }
 
   #leaseLost(job: RunningJob, reason: LeaseLostReason): void {

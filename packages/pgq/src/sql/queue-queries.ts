@@ -1,0 +1,110 @@
+import { type Executor, runQuery } from '../db/executor.js'
+import type { SchemaNames } from '../db/schema-names.js'
+import { type ClaimedJob, type ClaimedJobRow, toClaimedJob } from './worker-queries.js'
+
+/** @internal A row of `<schema>.queue_status`: a queue's flow-control settings and its load. */
+export interface QueueStatusRow {
+  queue: string
+  paused: boolean
+  concurrency: number | null
+  rate_limit: number | null
+  rate_interval_ms: number | null
+  running: string
+  waiting: string
+}
+
+/** @internal The settings a write changes; `undefined` leaves a setting as it is, `null` clears it. */
+export interface QueueSettingsWrite {
+  concurrency?: number | null
+  /** Jobs per interval (a token bucket of that size), or null for no rate limit. */
+  rate?: { limit: number; intervalMs: number } | null
+}
+
+/** @internal What a limited claim returns: the jobs, and when the next rate-limit token is due. */
+export interface LimitedClaim {
+  readonly jobs: ClaimedJob[]
+  /** Set when the rate limit held the claim back: claim again in this many ms. */
+  readonly retryInMs?: number
+}
+
+/**
+ * @internal Claims up to `limit` due jobs of a queue that has limits, through `claim_limited()`
+ * (migration 0012): under the queue's row lock it claims nothing while the queue is paused, no
+ * more than its global concurrency leaves free and no more than its rate limit's tokens. Same rows
+ * as the plain claim, and when the rate limit held it back, when the next token is due.
+ */
+export async function claimLimitedJobs(
+  db: Executor,
+  names: SchemaNames,
+  params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
+): Promise<LimitedClaim> {
+  const result = await runQuery<ClaimedJobRow & { retry_in_ms: number | null }>(
+    db,
+    `SELECT id::text AS id, task, queue, payload, attempts, max_attempts, lease_token::text AS lease_token,
+            trace, wait_ms, steps, retry_in_ms
+     FROM ${names.quoted}.claim_limited($1, $2, $3, $4, $5::text[])`,
+    [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
+  )
+  const status = result.rows.find((row) => row.id === null)
+  const jobs = result.rows.filter((row) => row.id !== null).map(toClaimedJob)
+  return status?.retry_in_ms == null ? { jobs } : { jobs, retryInMs: status.retry_in_ms }
+}
+
+/** @internal Which of `queues` have a row that limits something (paused, a global concurrency). */
+export async function selectLimitedQueues(
+  db: Executor,
+  names: SchemaNames,
+  queues: readonly string[],
+): Promise<Set<string>> {
+  const result = await runQuery<{ name: string }>(
+    db,
+    `SELECT name FROM ${names.queues} WHERE name = ANY($1::text[]) AND limited`,
+    [queues],
+  )
+  return new Set(result.rows.map((row) => row.name))
+}
+
+/** @internal Pauses (true) or resumes (false) a queue, creating its row when missing. */
+export async function setQueuePaused(db: Executor, names: SchemaNames, queue: string, paused: boolean) {
+  await runQuery(db, `SELECT ${names.quoted}.${paused ? 'pause_queue' : 'resume_queue'}($1)`, [queue])
+}
+
+/**
+ * @internal Writes a queue's limits (creating its row when missing). A new rate starts with a full
+ * bucket.
+ */
+export async function writeQueueSettings(
+  db: Executor,
+  names: SchemaNames,
+  queue: string,
+  settings: QueueSettingsWrite,
+): Promise<void> {
+  await runQuery(
+    db,
+    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms) VALUES ($1, $3, $5, $6)
+     ON CONFLICT (name) DO UPDATE
+       SET concurrency = CASE WHEN $2 THEN $3 ELSE q.concurrency END,
+           rate_limit = CASE WHEN $4 THEN $5 ELSE q.rate_limit END,
+           rate_interval_ms = CASE WHEN $4 THEN $6 ELSE q.rate_interval_ms END,
+           tokens = CASE WHEN $4 THEN NULL ELSE q.tokens END,
+           updated_at = now()`,
+    [
+      queue,
+      settings.concurrency !== undefined,
+      settings.concurrency ?? null,
+      settings.rate !== undefined,
+      settings.rate?.limit ?? null,
+      settings.rate?.intervalMs ?? null,
+    ],
+  )
+}
+
+/** @internal Every queue with a settings row or live jobs, by name. */
+export async function listQueueStatus(db: Executor, names: SchemaNames): Promise<QueueStatusRow[]> {
+  const result = await runQuery<QueueStatusRow>(
+    db,
+    `SELECT queue, paused, concurrency, rate_limit, rate_interval_ms, running::text AS running, waiting::text AS waiting
+     FROM ${names.queueStatus} ORDER BY queue`,
+  )
+  return result.rows
+}
