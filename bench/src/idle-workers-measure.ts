@@ -178,7 +178,7 @@ export async function measureIdleWorkers(options: IdleWorkersOptions): Promise<I
       })
     }
     const ready = () => inbox.every((messages) => messages.some((m) => m.kind === 'ready'))
-    await until(ready, 60_000 + workers * 1_000, 'every worker to start')
+    await until(ready, 60_000 + workers * 5_000, 'every worker to start')
     log(`${workers} workers started in ${((performance.now() - started) / 1000).toFixed(1)} s; idling`)
     await sleep(options.settleMs ?? 12_000)
 
