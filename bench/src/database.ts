@@ -33,8 +33,17 @@ const EMBEDDED_FLAGS = [
   ['max_wal_size', '4GB'],
 ] as const
 
-/** `DATABASE_URL` when set, else a fresh embedded PostgreSQL in a temp dir (deleted on stop). */
-export async function startDatabase(): Promise<BenchDatabase> {
+/**
+ * `DATABASE_URL` when set, else a fresh embedded PostgreSQL in a temp dir (deleted on stop).
+ * `overrides` replace the embedded server's flags (e.g. `{ max_connections: '600' }`).
+ *
+ * ```ts
+ * const db = await startDatabase({ max_connections: '600' })
+ * ```
+ */
+export async function startDatabase(
+  overrides: Readonly<Record<string, string>> = {},
+): Promise<BenchDatabase> {
   const url = process.env.DATABASE_URL
   if (url) {
     return { url, source: `DATABASE_URL (${new URL(url).host})`, stop: async () => {} }
@@ -50,7 +59,9 @@ export async function startDatabase(): Promise<BenchDatabase> {
     password: 'postgres',
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: EMBEDDED_FLAGS.flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+    postgresFlags: Object.entries({ ...Object.fromEntries(EMBEDDED_FLAGS), ...overrides }).flatMap(
+      ([key, value]) => ['-c', `${key}=${value}`],
+    ),
     onLog: () => {},
     onError: () => {},
   })

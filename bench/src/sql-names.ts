@@ -8,3 +8,8 @@ export function ident(name: string): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
+
+/** Epoch milliseconds with sub-millisecond precision (comparable across processes on one host). */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now()
+}
