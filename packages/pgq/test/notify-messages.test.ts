@@ -11,7 +11,8 @@ import {
   type QueueWake,
 } from '../src/notify/messages.js'
 import { Notifier } from '../src/notify/notifier.js'
-import { releaseJobs, rescueExpiredJobs, setProgress } from '../src/sql/worker-queries.js'
+import { releaseJobs, rescueExpiredJobs } from '../src/sql/lease-queries.js'
+import { setProgress } from '../src/sql/worker-queries.js'
 import { defineTask } from '../src/task/task.js'
 import { createTestSchema, type TestSchema, waitFor } from './test-database.js'
 

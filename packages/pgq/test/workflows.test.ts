@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { schemaNames } from '../src/db/schema-names.js'
 import { JobCancelledError } from '../src/errors.js'
-import { rescueExpiredJobs } from '../src/sql/worker-queries.js'
+import { rescueExpiredJobs } from '../src/sql/lease-queries.js'
 import { defineTask } from '../src/task/task.js'
 import type { Worker } from '../src/worker/worker.js'
 import {

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { rescueExpiredJobs } from '../sql/worker-queries.js'
+import { rescueExpiredJobs } from '../sql/lease-queries.js'
 import { markLostWorkers } from '../sql/worker-status-queries.js'
 import { PeriodicService, type Service } from '../worker/service.js'
 

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { renewLeases, type WorkerRow } from '../sql/worker-queries.js'
+import { renewLeases, type WorkerRow } from '../sql/lease-queries.js'
 import type { HeldJobs } from './held-jobs.js'
 import type { RunningJob } from './running-job.js'
 import { PeriodicService, type Service } from './service.js'

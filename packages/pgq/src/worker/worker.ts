@@ -9,14 +9,9 @@ import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
+import { releaseJobs, upsertWorker, type WorkerRow } from '../sql/lease-queries.js'
 import { registerTasks } from '../sql/task-queries.js'
-import {
-  type ClaimedJob,
-  claimJobs,
-  releaseJobs,
-  upsertWorker,
-  type WorkerRow,
-} from '../sql/worker-queries.js'
+import { type ClaimedJob, claimJobs } from '../sql/worker-queries.js'
 import { markWorkerStopped } from '../sql/worker-status-queries.js'
 import type { Tracing } from '../tracing/tracing.js'
 import { settleWithin } from '../util/deadline.js'
