@@ -156,6 +156,8 @@ describe('ctx.transaction', () => {
     await start([pay])
     const { id } = await t.pgq.enqueue(pay, { orderId: 10 })
     expect(await t.pgq.jobs.waitFor(id, { timeoutMs: 10_000 })).toBe('done')
+    // the commit finished the job (and woke waitFor); the handler goes on after it
+    await waitFor(() => step !== undefined, 10_000, 'the handler tried a second transaction and a step')
     expect(second).toBeInstanceOf(JobTransactionError)
     expect(step).toBeInstanceOf(AttemptEndedError)
     const receipts = await t.pool.query(`SELECT state FROM "${t.schema}".jobs WHERE task = 'receipt'`)
