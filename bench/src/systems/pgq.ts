@@ -110,6 +110,9 @@ export class PgqSystem implements BenchSystem {
   }
 
   async setLimits(limits: { readonly concurrency?: number; readonly rate?: string } | null): Promise<void> {
+    // a baseline build (pgq-base) older than flow control has no queues API
+    if (!(this.#client as Partial<Pgq>).queues)
+      throw new NotAvailableError('this pgq build has no flow control')
     if (limits) await this.#client.queues.set('default', limits)
     else await this.#client.pool.query(`DELETE FROM ${ident(this.#schema)}.queues`)
   }
