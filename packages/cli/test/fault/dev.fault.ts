@@ -39,6 +39,20 @@ async function superuserQuery(url: string, sql: string): Promise<void> {
   await client.end()
 }
 
+/** Polls until `name` is a schema of the database at `url` (true) or `timeoutMs` passed (false). */
+async function schemaExists(url: string, name: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const client = new pg.Client({ connectionString: url })
+    client.on('error', () => {})
+    await client.connect()
+    const { rows } = await client.query('SELECT to_regnamespace($1) IS NOT NULL AS found', [name])
+    await client.end()
+    if (rows[0].found || Date.now() > deadline) return rows[0].found as boolean
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
 const cutEveryone = (db: string) =>
   `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
     WHERE datname = '${db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`
@@ -70,6 +84,10 @@ describe.concurrent('pgq dev stays up', () => {
         if (withTasks) args.push('--tasks', FAULT_TASKS)
         const dev = spawnPgq(`dev-${database}-${withTasks}`, args, env)
         await waitForLine(dev, /^DATABASE_URL=/, 240_000)
+        // the line comes after the migration; should the schema still be missing there, say what pgq
+        // dev printed (one CI run in four found it missing: not understood yet)
+        const schema = await schemaExists(superuser, 'pgq', 30_000)
+        expect(schema, dev.output()).toBe(true)
         await superuserQuery(
           superuser,
           'CREATE TABLE IF NOT EXISTS pgq.effects (job_id bigint PRIMARY KEY, runs int NOT NULL DEFAULT 1, pid int NOT NULL)',
