@@ -105,16 +105,16 @@ describe('one definition of a task for every way of enqueueing', () => {
   })
 
   it("pgq schedule add by task name fires into the task's queue; --queue still wins", async () => {
-    const byName = await cli('schedule', 'add', 'mail-digest', '@hourly', 'send_email')
+    const byName = await cli('schedule', 'add', 'mail-digest', '0 0 1 1 *', 'send_email')
     expect(byName.code, byName.stderr).toBe(0)
     expect(byName.stdout).toMatch(/-> send_email \(queue \(task default\), missed skip\)/)
-    const explicit = await cli('schedule', 'add', 'mail-urgent', '@hourly', 'send_email', '--queue', 'urgent')
+    const explicit = await cli('schedule', 'add', 'mail-urgent', '0 0 1 1 *', 'send_email', '--queue', 'urgent')
     expect(explicit.code, explicit.stderr).toBe(0)
     expect(explicit.stdout).toMatch(/\(queue urgent, /)
     const list = await cli('schedule', 'list')
     expect(list.stdout).toMatch(/^NAME\s+CRON\s+TZ\s+TASK\s+QUEUE\s+NEXT/)
-    expect(list.stdout).toMatch(/mail-digest\s+@hourly\s+UTC\s+send_email\s+\(task default\)\s/)
-    expect(list.stdout).toMatch(/mail-urgent\s+@hourly\s+UTC\s+send_email\s+urgent\s/)
+    expect(list.stdout).toMatch(/mail-digest\s+0 0 1 1 \*\s+UTC\s+send_email\s+\(task default\)\s/)
+    expect(list.stdout).toMatch(/mail-urgent\s+0 0 1 1 \*\s+UTC\s+send_email\s+urgent\s/)
     const json = JSON.parse((await cli('schedule', 'list', '--json')).stdout)
     expect(json.find((s: { name: string }) => s.name === 'mail-digest')).toMatchObject({
       queue: null,

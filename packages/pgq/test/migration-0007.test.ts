@@ -51,10 +51,10 @@ describe('migration 0007 on a schema with schedules', () => {
       `INSERT INTO "${schema}".tasks (name, queue, priority) VALUES ('send_email', 'emails', 4)`,
     )
     await pool.query(
-      `INSERT INTO "${schema}".schedules (name, cron, task, next_run_at) VALUES ('old-by-name', '@hourly', 'send_email', now() - interval '1 second')`,
+      `INSERT INTO "${schema}".schedules (name, cron, task, next_run_at) VALUES ('old-by-name', '0 0 1 1 *', 'send_email', now() - interval '1 second')`,
     )
     await pool.query(
-      `INSERT INTO "${schema}".schedules (name, cron, task, queue, priority) VALUES ('old-explicit', '@hourly', 'send_email', 'mail', 2)`,
+      `INSERT INTO "${schema}".schedules (name, cron, task, queue, priority) VALUES ('old-explicit', '0 0 1 1 *', 'send_email', 'mail', 2)`,
     )
     const before = await stored()
     expect(before).toEqual([
@@ -77,7 +77,7 @@ describe('migration 0007 on a schema with schedules', () => {
 
     // a row written now without them stores NULL and fires into the task's queue
     await pool.query(
-      `INSERT INTO "${schema}".schedules (name, cron, task, next_run_at) VALUES ('new-by-name', '@hourly', 'send_email', now() - interval '1 second')`,
+      `INSERT INTO "${schema}".schedules (name, cron, task, next_run_at) VALUES ('new-by-name', '0 0 1 1 *', 'send_email', now() - interval '1 second')`,
     )
     expect((await stored()).find((r) => r.name === 'new-by-name')).toEqual({
       name: 'new-by-name',

@@ -122,7 +122,7 @@ describe('schedules and the task registry', () => {
 
   it('a row inserted in SQL without queue or priority follows the task too', async () => {
     await db.pool.query(
-      `INSERT INTO "${db.schema}".schedules (name, cron, task) VALUES ('sql-mail', '@hourly', 'send_email')`,
+      `INSERT INTO "${db.schema}".schedules (name, cron, task) VALUES ('sql-mail', '${YEARLY}', 'send_email')`,
     )
     expect(await stored('sql-mail')).toEqual({ queue: null, priority: null, max_attempts: null })
     expect(await fire('sql-mail')).toEqual({ queue: 'emails', priority: 7, max_attempts: 2 })
