@@ -65,6 +65,7 @@ export async function claimJobs(
      picked AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
        WHERE state = 'available' AND queue = $1 AND run_at <= now() AND task = ANY($5::text[])
+         AND (expires_at IS NULL OR expires_at > now())
          AND NOT EXISTS (SELECT FROM ${names.queues} AS q WHERE q.name = $1 AND q.limited)
        ORDER BY priority DESC, run_at, id
        LIMIT $2
