@@ -57,7 +57,7 @@ ALTER TABLE {{schema}}.queues
     paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL OR key_concurrency IS NOT NULL) STORED,
   ADD CONSTRAINT queues_key_concurrency_check
     CHECK (key_concurrency IS NULL OR key_concurrency BETWEEN 1 AND 1000000),
-  ADD CONSTRAINT queues_ordered_check CHECK (NOT ordered OR key_concurrency = 1);
+  ADD CONSTRAINT queues_ordered_check CHECK (NOT ordered OR coalesce(key_concurrency, 0) = 1);
 
 DROP TRIGGER queues_notify ON {{schema}}.queues;
 CREATE TRIGGER queues_notify
@@ -163,7 +163,9 @@ BEGIN
       i.scheduled_for,
       -- flow control (0014): the key given, else the task's payload field; the deadline given, else
       -- due time + the job's (or the task's) expire_in_ms
-      coalesce(i.concurrency_key, CASE WHEN t.concurrency_key_path IS NOT NULL AND i.has_payload
+      coalesce(i.concurrency_key, CASE
+        WHEN t.concurrency_key_path IS NOT NULL AND i.has_payload AND jsonb_typeof(
+          i.payload #> string_to_array(t.concurrency_key_path, '.')) IN ('string', 'number', 'boolean')
         THEN nullif(left(i.payload #>> string_to_array(t.concurrency_key_path, '.'), 512), '') END) AS concurrency_key,
       coalesce(i.expire_in_ms, t.expire_in_ms) AS expire_in_ms,
       coalesce(i.expires_at, coalesce(i.run_at, now()) + make_interval(secs => (coalesce(i.delay_ms, 0)

@@ -74,13 +74,6 @@ describe('flow control (real worker processes)', () => {
         )
         maxRunning = Math.max(maxRunning, running)
         samples += 1
-        if (samples % 50 === 0)
-          console.log(
-            'DEBUG',
-            samples,
-            running,
-            (await t.pool.query(`SELECT state, count(*) FROM ${jobs()} GROUP BY 1`)).rows,
-          )
         return (
           (await one<number>(`SELECT count(*)::int AS v FROM ${jobs()} WHERE state = 'succeeded'`)) === 2000
         )
@@ -228,8 +221,26 @@ describe('flow control (real worker processes)', () => {
     ).toBe(3)
     const list = await cli('queue', 'list', '--json')
     expect(JSON.parse(list.stdout)).toEqual([
-      { queue: 'default', paused: false, concurrency: 3, rate: null, running: 0, waiting: 0 },
-      { queue: 'q1', paused: false, concurrency: null, rate: null, running: 0, waiting: 0 },
+      {
+        queue: 'default',
+        paused: false,
+        concurrency: 3,
+        rate: null,
+        running: 0,
+        waiting: 0,
+        keyConcurrency: null,
+        ordered: false,
+      },
+      {
+        queue: 'q1',
+        paused: false,
+        concurrency: null,
+        rate: null,
+        running: 0,
+        waiting: 0,
+        keyConcurrency: null,
+        ordered: false,
+      },
     ])
     const removed = await cli('queue', 'set', 'default', '--concurrency', 'none', '--json')
     expect(JSON.parse(removed.stdout)).toMatchObject({ queue: 'default', concurrency: null })

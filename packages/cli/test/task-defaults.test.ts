@@ -108,7 +108,15 @@ describe('one definition of a task for every way of enqueueing', () => {
     const byName = await cli('schedule', 'add', 'mail-digest', '0 0 1 1 *', 'send_email')
     expect(byName.code, byName.stderr).toBe(0)
     expect(byName.stdout).toMatch(/-> send_email \(queue \(task default\), missed skip\)/)
-    const explicit = await cli('schedule', 'add', 'mail-urgent', '0 0 1 1 *', 'send_email', '--queue', 'urgent')
+    const explicit = await cli(
+      'schedule',
+      'add',
+      'mail-urgent',
+      '0 0 1 1 *',
+      'send_email',
+      '--queue',
+      'urgent',
+    )
     expect(explicit.code, explicit.stderr).toBe(0)
     expect(explicit.stdout).toMatch(/\(queue urgent, /)
     const list = await cli('schedule', 'list')

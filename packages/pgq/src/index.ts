@@ -16,6 +16,7 @@ export {
   type JobSpec,
   jobSpec,
 } from './client/enqueue.js'
+export type { FlowEnqueueOptions } from './client/flow-options.js'
 export { createPgq, type Pgq } from './client/pgq.js'
 export type { WaitOptions } from './client/result-waiter.js'
 export type { DrizzleLike, Executor, KnexLike, KyselyLike, PgQueryable, PrismaLike } from './db/executor.js'
@@ -67,6 +68,7 @@ export {
   type ScheduleOptions,
 } from './schedule/schedule-definition.js'
 export { PgqScheduleNotFoundError, type ScheduleInfo, type Schedules } from './schedule/schedules.js'
+export type { ConcurrencyKeySource } from './task/concurrency-key.js'
 export { JobAbortedError, PermanentError, type Snooze, snooze } from './task/job-outcome.js'
 export { type JsonValue, MAX_JSON_DEPTH } from './task/payload.js'
 export type { PayloadValidator, StandardResult, StandardSchemaLike } from './task/payload-validation.js'

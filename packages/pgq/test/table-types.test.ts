@@ -71,6 +71,8 @@ const EXPECTED: Record<string, string[]> = {
     workflow_id: true,
     steps: true,
     last_worker: true,
+    concurrency_key: true,
+    expires_at: true,
   }),
   workflows: columns<WorkflowsTable>({
     id: true,
@@ -118,6 +120,8 @@ const EXPECTED: Record<string, string[]> = {
     last_seen_at: true,
     last_seen_by: true,
     last_seen_hostname: true,
+    concurrency_key_path: true,
+    expire_in_ms: true,
   }),
   dedup_windows: columns<DedupWindowsTable>({ task: true, dedup_key: true, until: true, job_id: true }),
   unknown_tasks: columns<UnknownTasksView>({
@@ -148,6 +152,9 @@ const EXPECTED: Record<string, string[]> = {
     tokens: true,
     tokens_at: true,
     limited: true,
+    key_concurrency: true,
+    ordered: true,
+    key_cursor: true,
     updated_at: true,
   }),
   queue_status: columns<QueueStatusView>({
@@ -158,6 +165,8 @@ const EXPECTED: Record<string, string[]> = {
     rate_interval_ms: true,
     running: true,
     waiting: true,
+    key_concurrency: true,
+    ordered: true,
   }),
   worker_status: columns<WorkerStatusView>({
     id: true,

@@ -11,6 +11,8 @@ interface QueueOptions extends ConnectionOptions {
 interface SetOptions extends QueueOptions {
   readonly concurrency?: string
   readonly rate?: string
+  readonly keyConcurrency?: string
+  readonly ordered?: boolean
 }
 
 /** Runs `fn` with a `Queues` on a short-lived pool. */
@@ -38,10 +40,11 @@ export function queuesText(queues: readonly QueueInfo[]): string {
     q.paused ? 'paused' : 'active',
     q.concurrency ?? '-',
     q.rate ?? '-',
+    q.keyConcurrency === null ? '-' : `${q.keyConcurrency}${q.ordered ? ' ordered' : ''}`,
     q.running,
     q.waiting,
   ])
-  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RATE', 'RUNNING', 'WAITING'], rows)
+  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RATE', 'PER KEY', 'RUNNING', 'WAITING'], rows)
 }
 
 /** `pgq queue pause|resume|set|list`: flow control (docs/flow-control.md). */
@@ -66,12 +69,18 @@ export function registerQueue(program: Command): void {
       .description('set the queue\'s limits ("none" removes one); limits left out are kept')
       .option('--concurrency <n>', 'most jobs of the queue running at once across all workers')
       .option('--rate <n/interval>', 'most jobs started per interval across all workers: 10/m, 100/s, 5/10s')
+      .option('--key-concurrency <n>', 'most jobs running at once per concurrency key (e.g. per customer)')
+      .option('--ordered', "with --key-concurrency 1: each key's jobs start in enqueue order")
+      .option('--no-ordered', 'keys are no longer ordered')
       .option('--json', 'machine-readable output'),
   ).action(async (name: string, options: SetOptions) => {
     const limits: { -readonly [K in keyof QueueLimitsInput]: QueueLimitsInput[K] } = {}
     if (options.concurrency !== undefined)
       limits.concurrency = limitValue(options.concurrency, '--concurrency')
     if (options.rate !== undefined) limits.rate = options.rate === 'none' ? null : options.rate
+    if (options.keyConcurrency !== undefined)
+      limits.keyConcurrency = limitValue(options.keyConcurrency, '--key-concurrency')
+    if (options.ordered !== undefined) limits.ordered = options.ordered
     const info = await withQueues(options, (q) => q.set(name, limits))
     output(options.json, info, () => queuesText([info]))
   })

@@ -34,6 +34,18 @@ export interface QueueLimitsInput {
    * bucket of `n` tokens refilled continuously: at most `n` at once after a quiet spell.
    */
   readonly rate?: string | null
+  /**
+   * Most running jobs per concurrency key (a job's `concurrencyKey`, e.g. a customer id), across
+   * every worker (1 … 1,000,000); `null`: no per-key limit. Keys take turns (round-robin), so a key
+   * with a large backlog does not hold the others back.
+   */
+  readonly keyConcurrency?: number | null
+  /**
+   * With `keyConcurrency: 1`: each key's jobs start in enqueue order, one at a time. A job waiting
+   * for its retry holds its key's turn; a job that ends for good (failed, cancelled, expired)
+   * releases it. Priority does not reorder an ordered key.
+   */
+  readonly ordered?: boolean
 }
 
 /**
@@ -55,15 +67,25 @@ export interface QueueInfo {
   readonly running: number
   /** Jobs due and waiting to be claimed. */
   readonly waiting: number
+  /** Per-key concurrency limit, or null for none. */
+  readonly keyConcurrency: number | null
+  /** Each key's jobs start in enqueue order. */
+  readonly ordered: boolean
 }
 
-const LIMIT_KEYS = optionKeys<QueueLimitsInput>({ concurrency: true, rate: true })
+const LIMIT_KEYS = optionKeys<QueueLimitsInput>({
+  concurrency: true,
+  rate: true,
+  keyConcurrency: true,
+  ordered: true,
+})
 const RATE = /^(\d{1,7})\/(\d{1,8})?(ms|s|m|h|d)$/
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const RATE_RULE =
   'must be "<n>/<interval>" such as "10/m", "100/s" or "5/10s" (n from 1 to 1000000, interval from 1 ms to 1 d; null removes the limit)'
 const MAX_CONCURRENCY = 1_000_000
 const CONCURRENCY_RULE = `must be an integer from 1 to ${MAX_CONCURRENCY} (null removes the limit)`
+const ORDERED_RULE = 'needs keyConcurrency 1 (one job per key at a time, in enqueue order)'
 
 /**
  * Flow control at runtime (rows of `<schema>.queues`, see docs/flow-control.md): pause and resume a
@@ -74,6 +96,7 @@ const CONCURRENCY_RULE = `must be an integer from 1 to ${MAX_CONCURRENCY} (null 
  * ```ts
  * await pgq.queues.set('video', { concurrency: 5 })
  * await pgq.queues.set('crm', { rate: '10/s' })
+ * await pgq.queues.set('sync', { keyConcurrency: 1, ordered: true }) // per customer, in order
  * await pgq.queues.pause('video') // running jobs finish; nothing new starts
  * await pgq.queues.resume('video') // workers claim again at once
  * ```
@@ -109,7 +132,15 @@ export class Queues {
   async set(queue: string, limits: QueueLimitsInput): Promise<QueueInfo> {
     const name = assertName(queue, 'queue')
     const write = validateLimits(limits)
-    await writeQueueSettings(this.#pool, this.#names, name, write)
+    try {
+      await writeQueueSettings(this.#pool, this.#names, name, write)
+    } catch (error) {
+      // the row may already say ordered or keyConcurrency: the table's check has the last word
+      if ((error as { constraint?: string }).constraint === 'queues_ordered_check') {
+        throw new PgqValidationError('limits.ordered', ORDERED_RULE, limits.ordered)
+      }
+      throw error
+    }
     return (await this.get(name))!
   }
 
@@ -137,6 +168,21 @@ export function validateLimits(limits: QueueLimitsInput): QueueSettingsWrite {
         : assertInt(concurrency, 'limits.concurrency', 1, MAX_CONCURRENCY, CONCURRENCY_RULE)
   }
   if (limits.rate !== undefined) write.rate = limits.rate === null ? null : parseRate(limits.rate)
+  const { keyConcurrency, ordered } = limits
+  if (keyConcurrency !== undefined) {
+    write.keyConcurrency =
+      keyConcurrency === null
+        ? null
+        : assertInt(keyConcurrency, 'limits.keyConcurrency', 1, MAX_CONCURRENCY, CONCURRENCY_RULE)
+  }
+  if (ordered !== undefined) {
+    if (typeof ordered !== 'boolean')
+      throw new PgqValidationError('limits.ordered', 'must be a boolean', ordered)
+    if (ordered && keyConcurrency !== undefined && keyConcurrency !== 1) {
+      throw new PgqValidationError('limits.ordered', ORDERED_RULE, ordered)
+    }
+    write.ordered = ordered
+  }
   return write
 }
 
@@ -177,5 +223,7 @@ function toInfo(row: QueueStatusRow): QueueInfo {
         : formatRate(row.rate_limit, row.rate_interval_ms),
     running: Number(row.running),
     waiting: Number(row.waiting),
+    keyConcurrency: row.key_concurrency,
+    ordered: row.ordered,
   }
 }

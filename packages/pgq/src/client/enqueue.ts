@@ -9,9 +9,10 @@ import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
 import type { TraceCarrier } from '../tracing/trace-context.js'
 import type { Tracing } from '../tracing/tracing.js'
 import { assertInt, assertNumber, assertOptions, optionKeys } from '../util/validate.js'
+import { encodeFlowOptions, type FlowEnqueueOptions } from './flow-options.js'
 
 /** Per-job options of `enqueue`; every field is optional and overrides the task's default. */
-export interface EnqueueOptions {
+export interface EnqueueOptions extends FlowEnqueueOptions {
   /** Where to insert: your pool, client inside `BEGIN`, Kysely instance or transaction. */
   readonly db?: Executor
   /** Queue to wait in (default: the task's; for a task named by string, its registered queue, else `default`). */
@@ -108,6 +109,10 @@ const KNOWN = optionKeys<EnqueueOptions>({
   dedupKey: true,
   dedupMode: true,
   dedupWindowMs: true,
+  concurrencyKey: true,
+  expireInMs: true,
+  expiresAt: true,
+  singleton: true,
 })
 const DEDUP_MODES: ReadonlySet<unknown> = new Set(['keep', 'replace', 'debounce', 'throttle'])
 /** Longest dedup window: about 24.8 days (a 32-bit millisecond count). */
@@ -172,6 +177,7 @@ export function prepareJob(
     spec.dedup_key = options.dedupKey
   }
   encodeDedupMode(options, spec, path)
+  encodeFlowOptions(options, definition, payload, spec, path)
   if (options.db !== undefined && !isExecutor(options.db)) {
     throw new PgqValidationError(
       `${path}options.db`,

@@ -29,6 +29,11 @@ export interface EnqueueManyJob {
   readonly schedule_name?: string
   /** ISO 8601. */
   readonly scheduled_for?: string
+  readonly concurrency_key?: string
+  /** Deadline to start: due time + this many ms. */
+  readonly expire_in_ms?: number
+  /** ISO 8601 deadline to start. */
+  readonly expires_at?: string
 }
 
 /**

@@ -11,6 +11,8 @@ export interface QueueStatusRow {
   rate_interval_ms: number | null
   running: string
   waiting: string
+  key_concurrency: number | null
+  ordered: boolean
 }
 
 /** @internal The settings a write changes; `undefined` leaves a setting as it is, `null` clears it. */
@@ -18,6 +20,10 @@ export interface QueueSettingsWrite {
   concurrency?: number | null
   /** Jobs per interval (a token bucket of that size), or null for no rate limit. */
   rate?: { limit: number; intervalMs: number } | null
+  /** Most running jobs per concurrency key, or null for no per-key limit. */
+  keyConcurrency?: number | null
+  /** A key's jobs start in enqueue order (needs keyConcurrency 1). */
+  ordered?: boolean
 }
 
 /** @internal What a limited claim returns: the jobs, and when the next rate-limit token is due. */
@@ -29,8 +35,9 @@ export interface LimitedClaim {
 
 /**
  * @internal Claims up to `limit` due jobs of a queue that has limits, through `claim_limited()`
- * (migration 0012): under the queue's row lock it claims nothing while the queue is paused, no
- * more than its global concurrency leaves free and no more than its rate limit's tokens. Same rows
+ * (migrations 0012, 0014): under the queue's row lock it claims nothing while the queue is paused,
+ * no more than its global concurrency leaves free, no more than its rate limit's tokens, and per
+ * concurrency key no more than the key's limit (round-robin over keys; in order when `ordered`). Same rows
  * as the plain claim, and when the rate limit held it back, when the next token is due.
  */
 export async function claimLimitedJobs(
@@ -50,7 +57,7 @@ export async function claimLimitedJobs(
   return status?.retry_in_ms == null ? { jobs } : { jobs, retryInMs: status.retry_in_ms }
 }
 
-/** @internal Which of `queues` have a row that limits something (paused, a global concurrency). */
+/** @internal Which of `queues` have a row that limits something (paused, a global or per-key limit, a rate). */
 export async function selectLimitedQueues(
   db: Executor,
   names: SchemaNames,
@@ -81,12 +88,15 @@ export async function writeQueueSettings(
 ): Promise<void> {
   await runQuery(
     db,
-    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms) VALUES ($1, $3, $5, $6)
+    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms, key_concurrency, ordered)
+     VALUES ($1, $3, $5, $6, $8, coalesce($10, false))
      ON CONFLICT (name) DO UPDATE
        SET concurrency = CASE WHEN $2 THEN $3 ELSE q.concurrency END,
            rate_limit = CASE WHEN $4 THEN $5 ELSE q.rate_limit END,
            rate_interval_ms = CASE WHEN $4 THEN $6 ELSE q.rate_interval_ms END,
            tokens = CASE WHEN $4 THEN NULL ELSE q.tokens END,
+           key_concurrency = CASE WHEN $7 THEN $8 ELSE q.key_concurrency END,
+           ordered = CASE WHEN $9 THEN $10 ELSE q.ordered END,
            updated_at = now()`,
     [
       queue,
@@ -95,6 +105,10 @@ export async function writeQueueSettings(
       settings.rate !== undefined,
       settings.rate?.limit ?? null,
       settings.rate?.intervalMs ?? null,
+      settings.keyConcurrency !== undefined,
+      settings.keyConcurrency ?? null,
+      settings.ordered !== undefined,
+      settings.ordered ?? null,
     ],
   )
 }
@@ -103,7 +117,8 @@ export async function writeQueueSettings(
 export async function listQueueStatus(db: Executor, names: SchemaNames): Promise<QueueStatusRow[]> {
   const result = await runQuery<QueueStatusRow>(
     db,
-    `SELECT queue, paused, concurrency, rate_limit, rate_interval_ms, running::text AS running, waiting::text AS waiting
+    `SELECT queue, paused, concurrency, rate_limit, rate_interval_ms, running::text AS running, waiting::text AS waiting,
+            key_concurrency, ordered
      FROM ${names.queueStatus} ORDER BY queue`,
   )
   return result.rows

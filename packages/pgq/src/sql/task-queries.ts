@@ -14,6 +14,8 @@ export interface TaskRow {
   dead_letter_queue: string | null
   payload_schema: unknown
   validates_payload: boolean
+  concurrency_key_path: string | null
+  expire_in_ms: number | null
   first_seen_at: Date
   last_seen_at: Date
   last_seen_by: string | null
@@ -63,6 +65,8 @@ export async function registerTasks(
       dead_letter_queue: task.deadLetterQueue ?? null,
       payload_schema: task.payloadSchema ?? null,
       validates_payload: task.parsePayload !== undefined || task.schema !== undefined,
+      concurrency_key_path: typeof task.concurrencyKey === 'string' ? task.concurrencyKey : null,
+      expire_in_ms: task.expireInMs ?? null,
     }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   if (rows.length === 0) return
@@ -70,19 +74,23 @@ export async function registerTasks(
     db,
     `INSERT INTO ${tasksTable(names)} AS t (
        name, queue, priority, max_attempts, backoff, timeout_ms, hard_timeout_grace_ms,
-       dead_letter_queue, payload_schema, validates_payload, last_seen_by, last_seen_hostname)
+       dead_letter_queue, payload_schema, validates_payload, concurrency_key_path, expire_in_ms,
+       last_seen_by, last_seen_hostname)
      SELECT x.name, x.queue, x.priority, x.max_attempts, x.backoff, x.timeout_ms, x.hard_timeout_grace_ms,
-       x.dead_letter_queue, x.payload_schema, x.validates_payload, $2::uuid, $3
+       x.dead_letter_queue, x.payload_schema, x.validates_payload, x.concurrency_key_path, x.expire_in_ms,
+       $2::uuid, $3
      FROM jsonb_to_recordset($1::jsonb) AS x(
        name text, queue text, priority smallint, max_attempts smallint, backoff jsonb, timeout_ms integer,
-       hard_timeout_grace_ms integer, dead_letter_queue text, payload_schema jsonb, validates_payload boolean)
+       hard_timeout_grace_ms integer, dead_letter_queue text, payload_schema jsonb, validates_payload boolean,
+       concurrency_key_path text, expire_in_ms float8)
      ORDER BY x.name
      ON CONFLICT (name) DO UPDATE SET
        queue = excluded.queue, priority = excluded.priority, max_attempts = excluded.max_attempts,
        backoff = excluded.backoff, timeout_ms = excluded.timeout_ms,
        hard_timeout_grace_ms = excluded.hard_timeout_grace_ms,
        dead_letter_queue = excluded.dead_letter_queue, payload_schema = excluded.payload_schema,
-       validates_payload = excluded.validates_payload, last_seen_at = now(),
+       validates_payload = excluded.validates_payload, concurrency_key_path = excluded.concurrency_key_path,
+       expire_in_ms = excluded.expire_in_ms, last_seen_at = now(),
        last_seen_by = excluded.last_seen_by, last_seen_hostname = excluded.last_seen_hostname`,
     [JSON.stringify(rows), by.workerId, by.hostname],
   )

@@ -3,6 +3,7 @@ import { assertName } from '../db/identifiers.js'
 import { PgqValidationError } from '../errors.js'
 import { assertInt, assertOptions, MAX_TIMER_MS, optionKeys } from '../util/validate.js'
 import { type TaskIsolationOptions, validateTaskIsolation } from '../worker/isolation/isolation-config.js'
+import { assertKeySource, type ConcurrencyKeySource } from './concurrency-key.js'
 import type { JsonValue } from './payload.js'
 import { assertPayloadValidator, assertStandardSchema, type PayloadValidator } from './payload-validation.js'
 import { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js'
@@ -140,6 +141,14 @@ export interface TaskOptions<P, R> extends TaskIsolationOptions {
    * `pgq.jobs.retry({ queue }, { queue: original })`. Default: it stays in its queue.
    */
   readonly deadLetterQueue?: string
+  /**
+   * Where each job's concurrency key comes from when enqueue gives none: a payload field path
+   * (`'customerId'`; SQL enqueue applies it too) or a function of the payload (TypeScript enqueue
+   * only). Limits per key are set on the queue: `pgq.queues.set(queue, { keyConcurrency: 1 })`.
+   */
+  readonly concurrencyKey?: ConcurrencyKeySource<P>
+  /** Default deadline of this task's jobs: they must start within this many ms of becoming due. */
+  readonly expireInMs?: number
 }
 
 /** A task, frozen and validated. Pass it to `pgq.enqueue()` and to workers. */
@@ -170,6 +179,8 @@ const KNOWN = optionKeys<TaskOptions<unknown, unknown>>({
   payloadSchema: true,
   deleteOnSuccess: true,
   deadLetterQueue: true,
+  concurrencyKey: true,
+  expireInMs: true,
   isolation: true,
   module: true,
   maxMemoryMb: true,
@@ -245,6 +256,8 @@ export function defineTask(options: TaskOptions<any, any>): AnyTaskDefinition {
     assertInt(options.hardTimeoutGraceMs, 'task.hardTimeoutGraceMs', 0, MAX_TIMER_MS)
   }
   if (options.deadLetterQueue !== undefined) assertName(options.deadLetterQueue, 'task.deadLetterQueue')
+  if (options.concurrencyKey !== undefined) assertKeySource(options.concurrencyKey, 'task.concurrencyKey')
+  if (options.expireInMs !== undefined) assertInt(options.expireInMs, 'task.expireInMs', 1, 2 ** 31 - 1)
   if (options.parsePayload !== undefined) assertPayloadValidator(options.parsePayload, 'task.parsePayload')
   if (options.schema !== undefined) {
     assertStandardSchema(options.schema, 'task.schema')
