@@ -8,6 +8,8 @@
 --   queues.ordered        with key_concurrency 1: a key's jobs start in enqueue (id) order; a job
 --                         waiting for its retry holds its key's turn, a final one releases it
 --   queues.key_cursor     where the last claim's round of keys stopped (round-robin fairness)
+--   queues.key_rate_limit,  a token bucket per key: at most key_rate_limit jobs of one key start
+--     key_rate_interval_ms  per key_rate_interval_ms (burst: one bucket); state in queue_key_buckets
 --   tasks.concurrency_key_path, tasks.expire_in_ms  the task's defaults, applied by enqueue_many()
 --
 -- A singleton is a dedup key (`enqueue(..., { singleton: true })`): no schema of its own.
@@ -53,15 +55,34 @@ ALTER TABLE {{schema}}.queues
   ADD COLUMN key_concurrency integer,
   ADD COLUMN ordered boolean NOT NULL DEFAULT false,
   ADD COLUMN key_cursor text,
+  ADD COLUMN key_rate_limit integer,
+  ADD COLUMN key_rate_interval_ms integer,
   ADD COLUMN limited boolean GENERATED ALWAYS AS (
-    paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL OR key_concurrency IS NOT NULL) STORED,
+    paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL OR key_concurrency IS NOT NULL
+    OR key_rate_limit IS NOT NULL) STORED,
+  ADD CONSTRAINT queues_key_rate_check CHECK (
+    (key_rate_limit IS NULL) = (key_rate_interval_ms IS NULL)
+    AND (key_rate_limit IS NULL OR key_rate_limit BETWEEN 1 AND 1000000)
+    AND (key_rate_interval_ms IS NULL OR key_rate_interval_ms BETWEEN 1 AND 86400000)
+  ),
   ADD CONSTRAINT queues_key_concurrency_check
     CHECK (key_concurrency IS NULL OR key_concurrency BETWEEN 1 AND 1000000),
   ADD CONSTRAINT queues_ordered_check CHECK (NOT ordered OR coalesce(key_concurrency, 0) = 1);
 
+-- Per-key token buckets: tokens left at tokens_at, refilled continuously (a missing row is a full
+-- bucket). Written by claim_limited() under the queue's row lock; the pruner drops full ones.
+CREATE TABLE {{schema}}.queue_key_buckets (
+  queue      text        NOT NULL,
+  key        text        NOT NULL,
+  tokens     float8      NOT NULL,
+  tokens_at  timestamptz NOT NULL,
+  PRIMARY KEY (queue, key)
+);
+
 DROP TRIGGER queues_notify ON {{schema}}.queues;
 CREATE TRIGGER queues_notify
-  AFTER INSERT OR DELETE OR UPDATE OF paused, concurrency, rate_limit, rate_interval_ms, key_concurrency, ordered
+  AFTER INSERT OR DELETE OR UPDATE OF paused, concurrency, rate_limit, rate_interval_ms, key_concurrency, ordered,
+    key_rate_limit, key_rate_interval_ms
   ON {{schema}}.queues
   FOR EACH ROW EXECUTE FUNCTION {{schema}}.queues_notify();
 
@@ -340,12 +361,13 @@ COMMENT ON FUNCTION {{schema}}.enqueue_many(jsonb) IS
 -- with 100,000 waiting jobs takes one turn like a key with one. A round visits at most 1,000 keys
 -- (a claim's cost stays bounded); the next claim goes on from there. Jobs without a key fill what
 -- the keys left of the batch.
-CREATE OR REPLACE FUNCTION {{schema}}.claim_limited(
+DROP FUNCTION {{schema}}.claim_limited(text, integer, uuid, float8, text[]);
+CREATE FUNCTION {{schema}}.claim_limited(
   p_queue text, p_limit integer, p_worker uuid, p_lease_ms float8, p_tasks text[]
 )
 RETURNS TABLE (
   id bigint, task text, queue text, payload jsonb, attempts smallint, max_attempts smallint,
-  lease_token uuid, trace jsonb, wait_ms float8, steps jsonb, retry_in_ms float8
+  lease_token uuid, trace jsonb, wait_ms float8, steps jsonb, retry_in_ms float8, retry_scope text
 )
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -364,6 +386,9 @@ DECLARE
   visited integer := 0;
   free integer;
   head record;
+  kb {{schema}}.queue_key_buckets;
+  kavail float8;
+  key_retry float8;
 BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);
   SELECT * INTO q FROM {{schema}}.queues AS x WHERE x.name = p_queue FOR UPDATE;
@@ -389,6 +414,7 @@ BEGIN
       UPDATE {{schema}}.queues AS x SET tokens = avail, tokens_at = t_now WHERE x.name = p_queue;
       id := NULL;
       retry_in_ms := (1 - avail) * q.rate_interval_ms / q.rate_limit;
+      retry_scope := 'queue';
       RETURN NEXT;
       RETURN;
     END IF;
@@ -397,7 +423,7 @@ BEGIN
     RETURN;
   END IF;
 
-  IF q.key_concurrency IS NOT NULL THEN
+  IF q.key_concurrency IS NOT NULL OR q.key_rate_limit IS NOT NULL THEN
     k := q.key_cursor;
     WHILE claimed < n AND visited < 1000 LOOP
       SELECT a.concurrency_key INTO nk FROM {{schema}}.jobs AS a
@@ -415,13 +441,26 @@ BEGIN
       EXIT WHEN wrapped AND q.key_cursor IS NOT NULL AND nk > q.key_cursor;
       k := nk;
       visited := visited + 1;
+      free := n - claimed;
+      IF q.key_rate_limit IS NOT NULL THEN
+        -- the key's bucket: refilled since its last claim, capped at one bucket (no row: full)
+        SELECT * INTO kb FROM {{schema}}.queue_key_buckets AS b WHERE b.queue = p_queue AND b.key = k;
+        kavail := least(q.key_rate_limit::float8, coalesce(kb.tokens, q.key_rate_limit) + greatest(0,
+          extract(epoch FROM t_now - coalesce(kb.tokens_at, t_now)) * 1000) * q.key_rate_limit / q.key_rate_interval_ms);
+        IF kavail < 1 THEN
+          key_retry := least(key_retry, (1 - kavail) * q.key_rate_interval_ms / q.key_rate_limit);
+          CONTINUE;
+        END IF;
+        free := least(free, floor(kavail)::integer);
+      END IF;
+      got := 0;
       IF q.ordered THEN
         -- the key's first live job in enqueue order; it runs only when it is that job's turn
         SELECT a.id, a.state, a.run_at, a.task INTO head FROM {{schema}}.jobs AS a
         WHERE a.queue = p_queue AND a.concurrency_key = k AND a.state IN ('available', 'running')
           AND (a.state = 'running' OR a.expires_at IS NULL OR a.expires_at > now())
         ORDER BY a.id LIMIT 1;
-        IF head.state = 'available' AND head.run_at <= now() AND head.task = ANY(p_tasks) THEN
+        IF head.state = 'available' AND head.run_at <= now() AND head.task = ANY(p_tasks) AND free > 0 THEN
           RETURN QUERY
           UPDATE {{schema}}.jobs AS j
           SET state = 'running', attempts = j.attempts + 1, locked_by = p_worker,
@@ -430,13 +469,15 @@ BEGIN
           WHERE j.id = head.id AND j.state = 'available'
           RETURNING j.id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token,
                     j.meta->'trace', greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8, j.steps,
-                    NULL::float8;
+                    NULL::float8, NULL::text;
           GET DIAGNOSTICS got = ROW_COUNT;
           claimed := claimed + got;
         END IF;
       ELSE
-        free := q.key_concurrency - (SELECT count(*)::integer FROM {{schema}}.jobs AS r
-          WHERE r.queue = p_queue AND r.concurrency_key = k AND r.state = 'running');
+        IF q.key_concurrency IS NOT NULL THEN
+          free := least(free, q.key_concurrency - (SELECT count(*)::integer FROM {{schema}}.jobs AS r
+            WHERE r.queue = p_queue AND r.concurrency_key = k AND r.state = 'running'));
+        END IF;
         IF free > 0 THEN
           RETURN QUERY
           WITH picked AS MATERIALIZED (
@@ -445,7 +486,7 @@ BEGIN
               AND a.run_at <= now() AND a.task = ANY(p_tasks)
               AND (a.expires_at IS NULL OR a.expires_at > now())
             ORDER BY a.priority DESC, a.run_at, a.id
-            LIMIT least(free, n - claimed)
+            LIMIT free
             FOR UPDATE SKIP LOCKED
           )
           UPDATE {{schema}}.jobs AS j
@@ -456,10 +497,15 @@ BEGIN
           WHERE j.id = picked.id
           RETURNING j.id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token,
                     j.meta->'trace', greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8, j.steps,
-                    NULL::float8;
+                    NULL::float8, NULL::text;
           GET DIAGNOSTICS got = ROW_COUNT;
           claimed := claimed + got;
         END IF;
+      END IF;
+      IF q.key_rate_limit IS NOT NULL AND got > 0 THEN
+        INSERT INTO {{schema}}.queue_key_buckets AS b (queue, key, tokens, tokens_at)
+        VALUES (p_queue, k, kavail - got, t_now)
+        ON CONFLICT (queue, key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at;
       END IF;
     END LOOP;
     IF k IS DISTINCT FROM q.key_cursor THEN
@@ -473,7 +519,7 @@ BEGIN
       SELECT a.id FROM {{schema}}.jobs AS a
       WHERE a.state = 'available' AND a.queue = p_queue AND a.run_at <= now() AND a.task = ANY(p_tasks)
         AND (a.expires_at IS NULL OR a.expires_at > now())
-        AND (q.key_concurrency IS NULL OR a.concurrency_key IS NULL)
+        AND ((q.key_concurrency IS NULL AND q.key_rate_limit IS NULL) OR a.concurrency_key IS NULL)
       ORDER BY a.priority DESC, a.run_at, a.id
       LIMIT n - claimed
       FOR UPDATE SKIP LOCKED
@@ -489,7 +535,7 @@ BEGIN
     WHERE j.id = picked.id
     RETURNING j.id, j.task, j.queue, j.payload, j.attempts, j.max_attempts, j.lease_token,
               j.meta->'trace', greatest(extract(epoch FROM now() - j.run_at) * 1000, 0)::float8, j.steps,
-              NULL::float8;
+              NULL::float8, NULL::text;
     GET DIAGNOSTICS got = ROW_COUNT;
     claimed := claimed + got;
   END IF;
@@ -499,11 +545,44 @@ BEGIN
     IF claimed = n AND avail < 1 THEN
       id := NULL;
       retry_in_ms := (1 - avail) * q.rate_interval_ms / q.rate_limit;
+      retry_scope := 'queue';
       RETURN NEXT;
+      RETURN;
     END IF;
+  END IF;
+  -- keys held back by their rate: when the first of them has a token again (a wake-up only; other
+  -- keys' jobs may be claimed before)
+  IF key_retry IS NOT NULL AND claimed < n THEN
+    id := NULL;
+    retry_in_ms := key_retry;
+    retry_scope := 'key';
+    RETURN NEXT;
   END IF;
 END
 $fn$;
+
+REVOKE ALL ON {{schema}}.queue_key_buckets FROM PUBLIC;
+REVOKE ALL ON FUNCTION {{schema}}.claim_limited(text, integer, uuid, float8, text[]) FROM PUBLIC;
+
+-- The new claim function and the buckets: for the roles that may claim (they could update jobs),
+-- as in 0012.
+DO $do$
+DECLARE
+  g record;
+BEGIN
+  FOR g IN
+    SELECT DISTINCT a.grantee::regrole::text AS grantee
+    FROM pg_catalog.pg_class c
+    CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+    WHERE c.oid = '{{schema}}.jobs'::regclass AND a.privilege_type = 'UPDATE'
+      AND a.grantee <> 0 AND a.grantee <> c.relowner
+  LOOP
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON {{schema}}.queue_key_buckets TO %s', g.grantee);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION {{schema}}.claim_limited(text, integer, uuid, float8, text[]) TO %s',
+      g.grantee);
+  END LOOP;
+END
+$do$;
 
 -- A follow-up (dedup replace/debounce while the job ran) keeps the key and deadline of its enqueue.
 CREATE OR REPLACE FUNCTION {{schema}}.release_followup()
@@ -555,7 +634,9 @@ SELECT
   coalesce(c.running, 0)::bigint AS running,
   coalesce(c.waiting, 0)::bigint AS waiting,
   q.key_concurrency,
-  coalesce(q.ordered, false) AS ordered
+  coalesce(q.ordered, false) AS ordered,
+  q.key_rate_limit,
+  q.key_rate_interval_ms
 FROM {{schema}}.queues AS q
 FULL JOIN (
   SELECT j.queue,

@@ -90,6 +90,38 @@ describe('per-key limits (real worker processes)', () => {
     expect(await count(`SELECT count(DISTINCT pid)::int AS n FROM "${t.schema}".runs`)).toBeGreaterThan(1)
   }, 180_000)
 
+  it('rate 5/s per key across 4 workers: per key, every 1 s window stays within the rate plus one bucket', async () => {
+    const set = await cli('queue', 'set', 'default', '--key-rate', '5/s', '--json')
+    expect(set.code, set.stderr).toBe(0)
+    expect(JSON.parse(set.stdout)).toMatchObject({ keyRate: '5/s' })
+    const keys = ['k1', 'k2', 'k3', 'k4']
+    await enqueue(keys, () => 100)
+    await workers(4, 10)
+    // each key: its burst of 5, then 5 per second; 4 s of it
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE started_at IS NOT NULL`)) >=
+        4 * 25,
+      30_000,
+      '100 jobs started',
+    )
+    const { rows } = await t.pool.query<{ key: string; most: number; starts: number; span: number }>(
+      `SELECT a.concurrency_key AS key,
+              max((SELECT count(*) FROM "${t.schema}".jobs b WHERE b.concurrency_key = a.concurrency_key
+                     AND b.started_at >= a.started_at AND b.started_at < a.started_at + interval '1 s'))::int AS most,
+              count(*)::int AS starts,
+              extract(epoch FROM max(a.started_at) - min(a.started_at))::float8 AS span
+       FROM "${t.schema}".jobs a WHERE a.started_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
+    )
+    expect(rows.map((r) => r.key)).toEqual(keys)
+    for (const row of rows) {
+      // the rate plus one bucket of burst (+1 for the skew between a claim's started_at and the bucket's clock)
+      expect(row.most, row.key).toBeLessThanOrEqual(11)
+      expect(row.starts, row.key).toBeLessThanOrEqual(5 + Math.ceil(5 * row.span) + 1)
+      expect(row.starts, row.key).toBeGreaterThanOrEqual(10) // and the keys really ran at their rate
+    }
+  }, 60_000)
+
   it('a key with 5,000 jobs and 49 keys with 10: every key starts among the first jobs run', async () => {
     const set = await cli('queue', 'set', 'default', '--key-concurrency', '1')
     expect(set.code, set.stderr).toBe(0)

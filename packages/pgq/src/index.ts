@@ -31,6 +31,7 @@ export type {
   MigrationsTable,
   PgqDatabase,
   PgqTables,
+  QueueKeyBucketsTable,
   QueueLagView,
   QueueStatusView,
   QueuesTable,

@@ -3,7 +3,7 @@
 // jobs from starting; and the enqueue side: where a job's key comes from, singletons, bad input.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { schemaNames } from '../src/db/schema-names.js'
-import { claimLimitedJobs } from '../src/sql/queue-queries.js'
+import { claimLimitedJobs, pruneKeyBuckets } from '../src/sql/queue-queries.js'
 import { registerTasks } from '../src/sql/task-queries.js'
 import { claimJobs } from '../src/sql/worker-queries.js'
 import { defineTask } from '../src/task/task.js'
@@ -118,6 +118,47 @@ describe('per-key concurrency', () => {
     const batch = await claim(10)
     expect(batch).toHaveLength(4) // one of key a, the three without a key
     expect((await Promise.all(batch.map((j) => keyOf(j.id)))).sort()).toEqual(['a', null, null, null])
+  })
+})
+
+describe('rate per key', () => {
+  it('2/s per key: a bucket of 2 per key at once, other keys not held back, and when the next token is due', async () => {
+    const names = schemaNames(t.schema)
+    await t.pgq.queues.set('sync', { keyRate: '2/s' })
+    expect(await t.pgq.queues.get('sync')).toMatchObject({ keyRate: '2/s', keyConcurrency: null })
+    await enqueueKeyed(['a', 'b', 'c'], 10)
+    const params = { queue: 'sync', limit: 50, workerId: WORKER, leaseMs: 60_000, tasks: ['sync'] }
+    const first = await claimLimitedJobs(t.pool, names, params)
+    expect(first.jobs).toHaveLength(6) // two per key: each key's burst
+    expect(first.retryScope).toBe('key')
+    expect(first.retryInMs).toBeGreaterThan(0)
+    expect(first.retryInMs).toBeLessThanOrEqual(500)
+    // a key that has not spent its tokens is not held back by the others
+    await enqueueKeyed(['d'], 5)
+    const second = await claimLimitedJobs(t.pool, names, params)
+    expect(await Promise.all(second.jobs.map((j) => keyOf(j.id)))).toEqual(['d', 'd'])
+    const empty = await claimLimitedJobs(t.pool, names, params)
+    expect(empty.jobs).toEqual([])
+    expect(empty.retryScope).toBe('key')
+    await new Promise((resolve) => setTimeout(resolve, empty.retryInMs! + 5)) // the documented wait
+    const next = await claimLimitedJobs(t.pool, names, params)
+    expect(next.jobs.length).toBeGreaterThanOrEqual(1)
+    expect(next.jobs.length).toBeLessThanOrEqual(4 + 4) // a token per key, a few ms of refill more
+    // buckets full again are dropped by the pruner (a missing row is a full bucket)
+    await t.pool.query(
+      `UPDATE "${t.schema}".queue_key_buckets SET tokens_at = now() - interval '2 s' WHERE key <> 'a'`,
+    )
+    expect(await pruneKeyBuckets(t.pool, names, 100)).toBe(3)
+    expect((await t.pool.query(`SELECT key FROM "${t.schema}".queue_key_buckets`)).rows).toEqual([
+      { key: 'a' },
+    ])
+    await t.pgq.queues.set('sync', { keyRate: null })
+    expect(await pruneKeyBuckets(t.pool, names, 100)).toBe(1)
+    for (const bad of ['0/s', 'fast', 5]) {
+      await expect(t.pgq.queues.set('sync', { keyRate: bad as string })).rejects.toMatchObject({
+        path: 'limits.keyRate',
+      })
+    }
   })
 })
 

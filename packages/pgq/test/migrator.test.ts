@@ -43,6 +43,7 @@ describe('Migrator', () => {
       'job_dependencies',
       'jobs',
       'migrations',
+      'queue_key_buckets',
       'queues',
       'schedules',
       'tasks',

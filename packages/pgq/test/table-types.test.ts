@@ -11,6 +11,7 @@ import type {
   JobsTable,
   MigrationsTable,
   PgqDatabase,
+  QueueKeyBucketsTable,
   QueueLagView,
   QueueStatusView,
   QueuesTable,
@@ -155,6 +156,8 @@ const EXPECTED: Record<string, string[]> = {
     key_concurrency: true,
     ordered: true,
     key_cursor: true,
+    key_rate_limit: true,
+    key_rate_interval_ms: true,
     updated_at: true,
   }),
   queue_status: columns<QueueStatusView>({
@@ -167,6 +170,8 @@ const EXPECTED: Record<string, string[]> = {
     waiting: true,
     key_concurrency: true,
     ordered: true,
+    key_rate_limit: true,
+    key_rate_interval_ms: true,
   }),
   worker_status: columns<WorkerStatusView>({
     id: true,
@@ -201,6 +206,7 @@ const EXPECTED: Record<string, string[]> = {
     updated_at: true,
   }),
   migrations: columns<MigrationsTable>({ version: true, name: true, applied_at: true }),
+  queue_key_buckets: columns<QueueKeyBucketsTable>({ queue: true, key: true, tokens: true, tokens_at: true }),
   job_counts: columns<JobCountsView>({ queue: true, state: true, jobs: true }),
   queue_lag: columns<QueueLagView>({
     queue: true,

@@ -13,6 +13,7 @@ interface SetOptions extends QueueOptions {
   readonly rate?: string
   readonly keyConcurrency?: string
   readonly ordered?: boolean
+  readonly keyRate?: string
 }
 
 /** Runs `fn` with a `Queues` on a short-lived pool. */
@@ -41,10 +42,11 @@ export function queuesText(queues: readonly QueueInfo[]): string {
     q.concurrency ?? '-',
     q.rate ?? '-',
     q.keyConcurrency === null ? '-' : `${q.keyConcurrency}${q.ordered ? ' ordered' : ''}`,
+    q.keyRate ?? '-',
     q.running,
     q.waiting,
   ])
-  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RATE', 'PER KEY', 'RUNNING', 'WAITING'], rows)
+  return table(['QUEUE', 'STATE', 'CONCURRENCY', 'RATE', 'PER KEY', 'KEY RATE', 'RUNNING', 'WAITING'], rows)
 }
 
 /** `pgq queue pause|resume|set|list`: flow control (docs/flow-control.md). */
@@ -72,6 +74,7 @@ export function registerQueue(program: Command): void {
       .option('--key-concurrency <n>', 'most jobs running at once per concurrency key (e.g. per customer)')
       .option('--ordered', "with --key-concurrency 1: each key's jobs start in enqueue order")
       .option('--no-ordered', 'keys are no longer ordered')
+      .option('--key-rate <n/interval>', 'most jobs of one concurrency key started per interval: 10/m, 1/s')
       .option('--json', 'machine-readable output'),
   ).action(async (name: string, options: SetOptions) => {
     const limits: { -readonly [K in keyof QueueLimitsInput]: QueueLimitsInput[K] } = {}
@@ -81,6 +84,7 @@ export function registerQueue(program: Command): void {
     if (options.keyConcurrency !== undefined)
       limits.keyConcurrency = limitValue(options.keyConcurrency, '--key-concurrency')
     if (options.ordered !== undefined) limits.ordered = options.ordered
+    if (options.keyRate !== undefined) limits.keyRate = options.keyRate === 'none' ? null : options.keyRate
     const info = await withQueues(options, (q) => q.set(name, limits))
     output(options.json, info, () => queuesText([info]))
   })

@@ -46,6 +46,12 @@ export interface QueueLimitsInput {
    * releases it. Priority does not reorder an ordered key.
    */
   readonly ordered?: boolean
+  /**
+   * Most jobs of one concurrency key started per interval, as `<n>/<interval>` like `rate` (a token
+   * bucket per key: a burst of `n` after a quiet spell); `null`: none. Keys without a token wait
+   * while other keys' jobs run.
+   */
+  readonly keyRate?: string | null
 }
 
 /**
@@ -71,6 +77,8 @@ export interface QueueInfo {
   readonly keyConcurrency: number | null
   /** Each key's jobs start in enqueue order. */
   readonly ordered: boolean
+  /** Rate limit per key as `<n>/<interval>`, or null for none. */
+  readonly keyRate: string | null
 }
 
 const LIMIT_KEYS = optionKeys<QueueLimitsInput>({
@@ -78,6 +86,7 @@ const LIMIT_KEYS = optionKeys<QueueLimitsInput>({
   rate: true,
   keyConcurrency: true,
   ordered: true,
+  keyRate: true,
 })
 const RATE = /^(\d{1,7})\/(\d{1,8})?(ms|s|m|h|d)$/
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
@@ -168,6 +177,9 @@ export function validateLimits(limits: QueueLimitsInput): QueueSettingsWrite {
         : assertInt(concurrency, 'limits.concurrency', 1, MAX_CONCURRENCY, CONCURRENCY_RULE)
   }
   if (limits.rate !== undefined) write.rate = limits.rate === null ? null : parseRate(limits.rate)
+  if (limits.keyRate !== undefined) {
+    write.keyRate = limits.keyRate === null ? null : parseRate(limits.keyRate, 'limits.keyRate')
+  }
   const { keyConcurrency, ordered } = limits
   if (keyConcurrency !== undefined) {
     write.keyConcurrency =
@@ -193,12 +205,12 @@ export function validateLimits(limits: QueueLimitsInput): QueueSettingsWrite {
  * parseRate('10/m') // { limit: 10, intervalMs: 60_000 }
  * ```
  */
-export function parseRate(rate: unknown): { limit: number; intervalMs: number } {
+export function parseRate(rate: unknown, path = 'limits.rate'): { limit: number; intervalMs: number } {
   const match = typeof rate === 'string' ? RATE.exec(rate) : null
   const limit = Number(match?.[1])
   const intervalMs = Number(match?.[2] ?? 1) * UNIT_MS[(match?.[3] ?? 's') as keyof typeof UNIT_MS]
   if (!match || limit < 1 || limit > MAX_CONCURRENCY || intervalMs < 1 || intervalMs > UNIT_MS.d) {
-    throw new PgqValidationError('limits.rate', RATE_RULE, rate)
+    throw new PgqValidationError(path, RATE_RULE, rate)
   }
   return { limit, intervalMs }
 }
@@ -225,5 +237,9 @@ function toInfo(row: QueueStatusRow): QueueInfo {
     waiting: Number(row.waiting),
     keyConcurrency: row.key_concurrency,
     ordered: row.ordered,
+    keyRate:
+      row.key_rate_limit === null || row.key_rate_interval_ms === null
+        ? null
+        : formatRate(row.key_rate_limit, row.key_rate_interval_ms),
   }
 }

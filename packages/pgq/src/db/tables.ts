@@ -206,7 +206,18 @@ export interface QueuesTable {
   ordered: Generated<boolean>
   /** Where the last keyed claim's round stopped (round-robin over keys). */
   key_cursor: string | null
+  /** Rate limit per key: at most `key_rate_limit` jobs of one key start per `key_rate_interval_ms`. */
+  key_rate_limit: number | null
+  key_rate_interval_ms: number | null
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+/** `<schema>.queue_key_buckets`: per-key rate-limit buckets (migration 0014); no row: a full bucket. */
+export interface QueueKeyBucketsTable {
+  queue: string
+  key: string
+  tokens: number
+  tokens_at: Timestamp
 }
 
 /** `<schema>.migrations`: the migrations applied to the schema. */
@@ -281,6 +292,8 @@ export type QueueStatusView = ViewColumns<{
   waiting: string
   key_concurrency: number | null
   ordered: boolean
+  key_rate_limit: number | null
+  key_rate_interval_ms: number | null
 }>
 
 /** `<schema>.worker_status`: every worker row with its status and the jobs it runs now. */
@@ -326,6 +339,7 @@ export interface PgqTables {
   workflow_jobs: WorkflowJobsView
   queues: QueuesTable
   queue_status: QueueStatusView
+  queue_key_buckets: QueueKeyBucketsTable
 }
 
 /**

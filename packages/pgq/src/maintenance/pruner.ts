@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { PgqValidationError } from '../errors.js'
 import { pruneJobs } from '../sql/admin-queries.js'
+import { pruneKeyBuckets } from '../sql/queue-queries.js'
 import { pruneGoneWorkers } from '../sql/worker-status-queries.js'
 import { pruneEmptyWorkflows } from '../sql/workflow-queries.js'
 import { assertInt, MAX_TIMER_MS } from '../util/validate.js'
@@ -92,6 +93,7 @@ export class Pruner implements Service {
     }
     if (!signal?.aborted) await pruneGoneWorkers(this.#pool, this.#names)
     if (!signal?.aborted) await pruneEmptyWorkflows(this.#pool, this.#names, this.#batchSize)
+    if (!signal?.aborted) await pruneKeyBuckets(this.#pool, this.#names, this.#batchSize)
     return total
   }
 }

@@ -13,6 +13,8 @@ export interface QueueStatusRow {
   waiting: string
   key_concurrency: number | null
   ordered: boolean
+  key_rate_limit: number | null
+  key_rate_interval_ms: number | null
 }
 
 /** @internal The settings a write changes; `undefined` leaves a setting as it is, `null` clears it. */
@@ -24,13 +26,20 @@ export interface QueueSettingsWrite {
   keyConcurrency?: number | null
   /** A key's jobs start in enqueue order (needs keyConcurrency 1). */
   ordered?: boolean
+  /** Jobs per interval per key (a token bucket per key), or null for none. */
+  keyRate?: { limit: number; intervalMs: number } | null
 }
 
 /** @internal What a limited claim returns: the jobs, and when the next rate-limit token is due. */
 export interface LimitedClaim {
   readonly jobs: ClaimedJob[]
-  /** Set when the rate limit held the claim back: claim again in this many ms. */
+  /** Set when a rate limit held the claim back: claim again in this many ms. */
   readonly retryInMs?: number
+  /**
+   * Which limit: `queue` (nothing of the queue can start before then) or `key` (some keys wait for
+   * their token; other keys' jobs may start before).
+   */
+  readonly retryScope?: 'queue' | 'key'
 }
 
 /**
@@ -45,16 +54,20 @@ export async function claimLimitedJobs(
   names: SchemaNames,
   params: { queue: string; limit: number; workerId: string; leaseMs: number; tasks: string[] },
 ): Promise<LimitedClaim> {
-  const result = await runQuery<ClaimedJobRow & { retry_in_ms: number | null }>(
+  const result = await runQuery<
+    ClaimedJobRow & { retry_in_ms: number | null; retry_scope: 'queue' | 'key' | null }
+  >(
     db,
     `SELECT id::text AS id, task, queue, payload, attempts, max_attempts, lease_token::text AS lease_token,
-            trace, wait_ms, steps, retry_in_ms
+            trace, wait_ms, steps, retry_in_ms, retry_scope
      FROM ${names.quoted}.claim_limited($1, $2, $3, $4, $5::text[])`,
     [params.queue, params.limit, params.workerId, params.leaseMs, params.tasks],
   )
   const status = result.rows.find((row) => row.id === null)
   const jobs = result.rows.filter((row) => row.id !== null).map(toClaimedJob)
-  return status?.retry_in_ms == null ? { jobs } : { jobs, retryInMs: status.retry_in_ms }
+  return status?.retry_in_ms == null
+    ? { jobs }
+    : { jobs, retryInMs: status.retry_in_ms, retryScope: status.retry_scope ?? 'queue' }
 }
 
 /** @internal Which of `queues` have a row that limits something (paused, a global or per-key limit, a rate). */
@@ -88,8 +101,9 @@ export async function writeQueueSettings(
 ): Promise<void> {
   await runQuery(
     db,
-    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms, key_concurrency, ordered)
-     VALUES ($1, $3, $5, $6, $8, coalesce($10, false))
+    `INSERT INTO ${names.queues} AS q (name, concurrency, rate_limit, rate_interval_ms, key_concurrency, ordered,
+       key_rate_limit, key_rate_interval_ms)
+     VALUES ($1, $3, $5, $6, $8, coalesce($10, false), $12, $13)
      ON CONFLICT (name) DO UPDATE
        SET concurrency = CASE WHEN $2 THEN $3 ELSE q.concurrency END,
            rate_limit = CASE WHEN $4 THEN $5 ELSE q.rate_limit END,
@@ -97,6 +111,8 @@ export async function writeQueueSettings(
            tokens = CASE WHEN $4 THEN NULL ELSE q.tokens END,
            key_concurrency = CASE WHEN $7 THEN $8 ELSE q.key_concurrency END,
            ordered = CASE WHEN $9 THEN $10 ELSE q.ordered END,
+           key_rate_limit = CASE WHEN $11 THEN $12 ELSE q.key_rate_limit END,
+           key_rate_interval_ms = CASE WHEN $11 THEN $13 ELSE q.key_rate_interval_ms END,
            updated_at = now()`,
     [
       queue,
@@ -109,8 +125,32 @@ export async function writeQueueSettings(
       settings.keyConcurrency ?? null,
       settings.ordered !== undefined,
       settings.ordered ?? null,
+      settings.keyRate !== undefined,
+      settings.keyRate?.limit ?? null,
+      settings.keyRate?.intervalMs ?? null,
     ],
   )
+}
+
+/**
+ * @internal Deletes up to `limit` per-key rate buckets that are full again (no claim for a whole
+ * interval) or whose queue no longer has a per-key rate: a missing row means a full bucket.
+ * Rows locked by a claim are skipped. Returns how many went.
+ */
+export async function pruneKeyBuckets(db: Executor, names: SchemaNames, limit: number): Promise<number> {
+  const result = await runQuery(
+    db,
+    `DELETE FROM ${names.quoted}.queue_key_buckets AS b
+     WHERE (b.queue, b.key) IN (
+       SELECT x.queue, x.key FROM ${names.quoted}.queue_key_buckets AS x
+       LEFT JOIN ${names.queues} AS q ON q.name = x.queue
+       WHERE q.key_rate_interval_ms IS NULL
+          OR x.tokens_at < now() - q.key_rate_interval_ms * interval '1 millisecond'
+       LIMIT $1
+       FOR UPDATE OF x SKIP LOCKED)`,
+    [limit],
+  )
+  return result.rowCount
 }
 
 /** @internal Every queue with a settings row or live jobs, by name. */
@@ -118,7 +158,7 @@ export async function listQueueStatus(db: Executor, names: SchemaNames): Promise
   const result = await runQuery<QueueStatusRow>(
     db,
     `SELECT queue, paused, concurrency, rate_limit, rate_interval_ms, running::text AS running, waiting::text AS waiting,
-            key_concurrency, ordered
+            key_concurrency, ordered, key_rate_limit, key_rate_interval_ms
      FROM ${names.queueStatus} ORDER BY queue`,
   )
   return result.rows

@@ -78,12 +78,14 @@ export class QueueLimits {
       this.#options.onRetryAt(queue, blockedUntil)
       return []
     }
-    const { jobs, retryInMs } = await claimLimitedJobs(pool, names, params)
+    const { jobs, retryInMs, retryScope } = await claimLimitedJobs(pool, names, params)
     if (retryInMs === undefined) {
       this.#blockedUntil.delete(queue)
     } else {
       const at = Date.now() + Math.ceil(retryInMs)
-      this.#blockedUntil.set(queue, at)
+      // a key's rate holds back that key only: wake then, but keep claiming the others meanwhile
+      if (retryScope === 'key') this.#blockedUntil.delete(queue)
+      else this.#blockedUntil.set(queue, at)
       this.#options.onRetryAt(queue, at)
     }
     return jobs
