@@ -426,10 +426,17 @@ BEGIN
   IF q.key_concurrency IS NOT NULL OR q.key_rate_limit IS NOT NULL THEN
     k := q.key_cursor;
     WHILE claimed < n AND visited < 1000 LOOP
-      SELECT a.concurrency_key INTO nk FROM {{schema}}.jobs AS a
-      WHERE a.queue = p_queue AND a.state = 'available' AND a.concurrency_key IS NOT NULL
-        AND (k IS NULL OR a.concurrency_key > k)
-      ORDER BY a.concurrency_key LIMIT 1;
+      -- two statements, not `k IS NULL OR key > k`: a cached generic plan could not use the OR as
+      -- an index bound and would scan every waiting job of the keys before k
+      IF k IS NULL THEN
+        SELECT a.concurrency_key INTO nk FROM {{schema}}.jobs AS a
+        WHERE a.queue = p_queue AND a.state = 'available' AND a.concurrency_key IS NOT NULL
+        ORDER BY a.concurrency_key LIMIT 1;
+      ELSE
+        SELECT a.concurrency_key INTO nk FROM {{schema}}.jobs AS a
+        WHERE a.queue = p_queue AND a.state = 'available' AND a.concurrency_key > k
+        ORDER BY a.concurrency_key LIMIT 1;
+      END IF;
       IF nk IS NULL THEN
         -- past the last key: start again from the first, once
         EXIT WHEN wrapped OR k IS NULL;

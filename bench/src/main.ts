@@ -1,4 +1,4 @@
-// `pnpm bench [--quick] [--systems pgq,raw-sql] [--out docs/benchmarks.md]`: runs the suite and
+// `pnpm bench [--quick] [--systems pgq,raw-sql] [--metrics drainBest,…] [--out docs/benchmarks.md]`: runs the suite and
 // writes docs/benchmarks.md + docs/benchmarks.json (paths relative to the repository root).
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -18,6 +18,8 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       systems: { type: 'string' },
       out: { type: 'string', default: 'docs/benchmarks.md' },
+      // e.g. --metrics drainBest,drainBestKeys --out tmp/limits.md: a focused run (not for docs/)
+      metrics: { type: 'string' },
     },
   })
   const config = values.quick ? QUICK : FULL
@@ -50,7 +52,15 @@ async function main(): Promise<void> {
       redisUrl: redisOk ? redisUrl : null,
       suffix: `_${randomBytes(3).toString('hex')}`,
     }
-    const run = await runSuite({ config, env, systems: names, harnessPool: pool, log: (l) => console.log(l) })
+    const metrics = values.metrics?.split(',')
+    const run = await runSuite({
+      config,
+      env,
+      systems: names,
+      harnessPool: pool,
+      log: (l) => console.log(l),
+      ...(metrics ? { metrics } : {}),
+    })
     const report = buildReport(run, {
       config,
       databaseSource: db.source,

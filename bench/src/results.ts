@@ -28,6 +28,16 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainBestKeys: {
+    title: 'Processing throughput, best settings, 100 keys, per-key concurrency limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  drainBestKeyRate: {
+    title: 'Processing throughput, best settings, 100 keys, per-key rate limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   latencyP50: { title: 'Latency p50 (enqueue call → handler start)', unit: 'ms', higherIsBetter: false },
   latencyP95: { title: 'Latency p95', unit: 'ms', higherIsBetter: false },
   latencyP99: { title: 'Latency p99', unit: 'ms', higherIsBetter: false },

@@ -24,6 +24,8 @@ export interface SuiteOptions {
   /** Pool for cost profiles (counters of the benchmark database). */
   readonly harnessPool: pg.Pool
   readonly log: (line: string) => void
+  /** Measure only these metrics (`--metrics`); default: all. RSS is measured only when unfiltered. */
+  readonly metrics?: readonly string[]
 }
 
 /** What a run measured, plus what it measured it on. */
@@ -60,6 +62,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     measure: (system: BenchSystem) => Promise<void>,
     only?: readonly string[],
   ) => {
+    if (options.metrics && !ids.some((id) => options.metrics!.includes(id))) return
     const chosen = systems.filter((s) => !only || only.includes(s.name))
     const stepStart = performance.now()
     for (let rep = 0; rep < config.reps; rep++) {
@@ -146,6 +149,9 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   for (const [id, limits] of [
     ['drainBestConcurrency', { concurrency: 1_000_000 }],
     ['drainBestRate', { rate: '1000000/s' }],
+    // 100 keys, a per-key limit or rate that never binds: the keyed claim (round-robin over keys)
+    ['drainBestKeys', { keyConcurrency: 1_000_000, keys: 100 }],
+    ['drainBestKeyRate', { keyRate: '1000000/s', keys: 100 }],
   ] as const) {
     await interleave(
       `drain best, ${id}`,
@@ -249,7 +255,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     ['pgq'],
   )
   const raw = systems.find((s): s is RawSqlSystem => s instanceof RawSqlSystem)
-  if (raw) {
+  if (raw && (!options.metrics || options.metrics.includes('notifyP50'))) {
     for (let rep = 0; rep < config.reps; rep++) {
       const times = (await raw.notifyRoundTrip(config.notifyRtt.count, config.notifyRtt.gapMs)).sort(
         (a, b) => a - b,
@@ -260,7 +266,9 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   }
   // Worker memory: every system with its best settings; pgq also with its defaults (what most users run).
   const rssRuns: Array<[BenchSystem, WorkerProfile]> = []
-  for (const s of systems.filter((s) => config.rss.systems.includes(s.name as SystemName))) {
+  for (const s of systems.filter(
+    (s) => !options.metrics && config.rss.systems.includes(s.name as SystemName),
+  )) {
     if (s.name === 'pgq') rssRuns.push([s, 'defaults'])
     rssRuns.push([s, 'best'])
   }

@@ -78,6 +78,24 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
           met: spread.min >= 0.8 * spread.median,
         },
   )
+  // flow control (issue 14): a limit set but not binding costs under 10 % of the unlimited drain
+  for (const [id, label] of [
+    ['drainBestConcurrency', 'global concurrency'],
+    ['drainBestRate', 'rate'],
+    ['drainBestKeys', 'per-key concurrency, 100 keys'],
+    ['drainBestKeyRate', 'per-key rate, 100 keys'],
+  ] as const) {
+    checks.push(
+      ratioCheck(
+        `processing, ${label} limit not binding`,
+        '≥ 0.9× unlimited (best settings)',
+        m(id, 'pgq'),
+        m('drainBest', 'pgq'),
+        0.9,
+        'unlimited',
+      ),
+    )
+  }
   const p50 = m('latencyP50', 'pgq')
   const rawP50 = m('latencyP50', 'raw-sql')
   checks.push(

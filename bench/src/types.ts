@@ -81,7 +81,7 @@ export interface BenchSystem {
    * Sets flow-control limits on the benchmark queue (null removes them); only systems with
    * cluster-wide limits implement it (docs/flow-control.md).
    */
-  setLimits?(limits: { readonly concurrency?: number; readonly rate?: string } | null): Promise<void>
+  setLimits?(limits: BenchLimits | null): Promise<void>
   /** Starts one worker in this process. */
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>
   /** Releases every connection the system holds. */
@@ -95,4 +95,16 @@ export interface BenchEnv {
   readonly redisUrl: string | null
   /** Suffix for schema / queue names, so concurrent runs (tests) don't collide. */
   readonly suffix: string
+}
+
+/**
+ * Flow-control limits a drain runs under (set so high that they never bind). `keys`: the seeded jobs
+ * carry that many distinct concurrency keys (round-robin), so per-key limits take the keyed claim.
+ */
+export interface BenchLimits {
+  readonly concurrency?: number
+  readonly rate?: string
+  readonly keyConcurrency?: number
+  readonly keyRate?: string
+  readonly keys?: number
 }

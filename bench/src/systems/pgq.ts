@@ -3,6 +3,7 @@ import * as pgqLibrary from 'pgq'
 import { ident } from '../sql-names.js'
 import type {
   BenchEnv,
+  BenchLimits,
   BenchPayload,
   BenchSystem,
   RunningWorker,
@@ -43,6 +44,10 @@ export class PgqSystem implements BenchSystem {
   readonly #schema: string
   readonly #client: Pgq
   readonly #lib: PgqLibrary
+  /** Distinct concurrency keys the seeded jobs carry (0: none); see {@link BenchLimits}. */
+  #keys = 0
+  /** The migrated jobs table has `concurrency_key` (a pgq-base build may predate it). */
+  #keyColumn = false
 
   /**
    * @param lib the pgq build to measure: this workspace's by default; `pgq-base` passes another
@@ -59,6 +64,11 @@ export class PgqSystem implements BenchSystem {
 
   async setup(): Promise<void> {
     await this.#client.migrate()
+    const { rows } = await this.#client.pool.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'jobs' AND column_name = 'concurrency_key'`,
+      [this.#schema],
+    )
+    this.#keyColumn = rows.length > 0
   }
 
   workerAvailable(): boolean {
@@ -92,6 +102,14 @@ export class PgqSystem implements BenchSystem {
   }
 
   async seed(count: number): Promise<void> {
+    if (this.#keys > 0) {
+      await this.#client.pool.query(
+        `INSERT INTO ${ident(this.#schema)}.jobs (task, payload, concurrency_key)
+         SELECT $1, jsonb_build_object('i', g), (g % $3)::text FROM generate_series(0, $2::int - 1) g`,
+        [TASK, count, this.#keys],
+      )
+      return
+    }
     await this.#client.pool.query(
       `INSERT INTO ${ident(this.#schema)}.jobs (task, payload) SELECT $1, jsonb_build_object('i', g) FROM generate_series(0, $2::int - 1) g`,
       [TASK, count],
@@ -109,12 +127,22 @@ export class PgqSystem implements BenchSystem {
     })
   }
 
-  async setLimits(limits: { readonly concurrency?: number; readonly rate?: string } | null): Promise<void> {
+  async setLimits(limits: BenchLimits | null): Promise<void> {
     // a baseline build (pgq-base) older than flow control has no queues API
     if (!(this.#client as Partial<Pgq>).queues)
       throw new NotAvailableError('this pgq build has no flow control')
-    if (limits) await this.#client.queues.set('default', limits)
+    const { keys, ...queueLimits } = limits ?? {}
+    if ((queueLimits.keyConcurrency !== undefined || queueLimits.keyRate !== undefined) && !this.#hasKeys()) {
+      throw new NotAvailableError('this pgq build has no per-key limits')
+    }
+    this.#keys = keys ?? 0
+    if (limits) await this.#client.queues.set('default', queueLimits)
     else await this.#client.pool.query(`DELETE FROM ${ident(this.#schema)}.queues`)
+  }
+
+  /** Whether this build's jobs table has concurrency keys (migration 0014). */
+  #hasKeys(): boolean {
+    return this.#keyColumn
   }
 
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
