@@ -47,6 +47,7 @@ export type {
 export {
   JobCancelledError,
   type JobErrorRecord,
+  JobExpiredError,
   JobFailedError,
   JobNotFoundError,
   JobTimeoutError,
