@@ -193,7 +193,11 @@ describe('expired jobs', () => {
     const list = await cli('jobs', '--state', 'expired', '--json')
     expect(list.code, list.stderr).toBe(0)
     expect(JSON.parse(list.stdout)).toEqual([
-      expect.objectContaining({ id, state: 'expired', lastError: expect.stringMatching(/^expired: not started by/) }),
+      expect.objectContaining({
+        id,
+        state: 'expired',
+        lastError: expect.stringMatching(/^expired: not started by/),
+      }),
     ])
     const stats = await cli('stats')
     expect(stats.stdout).toMatch(/^late\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+-\s/m)
