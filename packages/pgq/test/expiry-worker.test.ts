@@ -1,8 +1,10 @@
 // Deadlines with a real worker: a job whose deadline passed while it waited is never run (the claim
 // skips it even before the expirer ends it), the worker's expirer ends it `expired` and says so,
 // and a retry runs it.
+import { Registry } from 'prom-client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { JobExpiredError } from '../src/errors.js'
+import { collectWorkerMetrics } from '../src/metrics.js'
 import { defineTask } from '../src/task/task.js'
 import type { WorkerEventMap } from '../src/worker/events.js'
 import type { Worker } from '../src/worker/worker.js'
@@ -93,17 +95,22 @@ describe('a worker and job deadlines', () => {
     expect(await jobRow(t, late)).toMatchObject({ state: 'succeeded', expires_at: null, attempts: 1 })
   })
 
-  it("the worker's expirer ends an overdue waiting job on its interval, and a job due in time runs", async () => {
+  it("the worker's expirer ends an overdue waiting job on its interval (counted in pgq_jobs_expired_total), and a job due in time runs", async () => {
     const worker = await start(
       t.pgq.createWorker({ tasks: [deliver], pollIntervalMs: 50, expireIntervalMs: 50 }),
     )
     const expired: WorkerEventMap['maintenance:expired'][] = []
     worker.on('maintenance:expired', (e) => expired.push(e))
+    const registry = new Registry()
+    collectWorkerMetrics(worker, { registry })
     await t.pgq.queues.pause('timely')
     const late = await enqueueSql({ payload: { n: 3 }, expire_in_ms: 50 })
     const timely = await enqueueSql({ payload: { n: 4 }, expire_in_ms: 3_600_000 })
     await expect(t.pgq.jobs.waitFor(late, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(JobExpiredError)
+    // the waiter may hear of the expiry before the expirer's statement has returned to the worker
+    await waitFor(() => expired.length > 0, 5_000, 'the maintenance:expired event')
     expect(expired).toEqual([{ expired: 1, byQueue: { timely: 1 } }])
+    expect(await registry.metrics()).toContain('pgq_jobs_expired_total{queue="timely"} 1')
     await t.pgq.queues.resume('timely')
     await expect(t.pgq.jobs.waitFor(timely, { timeoutMs: 10_000 })).resolves.toBe('delivered 4')
     expect(ran).toEqual([timely])
