@@ -105,15 +105,19 @@ describe('JobExpirer', () => {
 
   it('works in batches until one comes back short, and a second pass finds nothing', async () => {
     const ids = await enqueueSql(
-      Array.from({ length: 7 }, (_, i) => ({ task: 'late', queue: i < 4 ? 'a' : 'b', expires_at: PAST })),
+      Array.from({ length: 7 }, (_, i) => ({
+        task: 'late',
+        queue: i < 4 ? 'a' : 'b',
+        expires_at: new Date(Date.UTC(2000, 0, 1, 0, 0, 7 - i)).toISOString(), // the last job is the most overdue
+      })),
     )
     const { instance, batches } = expirer({ batchSize: 3, retentionMs: null })
     expect(await instance.expireOnce()).toBe(7)
-    // in id order: the first batch is queue a only
+    // the most overdue first: the first batch is queue b only
     expect(batches).toEqual([
+      { expired: 3, byQueue: { b: 3 } },
       { expired: 3, byQueue: { a: 3 } },
-      { expired: 3, byQueue: { a: 1, b: 2 } },
-      { expired: 1, byQueue: { b: 1 } },
+      { expired: 1, byQueue: { a: 1 } },
     ])
     expect(await instance.expireOnce()).toBe(0)
     expect(batches).toHaveLength(3)

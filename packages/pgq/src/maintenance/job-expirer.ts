@@ -24,7 +24,7 @@ export interface JobExpirerOptions {
 /**
  * @internal Ends overdue waiting jobs: an `available` job whose deadline (`expires_at`) passed
  * before any worker started it becomes `expired` (a final state), in batches that each commit on
- * their own. The claims already skip such jobs; the expirer is what finishes them, announces them
+ * their own, the most overdue first. The claims already skip such jobs; the expirer is what finishes them, announces them
  * to waiters and counts them down in their workflows. Any number of expirers may run at once
  * (`FOR UPDATE SKIP LOCKED`). A pass is one probe of the partial index `jobs_expires_idx` when
  * nothing is due.

@@ -13,8 +13,15 @@ export interface ExpiredBatch {
 
 /**
  * @internal Ends up to `limit` waiting jobs whose deadline passed (`state = 'available' AND
- * expires_at <= now()`, the partial index `jobs_expires_idx`), taken in id order and locked with
- * `FOR UPDATE SKIP LOCKED`, so any number of expirers (and claimers) may run at once. Each becomes
+ * expires_at <= now()`), the most overdue first, locked with `FOR UPDATE SKIP LOCKED`, so any number
+ * of expirers (and claimers) may run at once.
+ *
+ * The batch is taken in deadline order, the order of the partial index `jobs_expires_idx`, not in
+ * id order: the index then yields exactly one batch and stops (1-2 ms for 1,000 jobs whatever the
+ * backlog). Measured on 200,000 finished jobs: `ORDER BY id` made the planner walk the primary key
+ * through the whole history (175 ms per batch, growing with the table), or sort every overdue job
+ * for each batch. The lock order does not matter here: SKIP LOCKED never waits on a job row, and
+ * the fan-in locks `workflow_nodes` rows in job id order by itself. Each becomes
  * `expired`: `finished_at` set, `delete_after` by `retentionMs` (null: kept forever), and a
  * `JobExpiredError` entry appended to its errors. The deadline is re-checked on the locked row.
  * Finished jobs are announced `finished:<id,id,…>` on the events channel (as the completer does),
@@ -35,7 +42,7 @@ export async function expireJobs(
     `WITH due AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
        WHERE state = 'available' AND expires_at <= now()
-       ORDER BY id
+       ORDER BY expires_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED
      ),
