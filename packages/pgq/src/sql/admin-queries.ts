@@ -103,7 +103,7 @@ export async function getJobOutcomes(
     db,
     `SELECT j.id::text AS id, j.task, j.state, j.progress,
        CASE WHEN j.state = 'succeeded' THEN j.result END AS result,
-       CASE WHEN j.state IN ('failed', 'expired') THEN j.errors END AS errors
+       CASE WHEN j.state = 'failed' THEN j.errors END AS errors
      FROM ${names.jobs} AS j WHERE j.id = ANY($1::bigint[])`,
     [ids],
   )
