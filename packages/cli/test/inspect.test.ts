@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { expireJobs } from '../../pgq/src/sql/expiry-queries.js'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
 import { jobRow, markFailed, markRunning, markSucceeded, seedJobs } from '../../pgq/test/worker-simulation.js'
 import { runCli } from './run-cli.js'
@@ -88,10 +89,10 @@ describe('pgq stats', () => {
       /^schema "\w+" at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; throughput over the last 5 min$/,
     )
     expect(lines[1]).toMatch(
-      /^QUEUE\s+WAITING\s+SCHEDULED\s+BLOCKED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+LAG\s+DONE\/MIN/,
+      /^QUEUE\s+WAITING\s+SCHEDULED\s+BLOCKED\s+RUNNING\s+SUCCEEDED\s+FAILED\s+CANCELLED\s+EXPIRED\s+LAG\s+DONE\/MIN/,
     )
-    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+0\s+1\s+1\s+1\s+0\s+3\dm\d\ds\s+0\.4\s+1$/)
-    expect(lines[3]).toMatch(/^reports\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+-\s+0\s+0$/)
+    expect(lines[2]).toMatch(/^mail\s+1\s+0\s+0\s+1\s+1\s+1\s+0\s+0\s+3\dm\d\ds\s+0\.4\s+1$/)
+    expect(lines[3]).toMatch(/^reports\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+0\s+-\s+0\s+0$/)
     expect(lines[4]).toMatch(/^\(all\)\s+1\s+1\s+0\s+1/)
     const json = JSON.parse((await cli('stats', '--json', '--window', '10')).stdout)
     expect(json.windowMinutes).toBe(10)
@@ -179,5 +180,34 @@ describe('pgq prune', () => {
       before - 7,
     )
     expect(JSON.parse((await cli('prune', '--json')).stdout)).toEqual({ deleted: 0 })
+  })
+})
+
+describe('expired jobs', () => {
+  it('pgq jobs --state expired lists them, pgq stats counts them, pgq retry runs one again without its deadline', async () => {
+    const { rows } = await t.pool.query<{ id: string }>(
+      `SELECT id::text FROM "${t.schema}".enqueue_many('[{"task":"late_task","queue":"late","expires_at":"2000-01-01T00:00:00Z"}]'::jsonb)`,
+    )
+    const id = rows[0]!.id
+    await expireJobs(t.pool, t.pgq.names, { limit: 1_000, retentionMs: null })
+    const list = await cli('jobs', '--state', 'expired', '--json')
+    expect(list.code, list.stderr).toBe(0)
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({
+        id,
+        state: 'expired',
+        lastError: expect.stringMatching(/^expired: not started by/),
+      }),
+    ])
+    const stats = await cli('stats')
+    expect(stats.stdout).toMatch(/^late\s+0\s+0\s+0\s+0\s+0\s+0\s+0\s+1\s+-\s/m)
+    const json = JSON.parse((await cli('stats', '--json')).stdout)
+    expect(json.queues.find((q: { queue: string }) => q.queue === 'late')).toMatchObject({
+      expired: 1,
+      recent: { expired: 1 },
+    })
+    const retry = await cli('retry', '--state', 'expired')
+    expect(retry.stdout.trim()).toBe('retried 1 job')
+    expect(await jobRow(t, id)).toMatchObject({ state: 'available', expires_at: null })
   })
 })

@@ -92,7 +92,7 @@ describe('actions', () => {
     expect(refused.status).toBe(400)
     const wrongState = await postAs(server, me, '/actions/jobs', { action: 'retry', state: 'running' })
     expect(wrongState.status).toBe(400)
-    expect(await wrongState.text()).toMatch(/retry applies to failed, cancelled jobs only/)
+    expect(await wrongState.text()).toMatch(/retry applies to failed, cancelled, expired jobs only/)
   })
 
   it('redrive retries the failed jobs of a queue', async () => {

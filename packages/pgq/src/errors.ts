@@ -145,6 +145,28 @@ export class JobCancelledError extends PgqError {
 }
 
 /**
+ * The awaited job reached its deadline (`expires_at`) before any worker started it, and ended
+ * `expired` without running (docs/flow-control.md).
+ *
+ * ```ts
+ * await pgq.jobs.waitFor(id).catch((e) => e instanceof JobExpiredError ? 'too late' : Promise.reject(e))
+ * ```
+ */
+export class JobExpiredError extends PgqError {
+  readonly jobId: string
+  readonly task: string
+
+  constructor(jobId: string, task: string) {
+    super('PGQ_JOB_EXPIRED', `job ${jobId} (${task}) expired: it was not started by its deadline`, {
+      jobId,
+      task,
+    })
+    this.jobId = jobId
+    this.task = task
+  }
+}
+
+/**
  * The job did not finish within the wait's `timeoutMs`. The job itself is untouched: it may still
  * finish later (wait again, or cancel it).
  *

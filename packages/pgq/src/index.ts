@@ -49,6 +49,7 @@ export type {
 export {
   JobCancelledError,
   type JobErrorRecord,
+  JobExpiredError,
   JobFailedError,
   JobNotFoundError,
   JobTimeoutError,

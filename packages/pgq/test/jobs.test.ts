@@ -208,7 +208,7 @@ describe('stats and views', () => {
     const q = stats.queues.find((s) => s.queue === 'mail')!
     expect(q).toMatchObject({ waiting: 1, scheduled: 0, running: 1, succeeded: 1, failed: 1, cancelled: 0 })
     expect(q.lagMs).toBeGreaterThanOrEqual(89_000)
-    expect(q.recent).toEqual({ succeeded: 1, failed: 1, cancelled: 0 })
+    expect(q.recent).toEqual({ succeeded: 1, failed: 1, cancelled: 0, expired: 0 })
     expect(q.throughputPerMinute).toBe(0.4)
     expect(stats.queues.find((s) => s.queue === 'reports')).toMatchObject({
       scheduled: 1,

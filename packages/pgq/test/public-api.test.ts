@@ -24,6 +24,7 @@ describe("the public entry ('pgq')", () => {
       'HardTimeLimitError',
       'JobAbortedError',
       'JobCancelledError',
+      'JobExpiredError',
       'JobFailedError',
       'JobNotFoundError',
       'JobTimeoutError',

@@ -33,7 +33,7 @@ export function registerDemo(program: Command): void {
 
 function total(stats: JobStats): number {
   const t = stats.totals
-  return t.waiting + t.scheduled + t.running + t.succeeded + t.failed + t.cancelled
+  return t.waiting + t.scheduled + t.running + t.succeeded + t.failed + t.cancelled + t.expired
 }
 
 async function demo(options: DemoOptions): Promise<void> {

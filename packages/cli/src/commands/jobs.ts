@@ -23,7 +23,7 @@ export function registerJobs(program: Command): void {
       program
         .command('jobs')
         .description('list jobs, newest first (never prints payloads); `pgq jobs show <id>` for one job'),
-      'available, running, succeeded, failed, cancelled',
+      'blocked, available, running, succeeded, failed, cancelled, expired',
     )
       .option('--limit <n>', 'jobs per page', intOption(1, 1000), 20)
       .option('--before <id>', 'page: only jobs with a smaller id')

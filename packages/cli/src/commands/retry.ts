@@ -10,17 +10,19 @@ interface RetryCommandOptions extends ConnectionOptions, FilterOptions {
   readonly json?: boolean
 }
 
-/** `pgq retry [ids…] [filters] [--all]`: run failed or cancelled jobs again. */
+/** `pgq retry [ids…] [filters] [--all]`: run failed, cancelled or expired jobs again. */
 export function registerRetry(program: Command): void {
   withConnectionOptions(
     withFilterOptions(
       program
         .command('retry')
-        .description('run failed or cancelled jobs again (attempts reset, error history kept)')
+        .description(
+          'run failed, cancelled or expired jobs again (attempts reset, deadline cleared, error history kept)',
+        )
         .argument('[ids...]', 'job ids'),
-      'failed, cancelled; default both',
+      'failed, cancelled, expired; default all three',
     )
-      .option('--all', 'every failed and cancelled job (required when no id or filter is given)')
+      .option('--all', 'every failed, cancelled and expired job (required when no id or filter is given)')
       .option('--to-queue <queue>', 'move the retried jobs to this queue (e.g. out of a dead-letter queue)')
       .option('--json', 'machine-readable output'),
   ).action(async (ids: string[], options: RetryCommandOptions) => {
@@ -34,7 +36,7 @@ export function registerRetry(program: Command): void {
       const result = await jobs.retry(filter, options.toQueue ? { queue: options.toQueue } : {})
       output(options.json, result, () =>
         result.retried === 0
-          ? 'retried no jobs (only failed or cancelled jobs can be retried, and not while a live job holds their dedup key)'
+          ? 'retried no jobs (only failed, cancelled or expired jobs can be retried, and not while a live job holds their dedup key)'
           : `retried ${plural(result.retried, 'job')}`,
       )
     } finally {

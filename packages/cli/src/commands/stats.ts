@@ -52,6 +52,7 @@ function statsText(stats: JobStats, schema: string): string {
     q.succeeded,
     q.failed,
     q.cancelled,
+    q.expired,
     q.waiting > 0 ? duration(q.lagMs) : '-',
     q.throughputPerMinute,
     q.recent.failed,
@@ -67,6 +68,7 @@ function statsText(stats: JobStats, schema: string): string {
     'SUCCEEDED',
     'FAILED',
     'CANCELLED',
+    'EXPIRED',
     'LAG',
   ]
   return `${header}\n${table([...headers, 'DONE/MIN', 'FAILED (WINDOW)'], rows)}`

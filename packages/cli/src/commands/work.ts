@@ -21,6 +21,7 @@ interface WorkOptions extends ConnectionOptions, LogOptions {
   readonly listenUrl?: string
   readonly lease?: string
   readonly rescueInterval?: string
+  readonly expireInterval?: string
   readonly shutdownGrace?: string
   readonly poolSize?: string
   readonly connectTimeout?: string
@@ -96,6 +97,10 @@ export function registerWork(program: Command): void {
       .option('--no-prepared-statements', 'for PgBouncer < 1.21 in transaction mode')
       .option('--lease <ms>', 'job lease, renewed by the heartbeat (default 15000)')
       .option('--rescue-interval <ms>', 'how often expired leases are looked for (default 5000)')
+      .option(
+        '--expire-interval <ms>',
+        'how often waiting jobs past their deadline are ended expired (default 1000)',
+      )
       .option('--shutdown-grace <ms>', 'time running jobs get to finish on SIGTERM (default 10000)')
       .option('--pool-size <n>', 'database connections (default 10)')
       .option(
@@ -122,6 +127,9 @@ export function registerWork(program: Command): void {
       ...(options.lease ? { leaseMs: int(options.lease, '--lease') } : {}),
       ...(options.rescueInterval
         ? { rescueIntervalMs: int(options.rescueInterval, '--rescue-interval') }
+        : {}),
+      ...(options.expireInterval
+        ? { expireIntervalMs: int(options.expireInterval, '--expire-interval') }
         : {}),
       ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
     }

@@ -17,7 +17,7 @@ interface HttpResult {
   readonly body: any
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'expired'])
 
 /** Runs the tour against a started example app; resolves when every job it made has finished. */
 export async function runTour(videoApp: VideoApp, log: TourLog, timeoutMs = 40_000): Promise<TourResult> {

@@ -29,7 +29,10 @@ function timeline(ctx: PageContext, job: Job): Html {
   const took = (from: Date | null, to: Date) =>
     from ? ` after ${duration(to.getTime() - from.getTime())}` : ''
   const on = (worker: string | null | undefined) => (worker ? ` on worker ${worker.slice(0, 8)}` : '')
+  // an expired job's last error says why it ended: shown with its end below, not as an attempt
+  const expiry = job.state === 'expired' ? job.errors.at(-1) : undefined
   job.errors.forEach((error, index) => {
+    if (expiry && index === job.errors.length - 1) return
     // the last error of a failed job is its end: one entry, not two
     const final = job.state === 'failed' && index === job.errors.length - 1 && job.finishedAt !== null
     // errors record when their attempt started and the worker that ran it
@@ -59,6 +62,7 @@ function timeline(ctx: PageContext, job: Job): Html {
       at: job.finishedAt,
       label: `${job.state}${took(job.startedAt, job.finishedAt)}`,
       kind: job.state,
+      ...(expiry ? { detail: html`<p class="error-text">${expiry.message}</p>` } : {}),
     })
   }
   entries.sort((a, b) => a.at.getTime() - b.at.getTime())
@@ -98,7 +102,7 @@ function actions(ctx: PageContext, job: Job): Html {
   const returnTo = href(ctx, `/jobs/${job.id}`)
   const base = `/actions/jobs/${job.id}`
   return html`<div class="actions">
-${job.state === 'failed' || job.state === 'cancelled' ? actionForm(ctx, { action: `${base}/retry`, label: 'Retry', testid: 'action-retry', confirm: `Retry job #${job.id}?`, returnTo }) : ''}
+${job.state === 'failed' || job.state === 'cancelled' || job.state === 'expired' ? actionForm(ctx, { action: `${base}/retry`, label: 'Retry', testid: 'action-retry', confirm: `Retry job #${job.id}?`, returnTo }) : ''}
 ${job.state === 'available' || job.state === 'running' ? actionForm(ctx, { action: `${base}/cancel`, label: 'Cancel', testid: 'action-cancel', confirm: `Cancel job #${job.id}?`, returnTo }) : ''}
 ${job.state !== 'running' ? actionForm(ctx, { action: `${base}/delete`, label: 'Delete', testid: 'action-delete', confirm: `Delete job #${job.id}? This cannot be undone.`, returnTo: href(ctx, '/jobs'), danger: true }) : ''}
 </div>`

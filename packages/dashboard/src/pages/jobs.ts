@@ -8,7 +8,7 @@ import type { JobPage } from '../sql/job-search-queries.js'
 import { ago, oneLine, progressPercent } from './format.js'
 import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'
 
-const STATES = ['available', 'blocked', 'running', 'succeeded', 'failed', 'cancelled'] as const
+const STATES = ['available', 'blocked', 'running', 'succeeded', 'failed', 'cancelled', 'expired'] as const
 
 function filterForm(ctx: PageContext, filter: JobsFilter, queues: readonly string[]): Html {
   return html`<form class="filters" method="get" action="${href(ctx, '/jobs')}" data-testid="jobs-filter">
@@ -48,7 +48,8 @@ function bulkActions(ctx: PageContext, filter: JobsFilter, returnTo: string): Ht
       fields: { ...fields, action },
       danger,
     })
-  const canRetry = !filter.state || filter.state === 'failed' || filter.state === 'cancelled'
+  const canRetry =
+    !filter.state || filter.state === 'failed' || filter.state === 'cancelled' || filter.state === 'expired'
   const canCancel = !filter.state || filter.state === 'available' || filter.state === 'running'
   const canDelete = filter.state !== 'running'
   return html`<div class="bulk" data-testid="bulk-actions"><span>All matching jobs:</span>

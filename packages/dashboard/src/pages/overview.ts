@@ -3,7 +3,7 @@
 //
 // data-testid: total-<waiting|scheduled|running|failed>, total-lag, queue-row (data-queue=<name>),
 // count-<waiting|scheduled|running|failed> and queue-lag inside a queue row, chart-throughput,
-// chart-failures, action-redrive, action-queue-pause, action-queue-resume, queue-paused (a badge),
+// chart-failures, total-expired (jobs expired in the last hour), action-redrive, action-queue-pause, action-queue-resume, queue-paused (a badge),
 // queue-concurrency.
 
 import { type Html, html } from '../http/html.js'
@@ -59,7 +59,8 @@ export function overviewPage(
   const lag = Math.max(0, ...queues.filter((q) => q.waiting > 0).map((q) => q.lag_ms))
   const labels = minutes.map((m) => m.minute.toISOString().slice(11, 16))
   const xAxis = [`-${minutes.length} min`, `-${Math.round(minutes.length / 2)} min`, 'now'] as const
-  const finished = minutes.reduce((n, m) => n + m.succeeded + m.failed + m.cancelled, 0)
+  const finished = minutes.reduce((n, m) => n + m.succeeded + m.failed + m.cancelled + m.expired, 0)
+  const expired = minutes.reduce((n, m) => n + m.expired, 0)
   const failed = minutes.reduce((n, m) => n + m.failed, 0)
   const rate = finished === 0 ? '—' : `${((failed / finished) * 100).toFixed(1)} %`
   const body = html`<h1>Overview</h1>
@@ -82,7 +83,7 @@ ${
 }
 </section>
 <section class="charts">
-<h2>Last hour <small>${count(finished)} finished · failure rate ${rate}</small></h2>
+<h2>Last hour <small>${count(finished)} finished · <span data-testid="total-expired">${count(expired)}</span> expired · failure rate ${rate}</small></h2>
 ${barChart({
   title: 'Finished per minute',
   testid: 'chart-throughput',
@@ -91,6 +92,7 @@ ${barChart({
   series: [
     { label: 'succeeded', className: 'bar-succeeded', values: minutes.map((m) => m.succeeded) },
     { label: 'cancelled', className: 'bar-cancelled', values: minutes.map((m) => m.cancelled) },
+    { label: 'expired', className: 'bar-expired', values: minutes.map((m) => m.expired) },
     { label: 'failed', className: 'bar-failed', values: minutes.map((m) => m.failed) },
   ],
 })}

@@ -63,6 +63,8 @@ export interface MinuteRow {
   succeeded: number
   failed: number
   cancelled: number
+  /** Waiting jobs ended by their deadline (`expires_at`) before they started. */
+  expired: number
 }
 
 /**
@@ -80,13 +82,14 @@ export async function finishedPerMinute(db: Db, names: Names, minutes: number): 
        SELECT date_trunc('minute', j.finished_at) AS minute,
          count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE j.state = 'failed')::int AS failed,
-         count(*) FILTER (WHERE j.state = 'cancelled')::int AS cancelled
+         count(*) FILTER (WHERE j.state = 'cancelled')::int AS cancelled,
+         count(*) FILTER (WHERE j.state = 'expired')::int AS expired
        FROM ${names.jobs} AS j
        WHERE j.finished_at >= date_trunc('minute', now()) - make_interval(mins => $1 - 1)
        GROUP BY 1
      )
      SELECT m.minute, coalesce(c.succeeded, 0) AS succeeded, coalesce(c.failed, 0) AS failed,
-       coalesce(c.cancelled, 0) AS cancelled
+       coalesce(c.cancelled, 0) AS cancelled, coalesce(c.expired, 0) AS expired
      FROM m LEFT JOIN c ON c.minute = m.minute ORDER BY m.minute`,
     [minutes],
   )

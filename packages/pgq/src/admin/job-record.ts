@@ -3,13 +3,14 @@ import type { JobErrorRecord } from '../errors.js'
 /**
  * The states a job goes through: `available` → `running` → `succeeded` | `failed` | `cancelled`.
  * A workflow node that waits on its parents starts `blocked` (never claimed) and becomes
- * `available` when they are done (docs/workflows.md).
+ * `available` when they are done (docs/workflows.md). A waiting job whose deadline (`expires_at`)
+ * passes before it starts ends `expired` instead of running (docs/flow-control.md).
  *
  * ```ts
  * const state: JobState = (await pgq.jobs.get(id))?.state ?? 'available'
  * ```
  */
-export type JobState = 'blocked' | 'available' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+export type JobState = 'blocked' | 'available' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'expired'
 
 /**
  * All job states, in lifecycle order.
@@ -25,6 +26,7 @@ export const JOB_STATES: readonly JobState[] = Object.freeze([
   'succeeded',
   'failed',
   'cancelled',
+  'expired',
 ])
 
 /**
@@ -34,7 +36,12 @@ export const JOB_STATES: readonly JobState[] = Object.freeze([
  * const done = FINAL_STATES.includes(job.state)
  * ```
  */
-export const FINAL_STATES: readonly JobState[] = Object.freeze(['succeeded', 'failed', 'cancelled'])
+export const FINAL_STATES: readonly JobState[] = Object.freeze([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'expired',
+])
 
 /**
  * One entry of a job's error history: one failed attempt (`attempt`, `at`, `message`, `stack`).

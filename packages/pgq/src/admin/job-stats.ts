@@ -11,6 +11,8 @@ export interface FinishedCounts {
   readonly succeeded: number
   readonly failed: number
   readonly cancelled: number
+  /** Waiting jobs that reached their deadline (`expires_at`) before they started. */
+  readonly expired: number
 }
 
 /**
@@ -33,6 +35,8 @@ export interface QueueStats {
   readonly succeeded: number
   readonly failed: number
   readonly cancelled: number
+  /** Jobs whose deadline passed before they started. */
+  readonly expired: number
   /** Since when the oldest due job has waited (null when none waits). */
   readonly oldestWaitingSince: Date | null
   /** How long the oldest due job has waited, in ms (0 when none waits): the queue's lag. */
@@ -67,6 +71,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
       succeeded: row.succeeded_recent,
       failed: row.failed_recent,
       cancelled: row.cancelled_recent,
+      expired: row.expired_recent,
     }
     return Object.freeze({
       queue: row.queue,
@@ -77,6 +82,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
       succeeded: row.succeeded,
       failed: row.failed,
       cancelled: row.cancelled,
+      expired: row.expired,
       oldestWaitingSince: row.oldest_waiting_since,
       lagMs: row.lag_ms,
       recent: Object.freeze(recent),
@@ -88,6 +94,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
     succeeded: sum((q) => q.recent.succeeded),
     failed: sum((q) => q.recent.failed),
     cancelled: sum((q) => q.recent.cancelled),
+    expired: sum((q) => q.recent.expired),
   }
   const totals = Object.freeze({
     waiting: sum((q) => q.waiting),
@@ -97,6 +104,7 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
     succeeded: sum((q) => q.succeeded),
     failed: sum((q) => q.failed),
     cancelled: sum((q) => q.cancelled),
+    expired: sum((q) => q.expired),
     lagMs: Math.max(0, ...queues.map((q) => q.lagMs)),
     recent: Object.freeze(recent),
     throughputPerMinute: perMinute(recent, windowMinutes),
@@ -105,6 +113,6 @@ export function toJobStats(rows: readonly QueueStatsRow[], windowMinutes: number
 }
 
 function perMinute(recent: FinishedCounts, windowMinutes: number): number {
-  const total = recent.succeeded + recent.failed + recent.cancelled
+  const total = recent.succeeded + recent.failed + recent.cancelled + recent.expired
   return Math.round((total / windowMinutes) * 100) / 100
 }

@@ -182,8 +182,10 @@ export class Jobs {
   }
 
   /**
-   * Runs failed or cancelled jobs again: they become `available` now, with attempts reset and their
-   * error history kept. A job whose dedup key is held by a live job is skipped.
+   * Runs failed, cancelled or expired jobs again: they become `available` now, with attempts reset
+   * and their error history kept. A retry also clears the job's deadline (`expires_at`): retrying is
+   * the decision to run it, and an expired job keeping its past deadline would expire again at
+   * once. A job whose dedup key is held by a live job is skipped.
    *
    * A workflow node resumes its graph: the dependants its failure cancelled go back to `blocked`
    * and run when it succeeds (docs/workflows.md). Retrying one node that cannot run on its own (its
@@ -197,7 +199,7 @@ export class Jobs {
    * ```
    */
   async retry(target: JobId | JobFilter, options: RetryOptions = {}): Promise<{ retried: number }> {
-    const filter = restrictStates(this.#target(target), ['failed', 'cancelled'], 'retry')
+    const filter = restrictStates(this.#target(target), ['failed', 'cancelled', 'expired'], 'retry')
     const queue = options.queue === undefined ? null : assertName(options.queue, 'options.queue')
     const counts = await this.#inBatches(filter, (after, limit) =>
       retryJobs(options.db ?? this.#pool, this.#names, filter, after, limit, queue),
@@ -212,7 +214,7 @@ export class Jobs {
   }
 
   /**
-   * Deletes jobs. By default only finished ones (succeeded, failed, cancelled); name
+   * Deletes jobs. By default only finished ones (succeeded, failed, cancelled, expired); name
    * `state: 'available'` to delete waiting jobs too. Running jobs are never deleted (cancel them).
    *
    * ```ts
@@ -249,7 +251,7 @@ export class Jobs {
 
   /**
    * Waits until the job finishes: resolves with its result, or rejects with `JobFailedError`
-   * (carrying the error history), `JobCancelledError`, `JobNotFoundError` or `JobTimeoutError`.
+   * (carrying the error history), `JobCancelledError`, `JobExpiredError`, `JobNotFoundError` or `JobTimeoutError`.
    * Works from any process; woken by NOTIFY, with a slow poll as fallback.
    *
    * ```ts

@@ -3,6 +3,7 @@ import { assertJobId, type JobId } from '../admin/job-filter.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import {
   JobCancelledError,
+  JobExpiredError,
   JobFailedError,
   JobNotFoundError,
   JobTimeoutError,
@@ -71,7 +72,7 @@ interface Waiter {
  *
  * ```ts
  * const waiter = new ResultWaiter({ pool, schema: 'pgq' })
- * const result = await waiter.wait(job.id, { timeoutMs: 30_000 }) // or JobFailedError, JobCancelledError, JobTimeoutError
+ * const result = await waiter.wait(job.id, { timeoutMs: 30_000 }) // or JobFailedError, JobCancelledError, JobExpiredError, JobTimeoutError
  * await waiter.close()
  * ```
  */
@@ -115,7 +116,7 @@ export class ResultWaiter {
 
   /**
    * Resolves with the job's result once it succeeded; rejects with {@link JobFailedError} (with its
-   * error history), {@link JobCancelledError}, {@link JobNotFoundError}, {@link JobTimeoutError},
+   * error history), {@link JobCancelledError}, {@link JobExpiredError}, {@link JobNotFoundError}, {@link JobTimeoutError},
    * or the signal's reason.
    *
    * ```ts
@@ -281,5 +282,6 @@ export class ResultWaiter {
     else if (row.state === 'failed') {
       waiter.settle({ error: new JobFailedError(waiter.id, row.task, row.errors ?? []) })
     } else if (row.state === 'cancelled') waiter.settle({ error: new JobCancelledError(waiter.id, row.task) })
+    else if (row.state === 'expired') waiter.settle({ error: new JobExpiredError(waiter.id, row.task) })
   }
 }

@@ -1,8 +1,10 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
 import { ScheduleEnqueuer } from '../schedule/schedule-enqueuer.js'
+import type { ExpiredBatch } from '../sql/expiry-queries.js'
 import type { Service } from '../worker/service.js'
 import type { WorkerConfig } from '../worker/worker-config.js'
+import { JobExpirer } from './job-expirer.js'
 import { JobRescuer } from './job-rescuer.js'
 import { Pruner } from './pruner.js'
 
@@ -12,18 +14,19 @@ export interface MaintenanceGroupOptions {
   readonly names: SchemaNames
   readonly config: WorkerConfig
   readonly onRescued: (counts: { requeued: number; failed: number }) => void
+  readonly onExpired: (batch: ExpiredBatch) => void
   readonly onError: (component: string, error: unknown) => void
   readonly onSuccess: () => void
 }
 
 /**
  * @internal The loops a worker runs for the whole queue rather than for its own jobs, built in
- * one place from the worker's config: the job rescuer and the pruner (when `maintenance` is on)
+ * one place from the worker's config: the job rescuer, the job expirer and the pruner (when `maintenance` is on)
  * and the schedule enqueuer (unless `scheduler: false`). Each of them is safe to run in any number
  * of workers at once.
  *
  * ```ts
- * const maintenance = new MaintenanceGroup({ pool, names, config, onRescued, onError, onSuccess })
+ * const maintenance = new MaintenanceGroup({ pool, names, config, onRescued, onExpired, onError, onSuccess })
  * await maintenance.start()
  * ```
  */
@@ -40,6 +43,15 @@ export class MaintenanceGroup implements Service {
           intervalMs: config.rescueIntervalMs,
           failedRetentionMs: config.retention.failed,
           onRescued: options.onRescued,
+          onError,
+          onSuccess,
+        }),
+        new JobExpirer({
+          pool,
+          names,
+          intervalMs: config.expireIntervalMs,
+          retentionMs: config.retention.expired,
+          onExpired: options.onExpired,
           onError,
           onSuccess,
         }),
@@ -66,7 +78,7 @@ export class MaintenanceGroup implements Service {
     }
   }
 
-  /** How many loops this group runs (rescuer, pruner, scheduler: 0 to 3). */
+  /** How many loops this group runs (rescuer, expirer, pruner, scheduler: 0 to 4). */
   get size(): number {
     return this.#services.length
   }

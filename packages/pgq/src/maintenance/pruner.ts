@@ -29,7 +29,7 @@ export interface PrunerOptions {
 }
 
 /**
- * Deletes finished jobs (succeeded, failed, cancelled) whose `delete_after` has passed, in small
+ * Deletes finished jobs (succeeded, failed, cancelled, expired) whose `delete_after` has passed, in small
  * batches that each commit quickly, then the rows of workers gone for more than 24 hours, then workflows whose nodes are all gone. The worker sets `delete_after` when it finalizes a job (per-state
  * retention); the pruner only deletes what is due. Any number of pruners may run at once: each batch
  * skips rows another one has locked (`FOR UPDATE SKIP LOCKED`).

@@ -50,7 +50,7 @@ type Listener<K extends keyof WorkerEventMap> = [K, (event: WorkerEventMap[K]) =
 
 /**
  * Counts what a worker does as Prometheus metrics, from its events: jobs started and completed by
- * outcome, run and wait times, running jobs, lease losses, rescues and background errors (see
+ * outcome, run and wait times, running jobs, lease losses, rescues, expiries and background errors (see
  * docs/observability.md for the list). Any number of workers may report to one registry; their
  * series add up. Returns a function that detaches the worker (the series stay).
  *
@@ -100,6 +100,11 @@ export function collectWorkerMetrics(worker: Worker, options: WorkerMetricsOptio
     help: "Jobs with an expired lease this process's rescuer brought back (requeued) or failed (too many interruptions).",
     labelNames: ['outcome'],
   })
+  const expired = sharedMetric(registry, Counter, {
+    name: 'pgq_jobs_expired_total',
+    help: "Waiting jobs this process's expirer ended expired (their deadline passed before they started), by queue.",
+    labelNames: ['queue'],
+  })
   const errors = sharedMetric(registry, Counter, {
     name: 'pgq_worker_errors_total',
     help: 'Errors of background components (fetcher, heartbeat, completer, rescuer, …); each is retried.',
@@ -141,6 +146,12 @@ export function collectWorkerMetrics(worker: Worker, options: WorkerMetricsOptio
         if (e.failed > 0) rescued.inc({ outcome: 'failed' }, e.failed)
       },
     ] satisfies Listener<'maintenance:rescued'>,
+    [
+      'maintenance:expired',
+      (e) => {
+        for (const [queue, n] of Object.entries(e.byQueue)) expired.inc({ queue }, n)
+      },
+    ] satisfies Listener<'maintenance:expired'>,
     ['worker:error', (e) => errors.inc({ component: e.component })] satisfies Listener<'worker:error'>,
   ] as Listener<keyof WorkerEventMap>[]
   for (const [event, listener] of listeners) worker.on(event, listener)

@@ -193,9 +193,10 @@ export async function cancelJobs(
 }
 
 /**
- * @internal Puts up to `limit` failed or cancelled jobs (id > `afterId`) back to `available`, due now,
- * with their attempt counters reset and their error history kept; wakes their queues. A job whose
- * dedup key has a live job (or a newer finished one) is skipped, so the unique key always holds.
+ * @internal Puts up to `limit` failed, cancelled or expired jobs (id > `afterId`) back to `available`,
+ * due now, with their attempt counters reset, their deadline (`expires_at`) cleared — an expired job
+ * would otherwise expire again at once — and their error history kept; wakes their queues. A job
+ * whose dedup key has a live job (or a newer finished one) is skipped, so the unique key always holds.
  *
  * Workflow nodes resume their graph: a retried node's failure is taken back from its dependants'
  * counters in this statement ({@link workflowRetryResume}), and the `workflow_nodes_revive` trigger
@@ -213,12 +214,12 @@ export async function retryJobs(
 ): Promise<BatchResult> {
   const jobs = sql.raw(names.jobs)
   const nodes = sql.raw(`${names.quoted}.workflow_nodes`)
-  const retryable = sql`j.state IN ('failed', 'cancelled')
+  const retryable = sql`j.state IN ('failed', 'cancelled', 'expired')
          AND (j.dedup_key IS NULL OR (
            NOT EXISTS (SELECT 1 FROM ${jobs} AS l WHERE l.task = j.task AND l.dedup_key = j.dedup_key
                        AND l.state IN ('available', 'running'))
            AND j.id = (SELECT max(k.id) FROM ${jobs} AS k WHERE k.task = j.task
-                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled'))))
+                       AND k.dedup_key = j.dedup_key AND k.state IN ('failed', 'cancelled', 'expired'))))
          AND ${sql.raw(workflowRetryable(names, 'j'))}`
   return batch(
     db,
@@ -229,9 +230,9 @@ export async function retryJobs(
            THEN 'blocked' ELSE 'available' END,
          run_at = now(), queue = coalesce(${queue}::text, j.queue),
          attempts = 0, interruptions = 0, finished_at = NULL, delete_after = NULL,
-         result = NULL, progress = NULL, cancel_requested_at = NULL
+         result = NULL, progress = NULL, cancel_requested_at = NULL, expires_at = NULL
        FROM target AS t
-       WHERE j.id = t.id AND j.state IN ('failed', 'cancelled')
+       WHERE j.id = t.id AND j.state IN ('failed', 'cancelled', 'expired')
        RETURNING j.id, j.queue, j.state, j.workflow_id
      ),
      ${sql.raw(workflowRetryResume(names, 'updated'))},
@@ -273,7 +274,7 @@ export async function pruneJobs(db: Executor, names: SchemaNames, limit: number)
     db,
     `WITH due AS (
        SELECT j.id FROM ${names.jobs} AS j
-       WHERE j.delete_after < now() AND j.state IN ('succeeded', 'failed', 'cancelled')
+       WHERE j.delete_after < now() AND j.state IN ('succeeded', 'failed', 'cancelled', 'expired')
        ORDER BY j.delete_after LIMIT $1
        FOR UPDATE SKIP LOCKED
      ),
@@ -294,11 +295,13 @@ export interface QueueStatsRow {
   succeeded: number
   failed: number
   cancelled: number
+  expired: number
   oldest_waiting_since: Date | null
   lag_ms: number
   succeeded_recent: number
   failed_recent: number
   cancelled_recent: number
+  expired_recent: number
   at: Date
 }
 
@@ -322,13 +325,16 @@ export async function queueStats(
          count(*) FILTER (WHERE j.state = 'succeeded')::int AS succeeded,
          count(*) FILTER (WHERE j.state = 'failed')::int AS failed,
          count(*) FILTER (WHERE j.state = 'cancelled')::int AS cancelled,
+         count(*) FILTER (WHERE j.state = 'expired')::int AS expired,
          min(j.run_at) FILTER (WHERE j.state = 'available' AND j.run_at <= now()) AS oldest_waiting_since,
          count(*) FILTER (WHERE j.state = 'succeeded' AND j.finished_at > now() - make_interval(mins => $1))::int
            AS succeeded_recent,
          count(*) FILTER (WHERE j.state = 'failed' AND j.finished_at > now() - make_interval(mins => $1))::int
            AS failed_recent,
          count(*) FILTER (WHERE j.state = 'cancelled' AND j.finished_at > now() - make_interval(mins => $1))::int
-           AS cancelled_recent
+           AS cancelled_recent,
+         count(*) FILTER (WHERE j.state = 'expired' AND j.finished_at > now() - make_interval(mins => $1))::int
+           AS expired_recent
        FROM ${names.jobs} AS j GROUP BY j.queue
      )
      SELECT s.*, coalesce(floor(extract(epoch FROM now() - s.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms,

@@ -15,7 +15,8 @@ export interface QueueGaugeRow {
 /**
  * @internal Jobs waiting (due), scheduled (due later), running and failed per queue; the age in
  * seconds of the oldest due job per queue; live workers in all and per queue they serve (from the
- * `worker_status` view). Succeeded and cancelled jobs are not counted: no index covers them.
+ * `worker_status` view). Succeeded, cancelled and expired jobs are not counted: no index covers them
+ * (expired jobs are counted as they expire: `pgq_jobs_expired_total` of the worker metrics).
  */
 export async function readQueueGauges(db: Executor, names: SchemaNames): Promise<QueueGaugeRow[]> {
   const result = await runQuery<QueueGaugeRow>(

@@ -50,8 +50,8 @@ export function workflowRetryable(names: SchemaNames, alias: string): string {
 
 /**
  * @internal The retry's side of the fan-in, as CTEs to append to the statement that retries jobs.
- * `retried` names an earlier CTE with columns `id` and `workflow_id` of jobs that were failed or
- * cancelled (so counted as failed parents by {@link workflowFanIn}) and are waiting again: each
+ * `retried` names an earlier CTE with columns `id` and `workflow_id` of jobs that were failed,
+ * cancelled or expired (so counted as failed parents by {@link workflowFanIn}) and are waiting again: each
  * dependant gets them back as pending parents and loses them as failed ones, on its
  * `workflow_nodes` row locked in job id order. The `workflow_nodes_revive` trigger (migration 0013)
  * fires at the end of the statement and puts a dependant cancelled by the failure back to
@@ -81,9 +81,9 @@ export function workflowRetryResume(names: SchemaNames, retried: string): string
 export const WORKFLOW_RESUME_REF = '(SELECT count(*) FROM wf_resume) AS wf_resumed'
 
 /**
- * @internal Why a failed or cancelled workflow node is not retried: `workflow_cancelled` (its
+ * @internal Why a failed, cancelled or expired workflow node is not retried: `workflow_cancelled` (its
  * workflow was cancelled), `parent_failed` (a parent that failed keeps it from running), or
- * undefined (not a node, not failed or cancelled, or retryable).
+ * undefined (not a node, not failed, cancelled or expired, or retryable).
  */
 export async function workflowRetryRefusal(
   db: Executor,
@@ -96,7 +96,7 @@ export async function workflowRetryRefusal(
     `SELECT CASE WHEN w.cancelled_at IS NOT NULL THEN 'workflow_cancelled' ELSE 'parent_failed' END AS reason,
        j.workflow_id::text AS workflow_id
      FROM ${names.jobs} AS j JOIN ${s}.workflows AS w ON w.id = j.workflow_id
-     WHERE j.id = $1::bigint AND j.state IN ('failed', 'cancelled') AND NOT ${workflowRetryable(names, 'j')}`,
+     WHERE j.id = $1::bigint AND j.state IN ('failed', 'cancelled', 'expired') AND NOT ${workflowRetryable(names, 'j')}`,
     [id],
   )
   const row = rows[0]

@@ -56,6 +56,11 @@ export interface WorkerEventMap {
   /** Jobs of dead workers returned to their queues (or failed after too many interruptions). */
   'maintenance:rescued': { requeued: number; failed: number }
   /**
+   * Waiting jobs whose deadline (`expires_at`) passed before they started were ended `expired` by
+   * this worker's expirer (one event per batch): `expired` in all, `byQueue` per queue.
+   */
+  'maintenance:expired': { expired: number; byQueue: Readonly<Record<string, number>> }
+  /**
    * An error in a background loop; the loop goes on, retrying with backoff. Emitted for every
    * error, while the log gets at most a few lines per outage.
    */

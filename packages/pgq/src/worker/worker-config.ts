@@ -16,6 +16,8 @@ export interface RetentionOptions {
   readonly succeeded?: number | null
   readonly failed?: number | null
   readonly cancelled?: number | null
+  /** Jobs that reached their deadline (`expires_at`) before they started (default 7 days, as cancelled). */
+  readonly expired?: number | null
 }
 
 /** Options of a worker; see `pgq.createWorker()`. Every field but `tasks` has a documented default. */
@@ -38,15 +40,21 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number
   /** How often expired leases are looked for (default 5,000 ms). */
   readonly rescueIntervalMs?: number
+  /**
+   * How often waiting jobs past their deadline (`expires_at`) are ended `expired` (default 1,000 ms):
+   * one probe of a small partial index when none is due. Claims never start such a job in between;
+   * the interval only bounds how late waiters and workflows learn of the expiry.
+   */
+  readonly expireIntervalMs?: number
   /** On stop, how long running jobs may finish before they are aborted and released (default 10,000 ms). */
   readonly shutdownGraceMs?: number
-  /** Retention of finished jobs (defaults: succeeded 1 day, failed 14 days, cancelled 7 days). */
+  /** Retention of finished jobs (defaults: succeeded 1 day, failed 14 days, cancelled and expired 7 days). */
   readonly retention?: RetentionOptions
   /** Errors kept per job, newest last (default 20). */
   readonly maxErrorsKept?: number
   /** Characters of a stack trace kept per error (default 4,000). */
   readonly maxStackChars?: number
-  /** Run the rescuer (and, when wired, the pruner) in this worker (default true). */
+  /** Run the rescuer, the expirer and the pruner in this worker (default true). */
   readonly maintenance?: boolean
   /**
    * Where the worker's log lines go (default: nowhere). pgq's {@link Logger}, e.g.
@@ -95,6 +103,7 @@ export interface WorkerConfig {
   readonly leaseMs: number
   readonly heartbeatMs: number
   readonly rescueIntervalMs: number
+  readonly expireIntervalMs: number
   readonly shutdownGraceMs: number
   readonly retention: Readonly<Required<RetentionOptions>>
   readonly maxErrorsKept: number
@@ -124,6 +133,7 @@ const KNOWN = optionKeys<WorkerOptions>({
   leaseMs: true,
   heartbeatMs: true,
   rescueIntervalMs: true,
+  expireIntervalMs: true,
   shutdownGraceMs: true,
   retention: true,
   maxErrorsKept: true,
@@ -193,11 +203,18 @@ export function resolveWorkerConfig(options: WorkerOptions): WorkerConfig {
       10,
       MAX_TIMER_MS,
     ),
+    expireIntervalMs: assertInt(
+      options.expireIntervalMs ?? 1_000,
+      'worker.expireIntervalMs',
+      10,
+      MAX_TIMER_MS,
+    ),
     shutdownGraceMs: assertInt(options.shutdownGraceMs ?? 10_000, 'worker.shutdownGraceMs', 0, MAX_TIMER_MS),
     retention: Object.freeze({
       succeeded: ret('succeeded', DAY),
       failed: ret('failed', 14 * DAY),
       cancelled: ret('cancelled', 7 * DAY),
+      expired: ret('expired', 7 * DAY),
     }),
     maxErrorsKept: assertInt(options.maxErrorsKept ?? 20, 'worker.maxErrorsKept', 1, 1000),
     maxStackChars: assertInt(options.maxStackChars ?? 4_000, 'worker.maxStackChars', 0, 1_000_000),

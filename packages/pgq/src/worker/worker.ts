@@ -53,7 +53,7 @@ const SHUTDOWN_PHASE_MS = 5_000
  * and cancellation, and writes their outcomes. Create it with `pgq.createWorker()`. It is the
  * composition root of the worker's parts — fetchers claim into {@link HeldJobs}, the executor runs
  * a job to a typed outcome, the completer writes it, the lease renewer keeps held jobs' leases,
- * and the maintenance group (rescuer, pruner, scheduler) looks after the whole queue.
+ * and the maintenance group (rescuer, expirer, pruner, scheduler) looks after the whole queue.
  *
  * ```ts
  * const worker = pgq.createWorker({ tasks: [sendEmail, processVideo], queues: { emails: 20, video: 2 } })
@@ -212,6 +212,14 @@ export class Worker extends WorkerEvents {
       onRescued: (counts) => {
         this.emit('maintenance:rescued', counts)
         this.config.logger.info('rescued jobs with expired leases', counts)
+      },
+      onExpired: (batch) => {
+        this.emit('maintenance:expired', { expired: batch.expired, byQueue: batch.byQueue })
+        const queues = Object.entries(batch.byQueue).map(([queue, n]) => `${queue}:${n}`)
+        this.config.logger.info('expired jobs past their deadline', {
+          expired: batch.expired,
+          queues: queues.join(','),
+        })
       },
       onError: (component, error) => this.reportError(component, error),
       onSuccess: () => this.#outage.succeeded(),

@@ -1,3 +1,4 @@
+import { FINAL_STATES, type JobState } from '../admin/job-record.js'
 import type { Jobs } from '../admin/jobs.js'
 import { prepareJob } from '../client/enqueue.js'
 import type { WaitOptions } from '../client/result-waiter.js'
@@ -161,7 +162,8 @@ export class Workflows {
   async get(id: string): Promise<WorkflowInfo | undefined> {
     const row = await getWorkflow(this.#deps.pool, this.#deps.names, assertId(id))
     if (!row) return undefined
-    const final = (s: string) => s === 'succeeded' || s === 'failed' || s === 'cancelled'
+    // an expired node ends its workflow like a failed or cancelled one
+    const final = (s: string) => FINAL_STATES.includes(s as JobState)
     const byId = new Map(row.nodes.map((n) => [n.id, n]))
     const outputs = row.output_ids.map((o) => byId.get(o)?.state ?? 'succeeded')
     const state: WorkflowState = row.cancelled_at
@@ -186,7 +188,7 @@ export class Workflows {
   /**
    * Resolves with the workflow's result (its last node's result, or the array of its output
    * nodes' results for a group) once they succeeded; rejects like `pgq.jobs.waitFor` when one
-   * failed or was cancelled, and with `PGQ_WORKFLOW_NOT_FOUND` for an unknown id.
+   * failed, was cancelled or expired, and with `PGQ_WORKFLOW_NOT_FOUND` for an unknown id.
    *
    * ```ts
    * const summary = await pgq.workflows.waitFor(wf.id, { timeoutMs: 60_000 })
