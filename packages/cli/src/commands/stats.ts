@@ -27,7 +27,12 @@ export function registerStats(program: Command): void {
       const stats = await new Jobs({ pool, schema: options.schema }).stats({ windowMinutes: options.window })
       const unknownTasks = await new TaskRegistry({ pool, schema: options.schema }).unknown()
       const flow = (await new Queues({ pool, schema: options.schema }).list()).filter(
-        (q) => q.paused || q.concurrency !== null || q.rate !== null || q.keyConcurrency !== null || q.keyRate !== null,
+        (q) =>
+          q.paused ||
+          q.concurrency !== null ||
+          q.rate !== null ||
+          q.keyConcurrency !== null ||
+          q.keyRate !== null,
       )
       output(
         options.json,
