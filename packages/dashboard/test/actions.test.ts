@@ -115,6 +115,12 @@ describe('actions', () => {
     // refused without the CSRF token: nothing changes
     expect((await post(server, '/actions/queues/emails/pause', {}, { cookie: me.cookie })).status).toBe(403)
     expect((await t.pgq.queues.get('emails'))?.paused).toBe(false)
+    // the queue's rate and per-key limits show under its name
+    await t.pgq.queues.set('emails', { rate: '10/s', keyConcurrency: 1, ordered: true, keyRate: '5/m' })
+    expect(await (await server.get('/')).text()).toMatch(
+      /data-testid="queue-limits">10 per 1\.0 s · 1 per key, in order · 5 per 1 min 0 s per key</,
+    )
+    await t.pgq.queues.set('emails', { rate: null, keyConcurrency: null, ordered: false, keyRate: null })
   })
 
   it('pauses, resumes and triggers a schedule', async () => {

@@ -4,7 +4,7 @@
 // data-testid: total-<waiting|scheduled|running|failed>, total-lag, queue-row (data-queue=<name>),
 // count-<waiting|scheduled|running|failed> and queue-lag inside a queue row, chart-throughput,
 // chart-failures, total-expired (jobs expired in the last hour), action-redrive, action-queue-pause, action-queue-resume, queue-paused (a badge),
-// queue-concurrency.
+// queue-concurrency, queue-limits (rate and per-key limits).
 
 import { type Html, html } from '../http/html.js'
 import type { MinuteRow, QueueCountsRow } from '../sql/dashboard-queries.js'
@@ -18,7 +18,7 @@ function queueRow(ctx: PageContext, q: QueueCountsRow): Html {
   const link = (state: string, value: number, column: string) =>
     html`<td class="num${column === 'failed' && value > 0 ? ' bad' : ''}" data-testid="count-${column}" data-count="${column}"><a href="${href(ctx, '/jobs', { queue: q.queue, state })}">${count(value)}</a></td>`
   return html`<tr data-testid="queue-row" data-queue="${q.queue}" data-nav-row>
-<th scope="row"><a href="${href(ctx, '/jobs', { queue: q.queue })}">${q.queue}</a>${q.paused ? html` <span class="badge" data-testid="queue-paused">paused</span>` : ''}${q.concurrency === null ? '' : html`<br><small data-testid="queue-concurrency">at most ${count(q.concurrency)} running</small>`}</th>
+<th scope="row"><a href="${href(ctx, '/jobs', { queue: q.queue })}">${q.queue}</a>${q.paused ? html` <span class="badge" data-testid="queue-paused">paused</span>` : ''}${q.concurrency === null ? '' : html`<br><small data-testid="queue-concurrency">at most ${count(q.concurrency)} running</small>`}${limitsNote(q)}</th>
 ${link('available', q.waiting, 'waiting')}${link('available', q.scheduled, 'scheduled')}${link('running', q.running, 'running')}${link('failed', q.failed, 'failed')}
 <td class="num" data-testid="queue-lag" data-lag>${q.waiting > 0 ? duration(q.lag_ms) : '—'}</td>
 <td class="actions">${pauseAction(ctx, q)}${
@@ -33,6 +33,19 @@ ${link('available', q.waiting, 'waiting')}${link('available', q.scheduled, 'sche
       : ''
   }</td>
 </tr>`
+}
+
+/** The queue's rate and per-key limits in a line, or nothing (docs/flow-control.md). */
+function limitsNote(q: QueueCountsRow): Html | string {
+  const perInterval = (n: number, ms: number) => `${count(n)} per ${duration(ms)}`
+  const parts: string[] = []
+  if (q.rate_limit !== null && q.rate_interval_ms !== null)
+    parts.push(`${perInterval(q.rate_limit, q.rate_interval_ms)}`)
+  if (q.key_concurrency !== null)
+    parts.push(`${count(q.key_concurrency)} per key${q.ordered ? ', in order' : ''}`)
+  if (q.key_rate_limit !== null && q.key_rate_interval_ms !== null)
+    parts.push(`${perInterval(q.key_rate_limit, q.key_rate_interval_ms)} per key`)
+  return parts.length === 0 ? '' : html`<br><small data-testid="queue-limits">${parts.join(' · ')}</small>`
 }
 
 /** Pause or resume the queue (flow control: running jobs finish; a resume wakes the workers). */

@@ -20,6 +20,13 @@ export interface QueueCountsRow {
   /** Flow control (`<schema>.queues`): paused, and the global concurrency limit (null: none). */
   paused: boolean
   concurrency: number | null
+  /** Rate limits as `<n> per <ms>` pairs, and the per-key limit (null: none). */
+  rate_limit: number | null
+  rate_interval_ms: number | null
+  key_concurrency: number | null
+  ordered: boolean
+  key_rate_limit: number | null
+  key_rate_interval_ms: number | null
 }
 
 /**
@@ -48,7 +55,8 @@ export async function queueCounts(db: Db, names: Names): Promise<QueueCountsRow[
      SELECT k.queue, coalesce(a.waiting, 0) AS waiting, coalesce(a.scheduled, 0) AS scheduled,
        coalesce(r.running, 0) AS running, coalesce(f.failed, 0) AS failed, a.oldest_waiting_since,
        coalesce(floor(extract(epoch FROM now() - a.oldest_waiting_since) * 1000), 0)::float8 AS lag_ms,
-       coalesce(q.paused, false) AS paused, q.concurrency
+       coalesce(q.paused, false) AS paused, q.concurrency, q.rate_limit, q.rate_interval_ms,
+       q.key_concurrency, coalesce(q.ordered, false) AS ordered, q.key_rate_limit, q.key_rate_interval_ms
      FROM known AS k
      LEFT JOIN a ON a.queue = k.queue LEFT JOIN r ON r.queue = k.queue LEFT JOIN f ON f.queue = k.queue
      LEFT JOIN ${names.quoted}.queues AS q ON q.name = k.queue
