@@ -2,8 +2,9 @@
 // own whose `query` counts the statements the worker sends, the claim statements among them and
 // the claims that came back empty. Reports when each job's handler starts, and its counters on
 // request. Run only by idle-workers-measure.ts (fork).
+
+import { createPgq, defineTask } from '@pgq/core'
 import pg from 'pg'
-import { createPgq, defineTask } from 'pgq'
 import { epochMs } from './sql-names.js'
 
 /** What the parent passes as argv[2] (JSON). */

@@ -1,5 +1,5 @@
 // Samples of docs/concepts.md.
-import { createPgq, defineTask, PermanentError, snooze } from 'pgq'
+import { createPgq, defineTask, PermanentError, snooze } from '@pgq/core'
 import { callCrm, pool, redis } from './stubs.js'
 
 const pgq = createPgq({ pool })

@@ -1,5 +1,5 @@
 // Samples of docs/workflows.md, "Durable steps".
-import { defineTask } from 'pgq'
+import { defineTask } from '@pgq/core'
 
 declare const payments: { charge(orderId: string): Promise<{ id: string; amount: number }> }
 declare const warehouse: { reserve(orderId: string): Promise<{ parcel: string }> }

@@ -1,5 +1,5 @@
 // Samples of docs/flow-control.md.
-import { createPgq, defineTask, PgqValidationError } from 'pgq'
+import { createPgq, defineTask, PgqValidationError } from '@pgq/core'
 
 const pgq = createPgq({ connectionString: process.env.DATABASE_URL })
 

@@ -12,7 +12,7 @@ import {
   PermanentError,
   snooze,
   step,
-} from 'pgq'
+} from '@pgq/core'
 import { callCrm, encodeVideo, mailer, pool } from './stubs.js'
 
 const pgq = createPgq({ pool })

@@ -1,5 +1,5 @@
 // Samples of docs/from-graphile-worker-and-pg-boss.md.
-import { createPgq, defineSchedule, defineTask } from 'pgq'
+import { createPgq, defineSchedule, defineTask } from '@pgq/core'
 import { mailer, pool } from './stubs.js'
 
 const pgq = createPgq({ pool })

@@ -1,5 +1,5 @@
 // Samples of docs/workers.md, "Where handlers run".
-import { createPgq, defineTask } from 'pgq'
+import { createPgq, defineTask } from '@pgq/core'
 
 declare function renderPdf(html: string, signal: AbortSignal): Promise<Uint8Array>
 declare function upload(bytes: Uint8Array): Promise<string>

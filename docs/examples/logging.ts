@@ -1,7 +1,7 @@
 // Samples of the "Logs" section of docs/observability.md.
 
 // #region pino
-import { createJsonLogger, createPgq, defineTask, fromPino } from 'pgq'
+import { createJsonLogger, createPgq, defineTask, fromPino } from '@pgq/core'
 import pino from 'pino'
 
 const sendEmail = defineTask({ name: 'send_email', queue: 'emails', handler: async () => ({ sent: true }) })

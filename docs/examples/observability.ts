@@ -1,7 +1,7 @@
 // Samples of docs/observability.md.
 import http from 'node:http'
-import { createPgq, defineTask, WorkerList } from 'pgq'
-import { collectQueueMetrics, collectWorkerMetrics, metricsHandler } from 'pgq/metrics'
+import { createPgq, defineTask, WorkerList } from '@pgq/core'
+import { collectQueueMetrics, collectWorkerMetrics, metricsHandler } from '@pgq/core/metrics'
 import { Registry } from 'prom-client'
 import { pool } from './stubs.js'
 

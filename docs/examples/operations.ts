@@ -1,5 +1,5 @@
 // Samples of docs/operations.md.
-import { createLineLogger, createPgq, defineTask, WorkerList } from 'pgq'
+import { createLineLogger, createPgq, defineTask, WorkerList } from '@pgq/core'
 import { metrics, pool } from './stubs.js'
 
 const sendEmail = defineTask({ name: 'send_email', queue: 'emails', handler: async () => ({ sent: true }) })

@@ -1,9 +1,10 @@
 // Samples of docs/enqueue.md, "ORMs": enqueue inside the transactions of Drizzle, Knex, Kysely and Prisma.
+
+import { createPgq, defineTask, type PrismaLike } from '@pgq/core'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { pgTable, serial, text } from 'drizzle-orm/pg-core'
 import knexFactory from 'knex'
 import pg from 'pg'
-import { createPgq, defineTask, type PrismaLike } from 'pgq'
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
 const pgq = createPgq({ pool })

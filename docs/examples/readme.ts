@@ -1,7 +1,7 @@
 // Samples of the repository's README.md.
 
 // #region define-task
-import { createPgq, defineTask } from 'pgq'
+import { createPgq, defineTask } from '@pgq/core'
 
 export const sendEmail = defineTask({
   name: 'send_email',

@@ -1,6 +1,6 @@
 // Samples of the reference pages docs/enqueue.md and docs/workers.md (regions are copied into the
 // pages by scripts/sync-doc-snippets.mjs and typechecked here by `tsc -b`).
-import { type KyselyLike, PgqValidationError } from 'pgq'
+import { type KyselyLike, PgqValidationError } from '@pgq/core'
 import { encodeVideo, pool } from './stubs.js'
 
 /** The shape of a Kysely instance these samples use (a real `Kysely<DB>` fits it). */
@@ -13,7 +13,7 @@ const user = { id: 7, email: 'a@example.com' }
 const users = [user]
 
 // #region define-and-enqueue
-import { createPgq, defineTask } from 'pgq'
+import { createPgq, defineTask } from '@pgq/core'
 
 export const processVideo = defineTask({
   name: 'process_video',
@@ -62,7 +62,7 @@ await db.transaction().execute(async (trx) => {
 })
 
 // #region job-spec
-import { jobSpec } from 'pgq'
+import { jobSpec } from '@pgq/core'
 
 await pgq.enqueueMany([
   jobSpec(sendEmail, { to: 'a@example.com' }),

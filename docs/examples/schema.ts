@@ -2,8 +2,8 @@
 // typechecked here by `tsc -b`): querying pgq's tables with Kysely, type-safely.
 
 // #region kysely-tables
+import type { PgqDatabase } from '@pgq/core'
 import { Kysely, PostgresDialect } from 'kysely'
-import type { PgqDatabase } from 'pgq'
 
 interface AppDatabase {
   orders: { id: number; total: number; job_id: string | null }

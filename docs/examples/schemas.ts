@@ -1,5 +1,5 @@
 // Samples of docs/enqueue.md, "Schema-validated payloads".
-import { createPgq, defineTask, PgqValidationError } from 'pgq'
+import { createPgq, defineTask, PgqValidationError } from '@pgq/core'
 import { z } from 'zod'
 
 const pgq = createPgq({ connectionString: process.env.DATABASE_URL })

@@ -1,6 +1,6 @@
-// Samples of docs/testing.md: an application's test file using pgq/testing (vitest; jest is the same).
-import { defineTask } from 'pgq'
-import { createTestSchema, type TestSchema } from 'pgq/testing'
+// Samples of docs/testing.md: an application's test file using @pgq/core/testing (vitest; jest is the same).
+import { defineTask } from '@pgq/core'
+import { createTestSchema, type TestSchema } from '@pgq/core/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 
 declare const mailer: { send(to: string): Promise<{ id: string }> }

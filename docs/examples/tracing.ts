@@ -2,7 +2,7 @@
 import { context, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter } from '@opentelemetry/sdk-trace-base'
-import { createPgq, defineTask } from 'pgq'
+import { createPgq, defineTask } from '@pgq/core'
 import { mailer, pool } from './stubs.js'
 
 export function setUpTracing() {

@@ -1,5 +1,5 @@
 // Samples of docs/workers.md, "Transactional completion".
-import { createPgq, defineTask, JobTransactionError } from 'pgq'
+import { createPgq, defineTask, JobTransactionError } from '@pgq/core'
 
 const pgq = createPgq({ connectionString: process.env.DATABASE_URL, poolSize: 20 })
 export const sendReceipt = defineTask({

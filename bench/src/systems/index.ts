@@ -25,7 +25,7 @@ export type SystemName = (typeof SYSTEM_NAMES)[number]
 export async function createSystem(name: SystemName, env: BenchEnv): Promise<BenchSystem> {
   switch (name) {
     case 'pgq':
-      return new (await import('./pgq.js')).PgqSystem(env, packageVersion('pgq'))
+      return new (await import('./pgq.js')).PgqSystem(env, packageVersion('@pgq/core'))
     case 'graphile-worker':
       return new (await import('./graphile.js')).GraphileSystem(env, packageVersion('graphile-worker'))
     case 'pg-boss':

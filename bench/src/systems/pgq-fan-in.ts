@@ -1,7 +1,7 @@
 // pgq's workflow row: a group of N members with a chord callback, created in one call and run to the
 // callback's end, beside N plain jobs enqueued in one call and run to the last one's end, on the same
 // worker settings (the `best` profile). pgq only: the peers' flows are not adapted here.
-import { chord, createPgq, defineTask, group, job } from 'pgq'
+import { chord, createPgq, defineTask, group, job } from '@pgq/core'
 import { ident } from '../sql-names.js'
 
 /** Options of {@link measurePgqFanIn}. */

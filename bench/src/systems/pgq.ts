@@ -1,5 +1,5 @@
-import type { Pgq, WorkerOptions } from 'pgq'
-import * as pgqLibrary from 'pgq'
+import type { Pgq, WorkerOptions } from '@pgq/core'
+import * as pgqLibrary from '@pgq/core'
 import { ident } from '../sql-names.js'
 import type {
   BenchEnv,

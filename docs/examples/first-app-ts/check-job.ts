@@ -1,7 +1,7 @@
 // Reading a job's outcome, as docs/getting-started.md shows it (see db.ts).
 
 // #region check-job
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { pool } from './db.js'
 
 const pgq = createPgq({ pool })

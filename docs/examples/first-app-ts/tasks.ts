@@ -2,7 +2,7 @@
 
 // #region tasks
 // src/tasks.ts: the same task, typed; `pgq work --tasks src/tasks.ts` loads it as it is.
-import { defineSchedule, defineTask } from 'pgq'
+import { defineSchedule, defineTask } from '@pgq/core'
 import { pool } from './db.js'
 
 export const sendInvoice = defineTask({

@@ -2,7 +2,7 @@
 
 // #region worker
 // worker.ts: a worker inside your own process, instead of `pgq work`
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { pool } from './db.js'
 import { sendInvoice } from './tasks.js'
 

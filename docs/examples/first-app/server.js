@@ -4,7 +4,7 @@
 // server.js: POST /orders writes the order and enqueues its invoice in one transaction;
 // GET /jobs/:id reads the job's state and result.
 import { createServer } from 'node:http'
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { pool } from './db.js'
 import { sendInvoice } from './tasks.js'
 

@@ -2,7 +2,7 @@
 
 // #region tasks
 // tasks.js: what runs in the background. Payloads are small JSON: pass ids, not rows.
-import { defineTask } from 'pgq'
+import { defineTask } from '@pgq/core'
 import { pool } from './db.js'
 
 export const sendInvoice = defineTask({

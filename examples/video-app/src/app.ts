@@ -1,7 +1,8 @@
 // The HTTP API: each endpoint writes what it must, enqueues the slow part, and answers at once.
+
+import type { Pgq } from '@pgq/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type pg from 'pg'
-import type { Pgq } from 'pgq'
 import { jobView } from './job-view.js'
 import { pipelineView, startPipeline } from './pipeline.js'
 import type { AppTables } from './schema.js'

@@ -1,5 +1,5 @@
 // What GET /jobs/:id shows of a job: its state and outcome, never its payload.
-import type { Job } from 'pgq'
+import type { Job } from '@pgq/core'
 
 /** The JSON body of `GET /jobs/:id`. */
 export interface JobView {

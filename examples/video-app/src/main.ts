@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the example: `node dist/main.js` (embedded PostgreSQL in ./.pgq/data, or $DATABASE_URL).
-import { createLineLogger } from 'pgq'
+import { createLineLogger } from '@pgq/core'
 import { startVideoApp } from './video-app.js'
 
 const videoApp = await startVideoApp({

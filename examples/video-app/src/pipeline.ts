@@ -1,8 +1,9 @@
 // The video pipeline as one workflow: transcode → three thumbnails in parallel → publish once with
 // all three (Celery: chain(process_video.s(id), chord(group(thumbs), publish.s()))). Every node is an
 // ordinary pgq job; the whole graph is created in the caller's transaction.
+
+import { chain, chord, group, job, type Pgq, step, type WorkflowInfo } from '@pgq/core'
 import type pg from 'pg'
-import { chain, chord, group, job, type Pgq, step, type WorkflowInfo } from 'pgq'
 import type { AppTables } from './schema.js'
 import type { VideoTasks } from './tasks.js'
 

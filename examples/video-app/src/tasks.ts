@@ -1,7 +1,8 @@
 // The seeds' background work as pgq tasks. Each handler receives ids, reads fresh rows, and writes
 // idempotently, because pgq delivers at least once (a job may run again after a crash).
+
+import { defineTask, PermanentError, type TaskContext } from '@pgq/core'
 import type pg from 'pg'
-import { defineTask, PermanentError, type TaskContext } from 'pgq'
 import type { AppTables } from './schema.js'
 
 /** What the tasks need: the app's pool and tables, and how long the simulated work takes. */

@@ -1,10 +1,10 @@
 // Everything of the example in one call: database (embedded unless given), migrations, the worker
 // with its schedule, and the HTTP API listening. Used by main.ts, the tests and `pgq demo`.
 
+import type { Logger, Pgq, ScheduleDefinition, Worker } from '@pgq/core'
 import { type DevEnvironment, startDev } from '@pgq/embedded'
 import type { FastifyInstance } from 'fastify'
 import type pg from 'pg'
-import type { Logger, Pgq, ScheduleDefinition, Worker } from 'pgq'
 import { buildApp } from './app.js'
 import { type AppTables, appTables, migrateApp } from './schema.js'
 import { createTasks, type VideoTasks } from './tasks.js'

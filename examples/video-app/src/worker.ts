@@ -1,5 +1,5 @@
 // The worker side: which queues run with how many jobs at once, and the periodic clean-up.
-import { defineSchedule, type Logger, type Pgq, type ScheduleDefinition, type Worker } from 'pgq'
+import { defineSchedule, type Logger, type Pgq, type ScheduleDefinition, type Worker } from '@pgq/core'
 import type { VideoTasks } from './tasks.js'
 
 /**

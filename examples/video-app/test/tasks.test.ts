@@ -1,8 +1,9 @@
-// The app's tasks one by one with pgq/testing, the way an application tests its own tasks: an
+// The app's tasks one by one with @pgq/core/testing, the way an application tests its own tasks: an
 // isolated pgq schema, runJob for one run with a real context, drain with a later `now` for retries
 // and the hourly clean-up schedule. No worker, no HTTP (video-app.test.ts covers those end to end).
+
+import { createTestSchema, type TestSchema } from '@pgq/core/testing'
 import pg from 'pg'
-import { createTestSchema, type TestSchema } from 'pgq/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { databaseUrl, uniqueSchemaName } from '../../../packages/pgq/test/test-database.js'
 import { type AppTables, appTables, createTasks, migrateApp, type VideoTasks } from '../src/index.js'
@@ -26,7 +27,7 @@ afterAll(async () => {
   await pool.end()
 })
 
-describe('the video app tasks under pgq/testing', () => {
+describe('the video app tasks under @pgq/core/testing', () => {
   it('process_video transcodes every rendition, reports progress and marks the video processed', async () => {
     await pool.query(`INSERT INTO ${tables.videos} (id) VALUES (42)`)
     const run = await queue.runJob(tasks.processVideo, { videoId: 42 })

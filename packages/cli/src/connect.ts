@@ -1,7 +1,8 @@
 // Waiting for the database when a long-running command starts: a worker started by a supervisor
 // (systemd, Compose, Kubernetes) often starts before PostgreSQL accepts connections.
+
+import type { Logger } from '@pgq/core'
 import type pg from 'pg'
-import type { Logger } from 'pgq'
 import { CliExit, EXIT_CODES, isConnectionError } from './lifetime.js'
 
 /**

@@ -1,6 +1,7 @@
 // The job filter options shared by `pgq jobs`, `pgq retry` and `pgq cancel`.
+
+import type { JobFilter, JobState } from '@pgq/core'
 import type { Command } from 'commander'
-import type { JobFilter, JobState } from 'pgq'
 import { listOption } from './format.js'
 
 /** Parsed filter options. */

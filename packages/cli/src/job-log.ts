@@ -1,4 +1,4 @@
-import type { Logger, Worker } from 'pgq'
+import type { Logger, Worker } from '@pgq/core'
 
 /**
  * One log line per job event a worker emits: id, task, attempt, timing and error message — never

@@ -1,7 +1,7 @@
 // How a long-running command (`pgq work`, `pgq dev`) lives and ends: it holds the event loop until
 // SIGINT/SIGTERM, stops gracefully on the first signal (exit 0), and otherwise exits only on a
 // fatal condition, with one of the documented exit codes (docs/operations.md#exit-codes).
-import { type Logger, PgqError, PgqSchemaVersionError } from 'pgq'
+import { type Logger, PgqError, PgqSchemaVersionError } from '@pgq/core'
 
 /**
  * The exit codes of the `pgq` command (the BSD `sysexits.h` values where one fits).

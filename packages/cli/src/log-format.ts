@@ -1,6 +1,7 @@
 // `--log-level` and `--log-format` of the commands that log (work, dev, schedule run, dashboard).
+
+import { createJsonLogger, createLineLogger, type Logger, type LogLevel } from '@pgq/core'
 import type { Command } from 'commander'
-import { createJsonLogger, createLineLogger, type Logger, type LogLevel } from 'pgq'
 import { CliExit, EXIT_CODES, useJsonFatalLines } from './lifetime.js'
 
 /** The logging options every long-running command has. */

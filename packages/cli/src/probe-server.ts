@@ -1,8 +1,8 @@
 // The HTTP port of `pgq work --http-port`: Prometheus metrics and container probes.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Pgq, Worker } from 'pgq'
-import { collectQueueMetrics, collectWorkerMetrics, metricsHandler } from 'pgq/metrics'
+import type { Pgq, Worker } from '@pgq/core'
+import { collectQueueMetrics, collectWorkerMetrics, metricsHandler } from '@pgq/core/metrics'
 import { Registry } from 'prom-client'
 import { CliExit, EXIT_CODES } from './lifetime.js'
 

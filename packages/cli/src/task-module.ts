@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { AnyTaskDefinition } from 'pgq'
+import type { AnyTaskDefinition } from '@pgq/core'
 import { CliExit, EXIT_CODES } from './lifetime.js'
 
 /** What a tasks module exports that the worker uses. */

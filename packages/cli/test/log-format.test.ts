@@ -2,7 +2,7 @@
 // the job events carry their fields, and the fatal last line is JSON too.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, uniqueSchemaName, waitFor } from '../../pgq/test/test-database.js'
 import { runCli } from './run-cli.js'

@@ -2,7 +2,7 @@
 // NodeNext writes it) loads as it is, through tsx on this Node, and its handlers run.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js'

@@ -8,7 +8,7 @@
 // KEEP=1 leaves the schema in place (for EXPLAIN).
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { createPgq } from 'pgq'
+import { createPgq } from '@pgq/core'
 import { finishedPerMinute, jobsLive, liveWorkers, queueCounts } from '../dist/sql/dashboard-queries.js'
 import { searchJobs } from '../dist/sql/job-search-queries.js'
 

@@ -1,8 +1,8 @@
 // The actions: every change the dashboard makes goes through pgq's own API (pgq.jobs.retry/cancel/
 // delete, pgq.queues.pause/resume, pgq.schedules.pause/resume/trigger). Each answers a checked POST (see http/csrf.ts) with a
 // redirect back to the page, carrying a notice code that the page maps to a fixed message.
-import { PgqValidationError } from 'pgq'
-import { assertJobId, assertName } from 'pgq/internal'
+import { PgqValidationError } from '@pgq/core'
+import { assertJobId, assertName } from '@pgq/core/internal'
 import type { DashboardConfig } from './config.js'
 import { bulkable, parseJobsFilter, toJobFilter } from './jobs-filter.js'
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type Logger, type Pgq, PgqValidationError } from 'pgq'
-import { assertOptions, optionKeys, silentLogger, toLogger } from 'pgq/internal'
+import { type Logger, type Pgq, PgqValidationError } from '@pgq/core'
+import { assertOptions, optionKeys, silentLogger, toLogger } from '@pgq/core/internal'
 
 /**
  * Options of {@link createDashboard}.

@@ -2,8 +2,8 @@
 // feed, a static file, the metrics hook or an action, and tells the caller when a path is not its
 // own (so the host server's 404 or next middleware runs).
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { PgqError, PgqValidationError } from 'pgq'
-import { assertJobId } from 'pgq/internal'
+import { PgqError, PgqValidationError } from '@pgq/core'
+import { assertJobId } from '@pgq/core/internal'
 import { isActionPath, noticeText, returnPath, runAction } from './actions.js'
 import { asset } from './assets.js'
 import { type DashboardConfig, type DashboardOptions, resolveConfig } from './config.js'

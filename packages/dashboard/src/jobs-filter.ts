@@ -1,7 +1,7 @@
 // The jobs page's filter, read from a query string (GET) or a form (bulk actions): validated with
 // pgq's own rules, so a bad value is a PgqValidationError naming the field, never SQL.
-import { type JobFilter, type JobState, PgqValidationError } from 'pgq'
-import { assertJobId, assertName, JOB_STATES } from 'pgq/internal'
+import { type JobFilter, type JobState, PgqValidationError } from '@pgq/core'
+import { assertJobId, assertName, JOB_STATES } from '@pgq/core/internal'
 import type { JobSearch } from './sql/job-search-queries.js'
 
 /** The filter fields as the page's form names them. */

@@ -1,6 +1,6 @@
 // Each page's data, read and rendered: the GET side of the dashboard. Reads go through pgq's API
 // where it has one (jobs.get, schedules.list/preview, WorkerList) and through sql/ otherwise.
-import { WorkerList } from 'pgq'
+import { WorkerList } from '@pgq/core'
 import type { DashboardConfig } from './config.js'
 import type { Html } from './http/html.js'
 import { type JobsFilter, toSearch } from './jobs-filter.js'

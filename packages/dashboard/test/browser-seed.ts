@@ -3,7 +3,7 @@
 // schedules (one paused) and two live workers. Deterministic (no random numbers), written in SQL the
 // way workers write it; the real worker of a test adds its own jobs in queue `billing`.
 import { randomUUID } from 'node:crypto'
-import { defineTask, type TaskDefinition } from 'pgq'
+import { defineTask, type TaskDefinition } from '@pgq/core'
 import type { TestSchema } from '../../pgq/test/test-database.js'
 import { markFailed, markRunning, seedJobs, setProgress } from '../../pgq/test/worker-simulation.js'
 

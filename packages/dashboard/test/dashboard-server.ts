@@ -3,7 +3,7 @@
 // same-origin browser sends.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createPgq, type Pgq } from 'pgq'
+import { createPgq, type Pgq } from '@pgq/core'
 import type { TestSchema } from '../../pgq/test/test-database.js'
 import { createDashboard, type Dashboard, type DashboardOptions } from '../src/index.js'
 

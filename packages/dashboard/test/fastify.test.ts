@@ -1,7 +1,8 @@
 // The dashboard mounted in Fastify the way docs/dashboard.md shows: pages, the live JSON endpoint and
 // an action (a form body Fastify leaves unparsed for the dashboard to read) all work under the prefix.
+
+import { createPgq } from '@pgq/core'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createPgq } from 'pgq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
 import { markFailed, markRunning } from '../../pgq/test/worker-simulation.js'

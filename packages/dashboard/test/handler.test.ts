@@ -1,7 +1,7 @@
 // The handler's contract without a browser: option validation, the escaping helper, the metrics
 // hook, methods, and a mount with no base path.
 
-import { createPgq, PgqValidationError } from 'pgq'
+import { createPgq, PgqValidationError } from '@pgq/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'
 import { html, raw } from '../src/http/html.js'

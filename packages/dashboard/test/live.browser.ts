@@ -3,7 +3,7 @@
 // moves without a reload, a new failure pops up as a toast with the counts, and the page falls back
 // to polling when the event stream is refused. Every wait awaits a condition, none sleeps.
 
-import { defineTask, type Worker } from 'pgq'
+import { defineTask, type Worker } from '@pgq/core'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'

@@ -2,7 +2,7 @@
 // every state, a real worker in this process and its real failure: content, click-through to a
 // failed job's error and stack, keyboard navigation, dark mode, and the screenshots of the docs.
 
-import type { Worker } from 'pgq'
+import type { Worker } from '@pgq/core'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestSchema, type TestSchema } from '../../pgq/test/test-database.js'

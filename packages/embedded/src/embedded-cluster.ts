@@ -22,7 +22,7 @@ import { createRequire } from 'node:module'
 import { arch, platform } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { PgqError } from 'pgq'
+import { PgqError } from '@pgq/core'
 
 /** @internal Paths of the `postgres` and `initdb` executables. */
 export interface Binaries {

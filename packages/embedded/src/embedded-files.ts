@@ -2,7 +2,7 @@
 // owner file naming the process that started the server, and the start lock beside the data folder.
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PgqError } from 'pgq'
+import { PgqError } from '@pgq/core'
 
 /** What PostgreSQL's `postmaster.pid` says about the server holding a data folder. */
 export interface PostmasterInfo {

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { PgqError } from '@pgq/core'
 import pg from 'pg'
-import { PgqError } from 'pgq'
 import {
   assertReachable,
   initCluster,

@@ -1,6 +1,6 @@
 // startDev() on the suite's server: the URL and a pool come back, a worker given as a function is
 // built with the URL once the database is migrated, and which DATABASE_URL counts as the dev one.
-import { defineTask } from 'pgq'
+import { defineTask } from '@pgq/core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { databaseUrl, uniqueSchemaName } from '../../pgq/test/test-database.js'
 import { devDatabasePort, startDev } from '../src/dev.js'

@@ -276,7 +276,7 @@ export class JobTransactionError extends PgqError {
 }
 
 /**
- * A pgq/testing expectation did not hold (`expectEnqueued` found no matching job). `context` holds
+ * A @pgq/core/testing expectation did not hold (`expectEnqueued` found no matching job). `context` holds
  * the filter and the jobs of that task that were found instead.
  *
  * ```ts

@@ -1,6 +1,6 @@
 // The public API of pgq: the client, tasks, schedules, errors and the types they use. Everything
 // else (the worker's parts, the migrator, the scheduler, cron helpers) is internal: the CLI and
-// @pgq/embedded import it from 'pgq/internal', which carries no stability promise.
+// @pgq/embedded import it from '@pgq/core/internal', which carries no stability promise.
 export type { JobFilter, JobId } from './admin/job-filter.js'
 export type { Job, JobErrorEntry, JobState, JobSummary } from './admin/job-record.js'
 export type { JobStats, QueueStats } from './admin/job-stats.js'

@@ -1,5 +1,5 @@
-// pgq's internal entry ('pgq/internal'): the parts the CLI and @pgq/embedded build on. No stability
-// promise: names here change with the code. Applications import from 'pgq' only.
+// pgq's internal entry ('@pgq/core/internal'): the parts the CLI and @pgq/embedded build on. No stability
+// promise: names here change with the code. Applications import from '@pgq/core' only.
 export { assertJobId } from './admin/job-filter.js'
 export { FINAL_STATES, JOB_STATES } from './admin/job-record.js'
 export type { FinishedCounts } from './admin/job-stats.js'

@@ -1,4 +1,4 @@
-// pgq's Prometheus entry ('pgq/metrics'): the only module that imports prom-client, an optional
+// pgq's Prometheus entry ('@pgq/core/metrics'): the only module that imports prom-client, an optional
 // peer dependency (install it to use this entry). See docs/observability.md.
 export { metricsHandler } from './observe/metrics-handler.js'
 export { collectQueueMetrics, type QueueMetricsOptions } from './observe/queue-metrics.js'

@@ -1,4 +1,4 @@
-// pgq/metrics against a real worker and database: a run of known outcomes, scraped over HTTP and
+// @pgq/core/metrics against a real worker and database: a run of known outcomes, scraped over HTTP and
 // parsed with a Prometheus text-format parser, must say what the database says.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -67,7 +67,7 @@ async function sql<R>(text: string): Promise<R[]> {
   return (await t.pool.query(text.replaceAll('$schema', `"${t.schema}"`))).rows
 }
 
-describe('pgq/metrics', () => {
+describe('@pgq/core/metrics', () => {
   let worker: Worker
 
   it('counts a run of known outcomes exactly as the database records them', async () => {

@@ -16,7 +16,7 @@ afterAll(async () => {
   await t.drop()
 })
 
-describe("the public entry ('pgq')", () => {
+describe("the public entry ('@pgq/core')", () => {
   it('exports the client factory, tasks, schedules and errors at run time, and nothing else', () => {
     expect(Object.keys(pgq).sort()).toEqual([
       'AttemptEndedError',
@@ -74,7 +74,7 @@ describe("the public entry ('pgq')", () => {
   })
 })
 
-describe("the metrics entry ('pgq/metrics')", () => {
+describe("the metrics entry ('@pgq/core/metrics')", () => {
   it('exports the collectors and the handler, and is the only module that imports prom-client', async () => {
     expect(Object.keys(metrics).sort()).toEqual([
       'RUN_SECONDS_BUCKETS',

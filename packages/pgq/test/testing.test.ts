@@ -1,4 +1,4 @@
-// pgq/testing: an isolated schema per test file, runJob with a real context, drain (what handlers
+// @pgq/core/testing: an isolated schema per test file, runJob with a real context, drain (what handlers
 // enqueue included), enqueuedJobs / expectEnqueued, and time control for delayed jobs, retries and
 // schedules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -56,7 +56,7 @@ afterAll(async () => {
   await queue.drop()
 })
 
-describe('pgq/testing', () => {
+describe('@pgq/core/testing', () => {
   it('creates an isolated, migrated schema per call', async () => {
     expect(queue.schema).toMatch(/^pgq_test_[0-9a-f]{12}$/)
     const other = await createTestSchema({ connectionString: databaseUrl(), schemaPrefix: 'app_test' })

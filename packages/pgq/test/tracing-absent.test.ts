@@ -27,9 +27,9 @@ function installed(name: string): string {
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pgq-no-otel-'))
   const modules = join(dir, 'node_modules')
-  mkdirSync(join(modules, 'pgq'), { recursive: true })
-  cpSync(join(packageDir, 'dist'), join(modules, 'pgq', 'dist'), { recursive: true })
-  cpSync(join(packageDir, 'package.json'), join(modules, 'pgq', 'package.json'))
+  mkdirSync(join(modules, '@pgq', 'core'), { recursive: true })
+  cpSync(join(packageDir, 'dist'), join(modules, '@pgq', 'core', 'dist'), { recursive: true })
+  cpSync(join(packageDir, 'package.json'), join(modules, '@pgq', 'core', 'package.json'))
   for (const name of ['pg', 'kysely', 'cron-parser']) symlinkSync(installed(name), join(modules, name), 'dir')
   cpSync(fileURLToPath(new URL('./fixtures/without-otel.mjs', import.meta.url)), join(dir, 'main.mjs'))
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}')

@@ -1,6 +1,6 @@
 import { relative } from 'node:path'
+import type { Job, JobStats } from '@pgq/core'
 import type { Command } from 'commander'
-import type { Job, JobStats } from 'pgq'
 import { runTour } from '../demo/tour.js'
 import { logWorkerEvents, TourLog } from '../demo/tour-log.js'
 import { intOption, json, table } from '../format.js'

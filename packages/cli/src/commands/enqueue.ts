@@ -1,4 +1,3 @@
-import type { Command } from 'commander'
 import {
   createPgq,
   type DedupMode,
@@ -6,7 +5,8 @@ import {
   type EnqueueOptions,
   PgqUnknownTaskError,
   TaskRegistry,
-} from 'pgq'
+} from '@pgq/core'
+import type { Command } from 'commander'
 import { intOption } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 

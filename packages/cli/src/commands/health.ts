@@ -1,6 +1,6 @@
+import { WorkerList } from '@pgq/core'
+import { Migrator, queueLags } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { WorkerList } from 'pgq'
-import { Migrator, queueLags } from 'pgq/internal'
 import { duration, durationOption, listOption } from '../format.js'
 import { isConnectionError } from '../lifetime.js'
 import { type ConnectionOptions, openPool, withConnectionOptions } from '../options.js'

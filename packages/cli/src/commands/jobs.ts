@@ -1,6 +1,6 @@
+import type { Job, JobSummary } from '@pgq/core'
+import { Jobs } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import type { Job, JobSummary } from 'pgq'
-import { Jobs } from 'pgq/internal'
 import { type FilterOptions, filterFrom, withFilterOptions } from '../filter-options.js'
 import { intOption, json, oneLine, plural, table, timestamp } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'

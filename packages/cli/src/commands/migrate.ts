@@ -1,5 +1,5 @@
+import { Migrator } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { Migrator } from 'pgq/internal'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 
 interface MigrateOptions extends ConnectionOptions {

@@ -1,5 +1,5 @@
+import { Pruner } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { Pruner } from 'pgq/internal'
 import { intOption, plural } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 

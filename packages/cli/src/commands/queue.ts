@@ -1,6 +1,6 @@
+import type { QueueInfo, QueueLimitsInput } from '@pgq/core'
+import { Queues } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import type { QueueInfo, QueueLimitsInput } from 'pgq'
-import { Queues } from 'pgq/internal'
 import { table } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 

@@ -1,5 +1,5 @@
+import { Jobs } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { Jobs } from 'pgq/internal'
 import { type FilterOptions, filterFrom, isEmptyFilter, withFilterOptions } from '../filter-options.js'
 import { plural } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'

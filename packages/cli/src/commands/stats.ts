@@ -1,6 +1,6 @@
+import { type JobStats, type QueueInfo, TaskRegistry, type UnknownTask } from '@pgq/core'
+import { Jobs, Queues } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { type JobStats, type QueueInfo, TaskRegistry, type UnknownTask } from 'pgq'
-import { Jobs, Queues } from 'pgq/internal'
 import { duration, intOption, table, timestamp } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 import { queuesText } from './queue.js'

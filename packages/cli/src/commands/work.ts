@@ -1,6 +1,6 @@
+import { createPgq, type Pgq, PgqError, type Worker, type WorkerOptions } from '@pgq/core'
+import { collectScheduleDefinitions } from '@pgq/core/internal'
 import type { Command } from 'commander'
-import { createPgq, type Pgq, PgqError, type Worker, type WorkerOptions } from 'pgq'
-import { collectScheduleDefinitions } from 'pgq/internal'
 import { waitForDatabase } from '../connect.js'
 import { intOption } from '../format.js'
 import { logJobEvents } from '../job-log.js'

@@ -1,5 +1,5 @@
+import { type WorkerInfo, WorkerList } from '@pgq/core'
 import type { Command } from 'commander'
-import { type WorkerInfo, WorkerList } from 'pgq'
 import { durationOption, table } from '../format.js'
 import { type ConnectionOptions, openPool, output, withConnectionOptions } from '../options.js'
 

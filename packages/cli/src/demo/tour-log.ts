@@ -1,6 +1,6 @@
 // The demo's live log: one line per event, with the time since the tour began and who speaks
 // (the HTTP client, the worker, the scheduler). Never payloads: only ids, names, states, timings.
-import type { JobInfo, Worker } from 'pgq'
+import type { JobInfo, Worker } from '@pgq/core'
 
 /** Who a line is from. */
 export type Speaker = 'http' | 'worker' | 'sched' | 'db'

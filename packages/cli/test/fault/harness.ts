@@ -1,7 +1,8 @@
 // One scenario's world: a private cluster, a database owned by a non-superuser role the workers
 // use, pgq migrated into it, the side-effect table, and helpers that check it all from outside.
+
+import { createPgq, type Pgq } from '@pgq/core'
 import pg from 'pg'
-import { createPgq, type Pgq } from 'pgq'
 import { expect } from 'vitest'
 import { waitFor } from '../../../pgq/test/test-database.js'
 import { type Cluster, createCluster } from './cluster.js'

@@ -7,7 +7,7 @@
 //
 // Events: `counts` {queues: QueueCountsRow[]}, `job` JobLiveRow, `failure` JobLiveRow.
 import type { ServerResponse } from 'node:http'
-import { parseJobEvent, type Unsubscribe } from 'pgq/internal'
+import { parseJobEvent, type Unsubscribe } from '@pgq/core/internal'
 import { securityHeaders } from '../http/responses.js'
 import { type Db, type JobLiveRow, jobsLive, type Names, queueCounts } from '../sql/dashboard-queries.js'
 

@@ -5,7 +5,7 @@
 // data-testid: job-title, job-state, progress-bar, progress-value, job-facts, lock-holder,
 // schedule-link, timeline, timeline-error, payload, payload-truncated, result,
 // action-retry, action-cancel, action-delete.
-import type { Job, WorkerInfo } from 'pgq'
+import type { Job, WorkerInfo } from '@pgq/core'
 import { type Html, html } from '../http/html.js'
 import { ago, duration, progressPercent, timestamp } from './format.js'
 import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'

@@ -3,7 +3,7 @@
 //
 // data-testid: schedule-row (data-schedule=<name>, id schedule-<name>), schedule-status,
 // next-fires, last-job-link, action-pause, action-resume, action-trigger.
-import type { ScheduleInfo } from 'pgq'
+import type { ScheduleInfo } from '@pgq/core'
 import { type Html, html } from '../http/html.js'
 import { ago, timestamp } from './format.js'
 import { actionForm, href, layout, type PageContext, stateBadge } from './layout.js'

@@ -2,7 +2,7 @@
 //
 // data-testid: worker-row (data-worker-id=<uuid>), worker-running, gone-workers.
 
-import type { WorkerInfo } from 'pgq'
+import type { WorkerInfo } from '@pgq/core'
 import { type Html, html } from '../http/html.js'
 import { ago, timestamp } from './format.js'
 import { href, layout, type PageContext } from './layout.js'

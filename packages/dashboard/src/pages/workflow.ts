@@ -3,7 +3,7 @@
 //
 // data-testid: workflow-title, workflow-state, workflow-facts, node-row, node-state, node-parents,
 // node-error.
-import type { WorkflowInfo } from 'pgq'
+import type { WorkflowInfo } from '@pgq/core'
 import { type Html, html } from '../http/html.js'
 import { oneLine, timestamp } from './format.js'
 import { href, layout, type PageContext, stateBadge } from './layout.js'

@@ -1,7 +1,7 @@
 // Every statement the dashboard runs that pgq's own API does not cover, as named functions. Values
 // are bound parameters; identifiers come from the client's validated, quoted schema names. None of
 // them needs an index beyond those of migrations/0001 (see each function for the one it uses).
-import type { Pgq } from 'pgq'
+import type { Pgq } from '@pgq/core'
 
 /** The client's validated, quoted schema names. */
 export type Names = Pgq['names']

@@ -8,7 +8,7 @@ import { type Registry, register } from 'prom-client'
  *
  * ```ts
  * import http from 'node:http'
- * import { metricsHandler } from 'pgq/metrics'
+ * import { metricsHandler } from '@pgq/core/metrics'
  *
  * const serveMetrics = metricsHandler(registry)
  * http.createServer((req, res) => (req.url === '/metrics' ? serveMetrics(req, res) : res.end())).listen(9464)

@@ -29,7 +29,7 @@ const STATES = ['waiting', 'scheduled', 'running', 'failed'] as const
  * `pgq_workers_alive` is NaN and the labelled gauges are left out of that scrape. Returns a function that unregisters the gauges.
  *
  * ```ts
- * import { collectQueueMetrics, metricsHandler } from 'pgq/metrics'
+ * import { collectQueueMetrics, metricsHandler } from '@pgq/core/metrics'
  * import { Registry } from 'prom-client'
  *
  * const registry = new Registry()

@@ -56,7 +56,7 @@ type Listener<K extends keyof WorkerEventMap> = [K, (event: WorkerEventMap[K]) =
  *
  * ```ts
  * import { Registry } from 'prom-client'
- * import { collectWorkerMetrics, collectQueueMetrics, metricsHandler } from 'pgq/metrics'
+ * import { collectWorkerMetrics, collectQueueMetrics, metricsHandler } from '@pgq/core/metrics'
  *
  * const registry = new Registry()
  * collectWorkerMetrics(worker, { registry })

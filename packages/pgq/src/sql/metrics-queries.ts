@@ -1,4 +1,4 @@
-// The queue gauges of `pgq/metrics`, read at scrape time in one statement that touches only rows the
+// The queue gauges of `@pgq/core/metrics`, read at scrape time in one statement that touches only rows the
 // partial indexes cover (available, running and failed jobs) and the small workers table — never a
 // scan of finished history.
 import { type Executor, runQuery } from '../db/executor.js'

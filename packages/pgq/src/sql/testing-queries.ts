@@ -15,7 +15,7 @@ export interface DueFilter {
 }
 
 /**
- * @internal pgq/testing's claim: the one due job that comes first in time (run_at, then priority,
+ * @internal @pgq/core/testing's claim: the one due job that comes first in time (run_at, then priority,
  * then id), claimed as a worker claims it (attempt counted, lease token, started_at). Jobs due by a
  * `now` later than the database clock count as due. Synchronous commit (a test reads right after).
  */
@@ -78,7 +78,7 @@ export async function claimNextDue(
   }
 }
 
-/** @internal A job row as pgq/testing reports it. */
+/** @internal A job row as @pgq/core/testing reports it. */
 export interface TestJobRow {
   id: string
   task: string

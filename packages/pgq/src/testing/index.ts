@@ -1,4 +1,4 @@
-// pgq/testing: helpers for an application's own test suite (vitest, jest, node:test). See
+// @pgq/core/testing: helpers for an application's own test suite (vitest, jest, node:test). See
 // docs/testing.md. Every helper works on a real PostgreSQL: an isolated schema per test file.
 export { PgqExpectationError } from '../errors.js'
 export type { JobRun } from './job-runner.js'

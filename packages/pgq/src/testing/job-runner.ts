@@ -12,7 +12,7 @@ import { RunningJob } from '../worker/running-job.js'
 import { resolveWorkerConfig } from '../worker/worker-config.js'
 
 /**
- * How one run of a job ended, as pgq/testing reports it: `succeeded`, `failed`, `cancelled`, `retry`
+ * How one run of a job ended, as @pgq/core/testing reports it: `succeeded`, `failed`, `cancelled`, `retry`
  * (the attempt failed; the job waits for its next one) or `snoozed` (`snooze()` or `ctx.sleep`).
  *
  * ```ts
