@@ -1,12 +1,13 @@
 // From zero to a running app, the way docs/getting-started.md tells a user: the packages are packed
 // into tarballs, installed with npm into a fresh folder outside the repository (no workspace links),
 // the app of docs/examples/first-app is copied there, `npx pgq migrate` and `npx pgq work` run, the
-// app's server enqueues in its transaction and reads the result. Package names come from
-// packages/*/package.json, so the test follows a rename.
+// app's server enqueues in its transaction and reads the result; then the app installs jest from npm
+// and runs its task's test (docs/examples/first-app/tasks.test.js) with @pgq/core/testing. Package
+// names come from packages/*/package.json; every shipped name is under the @pgq scope (issue 16).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { databaseUrl, waitFor } from '../../pgq/test/test-database.js'
@@ -79,6 +80,13 @@ describe('packed packages', () => {
       const sibling = [...manifests.values()].find((m) => m.name === name)
       if (sibling) expect(range).toBe(sibling.version)
     }
+  })
+
+  it('every shipped package is under the @pgq scope, the library is @pgq/core', () => {
+    for (const dir of SHIPPED) expect(tarballs.get(dir)!.manifest.name).toMatch(/^@pgq\//)
+    expect(library).toBe('@pgq/core')
+    // npm's tarball name of a scoped package: scope-name-version
+    expect(basename(tarballs.get('pgq')!.path)).toBe(`pgq-core-${manifests.get('pgq')!.version}.tgz`)
   })
 
   it('the CLI declares the pgq command and the library its types', () => {
@@ -159,5 +167,65 @@ describe('a fresh app', () => {
     expect(worker.output()).toContain('worker stopped')
     server.child.kill('SIGTERM')
     expect(await server.exited).toBe(0)
+  }, 420_000)
+
+  it("runs the app's task test under jest with @pgq/core/testing (ESM, --experimental-vm-modules)", async () => {
+    expect(appUrl, 'the app above was installed and migrated').not.toBe('')
+    const source = readFileSync(join(ROOT, 'docs', 'examples', 'first-app', 'tasks.test.js'), 'utf8')
+    writeFileSync(
+      join(app, 'tasks.test.js'),
+      source.replaceAll(/from '(pgq|@pgq\/core)(\/testing)?'/g, `from '${library}$2'`),
+    )
+    // the configuration docs/testing.md shows: no transform (the app is ESM), the node environment
+    const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as Record<string, unknown>
+    manifest.scripts = { test: 'NODE_OPTIONS=--experimental-vm-modules jest' }
+    manifest.jest = { testEnvironment: 'node', transform: {} }
+    writeFileSync(join(app, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
+    const install = await run('npm', ['install', '--save-dev', 'jest@30', '--no-audit', '--no-fund'], {
+      cwd: app,
+      timeoutMs: 300_000,
+    })
+    expect(install.code, install.stderr).toBe(0)
+    const jestVersion = (
+      JSON.parse(readFileSync(join(app, 'node_modules', 'jest', 'package.json'), 'utf8')) as {
+        version: string
+      }
+    ).version
+    expect(jestVersion).toMatch(/^30\./)
+
+    const jest = await run('npx', ['jest', '--ci', '--json', '--outputFile=jest-results.json'], {
+      cwd: app,
+      env: {
+        DATABASE_URL: appUrl,
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, '--experimental-vm-modules'].filter(Boolean).join(' '),
+      },
+      timeoutMs: 120_000,
+    })
+    expect(jest.code, `${jest.stdout}\n${jest.stderr}`).toBe(0)
+    const results = JSON.parse(readFileSync(join(app, 'jest-results.json'), 'utf8')) as {
+      numPassedTests: number
+      numFailedTests: number
+      testResults: { assertionResults: { title: string; status: string }[] }[]
+    }
+    expect(results.numFailedTests).toBe(0)
+    expect(
+      results.testResults.flatMap((file) => file.assertionResults.map((a) => [a.title, a.status])),
+    ).toEqual([
+      ['runJob: the invoice of one order', 'passed'],
+      ['drain: every due invoice, as a worker would run them', 'passed'],
+    ])
+    // the jobs ran against the app's database: their orders are there, the test schema is gone
+    const client = new pg.Client({ connectionString: appUrl })
+    await client.connect()
+    try {
+      const orders = await client.query(
+        'SELECT amount_cents FROM orders WHERE amount_cents IN (990, 1500) ORDER BY 1',
+      )
+      expect(orders.rows).toEqual([{ amount_cents: 990 }, { amount_cents: 1500 }])
+      const left = await client.query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgq_test_%'")
+      expect(left.rows).toEqual([])
+    } finally {
+      await client.end()
+    }
   }, 420_000)
 })
