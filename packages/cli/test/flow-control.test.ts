@@ -230,6 +230,7 @@ describe('flow control (real worker processes)', () => {
         waiting: 0,
         keyConcurrency: null,
         ordered: false,
+        keyRate: null,
       },
       {
         queue: 'q1',
@@ -240,6 +241,7 @@ describe('flow control (real worker processes)', () => {
         waiting: 0,
         keyConcurrency: null,
         ordered: false,
+        keyRate: null,
       },
     ])
     const removed = await cli('queue', 'set', 'default', '--concurrency', 'none', '--json')
