@@ -62,16 +62,27 @@ export interface DrainResult {
   readonly cost?: CostProfile
 }
 
-/** Fills the queue, starts one worker and measures how fast it works through `target` jobs. */
-/** performance.now() when `system.outstanding()` first reads 0 (polled; gives up at `deadline`). */
-async function settled(system: BenchSystem, deadline: number): Promise<number> {
+/**
+ * When `system.outstanding()` first reads at most `queued − handled()` (polled; gives up at
+ * `deadline`): every job a handler finished has its outcome committed. With a backlog larger than
+ * the target, the jobs never handled stay outstanding, so the bound is not 0.
+ */
+async function settled(
+  system: BenchSystem,
+  deadline: number,
+  queued: number,
+  handled: () => number,
+): Promise<{ at: number; handled: number }> {
   for (;;) {
     const left = await system.outstanding!()
     const now = performance.now()
-    if (left === 0 || now > deadline) return now
+    const done = handled()
+    if (left <= queued - done || now > deadline) return { at: now, handled: done }
     await new Promise((resolve) => setTimeout(resolve, 2))
   }
 }
+
+/** Fills the queue, starts one worker and measures how fast it works through `target` jobs. */
 
 export async function measureDrain(system: BenchSystem, options: DrainOptions): Promise<DrainResult> {
   await (options.fresh ? system.resetFresh!() : system.reset())
@@ -109,9 +120,17 @@ export async function measureDrain(system: BenchSystem, options: DrainOptions): 
   ])
   clearTimeout(timer)
   // the last handler returned; the run is over once its outcome is committed
-  if (!timedOut && system.outstanding) last = await settled(system, startedAt + options.timeoutMs)
-  if (timedOut) last = performance.now()
-  const done = timedOut ? processed : options.target
+  // (jobs handled after the target count too: their outcomes are what the clock waits for)
+  let done = options.target
+  if (!timedOut && system.outstanding) {
+    const end = await settled(system, startedAt + options.timeoutMs, options.queued, () => processed)
+    last = end.at
+    done = end.handled
+  }
+  if (timedOut) {
+    last = performance.now()
+    done = processed
+  }
   profiler?.pause()
   await worker.stop()
   // Too few jobs to divide by: the library's own background work would dominate.
