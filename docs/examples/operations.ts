@@ -34,6 +34,7 @@ export function behindPgBouncer() {
   const pooled = createPgq({
     connectionString: process.env.PGBOUNCER_URL,
     listenConnectionString: process.env.DIRECT_DATABASE_URL,
+    preparedStatements: false, // PgBouncer < 1.21 in transaction mode (1.21+: keep the default)
   })
   const listening = pooled.createWorker({ tasks: [sendEmail] }) // prepared statements: detected at start
   // …or no LISTEN at all: poll only, every pollIntervalMs

@@ -64,6 +64,26 @@ describe('PgBouncer in transaction mode', () => {
     })
   })
 
+  it('single enqueues through it: named statements fall back to unnamed ones; preparedStatements: false never names them', async () => {
+    await t.pool.query(`TRUNCATE "${t.schema}".jobs`)
+    for (const preparedStatements of [true, false]) {
+      const pgq = createPgq({
+        connectionString: bouncer.url,
+        schema: t.schema,
+        preparedStatements,
+        poolSize: 4,
+      })
+      try {
+        // concurrent enqueues spread over the pool's connections and PgBouncer's server connections
+        const jobs = await Promise.all(Array.from({ length: 40 }, (_, n) => pgq.enqueue(effect, { n })))
+        expect(new Set(jobs.map((j) => j.id)).size).toBe(40)
+      } finally {
+        await pgq.close()
+      }
+    }
+    expect((await t.pool.query(`SELECT count(*)::int AS n FROM "${t.schema}".jobs`)).rows[0].n).toBe(80)
+  })
+
   it('with default settings: jobs run exactly once, one warning and no prepared-statement errors, waitFor is woken via the direct LISTEN URL', async () => {
     await t.pool.query(`TRUNCATE "${t.schema}".jobs, "${t.schema}".effects`)
     const pgq = await pooledClient({ listen: true })

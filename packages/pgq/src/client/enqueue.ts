@@ -1,8 +1,16 @@
 import { type Executor, isExecutor } from '../db/executor.js'
 import { assertName } from '../db/identifiers.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import type { StatementMode } from '../db/statement-mode.js'
 import { PgqValidationError } from '../errors.js'
-import { type EnqueueManyJob, encodeEnqueueJob, enqueueJobs, enqueueJobsJson } from '../sql/job-queries.js'
+import {
+  canInsertDirectly,
+  type EnqueueManyJob,
+  encodeEnqueueJob,
+  enqueueJobs,
+  enqueueJobsJson,
+  insertOneJob,
+} from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
 import { checkPayloadAtEnqueue, payloadValidatorOf } from '../task/payload-validation.js'
 import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
@@ -236,13 +244,14 @@ export async function insertJobs(
   names: SchemaNames,
   jobs: readonly PreparedJob[],
   tracing: Tracing,
+  statements?: StatementMode,
 ): Promise<EnqueuedJob[]> {
   if (jobs.length === 0) return []
   if (tracing.loading) await tracing.settled() // only until the optional API's import settled
   const trace = tracing.startEnqueue(jobs.map((job) => job.spec))
-  if (!trace) return insertEncoded(db, names, jobs)
+  if (!trace) return insertEncoded(db, names, jobs, undefined, statements)
   try {
-    const inserted = await insertEncoded(db, names, jobs, trace.carrier)
+    const inserted = await insertEncoded(db, names, jobs, trace.carrier, statements)
     trace.end(inserted)
     return inserted
   } catch (error) {
@@ -256,8 +265,18 @@ async function insertEncoded(
   names: SchemaNames,
   jobs: readonly PreparedJob[],
   carrier?: TraceCarrier,
+  statements?: StatementMode,
 ): Promise<EnqueuedJob[]> {
   const meta = carrier ? { trace: carrier } : undefined
+  if (jobs.length === 1 && canInsertDirectly(jobs[0]!.spec)) {
+    const { spec, payloadJson } = jobs[0]!
+    const job = meta ? { ...spec, meta } : spec
+    // named (planned once per connection) only on pgq's own pool: never on a caller's connection
+    const id = statements
+      ? await statements.run((prepared) => insertOneJob(db, names, job, payloadJson, prepared))
+      : await insertOneJob(db, names, job, payloadJson)
+    return [Object.freeze({ id, deduplicated: false, outcome: 'created' as const })]
+  }
   const encoded = jobs.map(({ spec, payloadJson }) =>
     encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),
   )

