@@ -21,7 +21,11 @@ const workers: Worker[] = []
 const noteTask = defineTask({ name: 'index_note', handler: async (_p: { note: string }) => null })
 
 beforeAll(async () => {
-  ;[t, prismaGenerated] = await Promise.all([createTestSchema(), generatePrismaClient()])
+  // both at once; whichever succeeded is kept for afterAll to clean up
+  const [schema, generated] = await Promise.allSettled([createTestSchema(), generatePrismaClient()])
+  if (schema.status === 'fulfilled') t = schema.value
+  if (generated.status === 'fulfilled') prismaGenerated = generated.value
+  for (const result of [schema, generated]) if (result.status === 'rejected') throw result.reason
   await t.pool.query(
     `CREATE TABLE "${t.schema}".notes (id serial PRIMARY KEY, text text NOT NULL, job_id bigint)`,
   )
