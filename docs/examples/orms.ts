@@ -1,6 +1,7 @@
 // Samples of docs/enqueue.md, "ORMs": enqueue inside the transactions of Drizzle, Knex, Kysely and Prisma.
 
-import { createPgq, defineTask, type PrismaLike } from '@pgq/core'
+import { createPgq, defineTask } from '@pgq/core'
+import { PrismaPg } from '@prisma/adapter-pg'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { pgTable, serial, text } from 'drizzle-orm/pg-core'
 import knexFactory from 'knex'
@@ -10,12 +11,17 @@ const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
 const pgq = createPgq({ pool })
 const welcomeEmail = defineTask({ name: 'welcome_email', handler: async (_p: { email: string }) => {} })
 const users = pgTable('users', { id: serial('id').primaryKey(), email: text('email').notNull() })
-declare const prisma: PrismaLike & {
-  $transaction<T>(
-    fn: (
-      tx: PrismaLike & { user: { create(args: { data: { email: string } }): Promise<unknown> } },
-    ) => Promise<T>,
-  ): Promise<T>
+// The client `prisma generate` writes for the schema's `generator client { provider = "prisma-client" }`
+// (its User model only): generated per app, so declared here. pgq's test generates a real one.
+interface PrismaTx {
+  user: { create(args: { data: { email: string } }): Promise<unknown> }
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>
+}
+declare class PrismaClient implements PrismaTx {
+  constructor(options: { adapter: PrismaPg })
+  user: PrismaTx['user']
+  $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T>
+  $transaction<T>(fn: (tx: PrismaTx) => Promise<T>): Promise<T>
 }
 
 // #region drizzle
@@ -35,6 +41,9 @@ await knex.transaction(async (trx) => {
 // #endregion knex
 
 // #region prisma
+// import { PrismaClient } from './generated/prisma/client.js'
+// import { PrismaPg } from '@prisma/adapter-pg'
+const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: process.env.DATABASE_URL }) })
 await prisma.$transaction(async (tx) => {
   await tx.user.create({ data: { email: 'ada@example.com' } })
   await pgq.enqueue(welcomeEmail, { email: 'ada@example.com' }, { db: tx })

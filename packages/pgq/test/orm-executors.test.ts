@@ -1,27 +1,31 @@
-// enqueue on the transactions of the ORMs people use: Kysely, Knex, Drizzle (node-postgres) and a
-// Prisma-shaped client. Each commits the app's write and the job together, or rolls both back.
-// Prisma itself cannot run here: `prisma generate` downloads its schema engine from
-// binaries.prisma.sh, which this machine cannot reach; the stand-in has the Prisma transaction
-// client's `$queryRawUnsafe` / `$executeRawUnsafe` shape over a real pg client (int8 as BigInt, as
-// Prisma returns it).
+// enqueue on the transactions of the ORMs people use: Kysely, Knex, Drizzle (node-postgres) and
+// Prisma 7 (its `prisma-client` generator with the pg driver adapter; the client is generated in
+// beforeAll, see prisma-client.ts). Each commits the app's write and the job together, or rolls
+// both back.
 import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { integer, pgSchema, serial, text } from 'drizzle-orm/pg-core'
 import knexFactory from 'knex'
 import { Kysely, PostgresDialect } from 'kysely'
-import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { PgqValidationError } from '../src/errors.js'
 import { defineTask } from '../src/task/task.js'
 import type { Worker } from '../src/worker/worker.js'
+import { chain, job, step } from '../src/workflow/canvas.js'
+import { generatePrismaClient, type PrismaTestClient } from './prisma-client.js'
 import { createTestSchema, type TestSchema } from './test-database.js'
 
 let t: TestSchema
+let prismaGenerated: Awaited<ReturnType<typeof generatePrismaClient>>
 const workers: Worker[] = []
 const noteTask = defineTask({ name: 'index_note', handler: async (_p: { note: string }) => null })
 
 beforeAll(async () => {
-  t = await createTestSchema()
+  // both at once; whichever succeeded is kept for afterAll to clean up
+  const [schema, generated] = await Promise.allSettled([createTestSchema(), generatePrismaClient()])
+  if (schema.status === 'fulfilled') t = schema.value
+  if (generated.status === 'fulfilled') prismaGenerated = generated.value
+  for (const result of [schema, generated]) if (result.status === 'rejected') throw result.reason
   await t.pool.query(
     `CREATE TABLE "${t.schema}".notes (id serial PRIMARY KEY, text text NOT NULL, job_id bigint)`,
   )
@@ -31,22 +35,19 @@ afterEach(async () => {
   await t.pool.query(`DELETE FROM "${t.schema}".jobs; DELETE FROM "${t.schema}".notes`)
 })
 afterAll(async () => {
-  await t.drop()
+  await Promise.all([t?.drop(), prismaGenerated?.remove()])
 })
+
+/** A real Prisma client on the test database, its `Note` model in the test's schema. */
+function prismaClient(): PrismaTestClient {
+  return prismaGenerated.connect(t.url, t.schema)
+}
 
 /** The notes and the jobs of the test schema, as the rows say. */
 async function state() {
   const notes = await t.pool.query(`SELECT text FROM "${t.schema}".notes ORDER BY id`)
   const jobs = await t.pool.query(`SELECT task, payload FROM "${t.schema}".jobs ORDER BY id`)
   return { notes: notes.rows.map((r) => r.text), jobs: jobs.rows }
-}
-
-/** Runs `write` in the ORM's transaction, then throws to roll it back; returns what was thrown. */
-async function rolledBack(run: (body: () => Promise<void>) => Promise<unknown>, write: () => Promise<void>) {
-  return run(async () => {
-    await write()
-    throw new Error('roll back')
-  }).catch((e: Error) => e.message)
 }
 
 describe('enqueue on an ORM transaction', () => {
@@ -132,60 +133,105 @@ describe('enqueue on an ORM transaction', () => {
     })
   })
 
-  it('Prisma-shaped client ($queryRawUnsafe): commits with the transaction, rolls back with it', async () => {
-    const client = new pg.Client({
-      connectionString: t.url,
-      // Prisma returns int8 as BigInt
-      types: {
-        getTypeParser: ((oid: number, format: 'text') =>
-          oid === 20 ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-      },
-    })
-    await client.connect()
-    interface PrismaTx {
-      $queryRawUnsafe(query: string, ...values: unknown[]): Promise<unknown[]>
-      $executeRawUnsafe(query: string, ...values: unknown[]): Promise<number>
-      $transaction<T>(fn: (tx: PrismaTx) => Promise<T>): Promise<T>
-    }
-    const prisma: PrismaTx = {
-      async $queryRawUnsafe(query: string, ...values: unknown[]) {
-        return (await client.query(query, values)).rows
-      },
-      async $executeRawUnsafe(query: string, ...values: unknown[]) {
-        return (await client.query(query, values)).rowCount ?? 0
-      },
-      async $transaction<T>(fn: (tx: PrismaTx) => Promise<T>): Promise<T> {
-        await client.query('BEGIN')
-        try {
-          const value = await fn(prisma)
-          await client.query('COMMIT')
-          return value
-        } catch (error) {
-          await client.query('ROLLBACK')
-          throw error
-        }
-      },
-    }
+  it('Prisma 7 (pg driver adapter): commits with $transaction, rolls back with it; the client itself too', async () => {
+    const prisma = prismaClient()
     try {
-      const job = await prisma.$transaction(async (tx) => {
-        await tx.$executeRawUnsafe(`INSERT INTO "${t.schema}".notes (text) VALUES ($1)`, 'prisma')
-        return t.pgq.enqueue(noteTask, { note: 'prisma' }, { db: tx })
+      const enqueued = await prisma.$transaction(async (tx) => {
+        const created = await t.pgq.enqueue(noteTask, { note: 'prisma' }, { db: tx })
+        await tx.note.create({ data: { text: 'prisma', jobId: BigInt(created.id) } })
+        return created
       })
-      expect(job).toMatchObject({ id: expect.stringMatching(/^\d+$/), outcome: 'created' })
-      const error = await rolledBack(
-        (body) => prisma.$transaction(body),
-        async () => {
-          await prisma.$executeRawUnsafe(`INSERT INTO "${t.schema}".notes (text) VALUES ($1)`, 'nope')
-          await t.pgq.enqueue(noteTask, { note: 'nope' }, { db: prisma })
-        },
-      )
+      expect(enqueued).toMatchObject({ id: expect.stringMatching(/^\d+$/), outcome: 'created' })
+      const error = await prisma
+        .$transaction(async (tx) => {
+          await tx.note.create({ data: { text: 'nope' } })
+          await t.pgq.enqueue(noteTask, { note: 'nope' }, { db: tx })
+          throw new Error('roll back')
+        })
+        .catch((e: Error) => e.message)
       expect(error).toBe('roll back')
+      // the client outside a transaction: the job commits on its own
+      const outside = await t.pgq.enqueue(noteTask, { note: 'prisma client' }, { db: prisma })
+      expect(outside).toMatchObject({ id: expect.stringMatching(/^\d+$/), outcome: 'created' })
+      await t.pgq.enqueueMany([{ task: noteTask, payload: { note: 'prisma many' } }], { db: prisma })
       expect(await state()).toEqual({
         notes: ['prisma'],
-        jobs: [{ task: 'index_note', payload: { note: 'prisma' } }],
+        jobs: [
+          { task: 'index_note', payload: { note: 'prisma' } },
+          { task: 'index_note', payload: { note: 'prisma client' } },
+          { task: 'index_note', payload: { note: 'prisma many' } },
+        ],
       })
+      // the app's write through Prisma's model API landed in the test schema's table
+      expect(await prisma.note.findMany()).toEqual([
+        { id: expect.any(Number), text: 'prisma', jobId: BigInt(enqueued.id) },
+      ])
     } finally {
-      await client.end()
+      await prisma.$disconnect()
+    }
+  })
+
+  it('Prisma 7: the admin API reads and writes through it as through the pool (ids, dates, jsonb, arrays)', async () => {
+    const prisma = prismaClient()
+    try {
+      const runAt = new Date('2031-05-04T03:02:01.123Z')
+      const payload = { note: 'typed', n: 2 ** 53 - 1, nested: { list: [1, 'two', null] }, unicode: 'å∑😀' }
+      const a = await t.pgq.enqueue(noteTask, payload, { db: prisma, runAt, priority: 7, dedupKey: 'k' })
+      const b = await t.pgq.enqueue(noteTask, { note: 'other' }, { db: prisma, queue: 'side' })
+      // get: bigint id parameter, timestamptz, jsonb and int columns as the pool reads them
+      const viaPool = await t.pgq.jobs.get(a.id)
+      expect(viaPool).toMatchObject({ id: a.id, payload, runAt, priority: 7, dedupKey: 'k' })
+      expect(await t.pgq.jobs.get(a.id, { db: prisma })).toEqual(viaPool)
+      expect(await t.pgq.jobs.get(BigInt(a.id), { db: prisma })).toEqual(viaPool)
+      // list: text[] parameters (ids, states, tasks, queues), a timestamp parameter
+      const filter = { ids: [a.id, b.id], state: ['available', 'running'], task: [noteTask.name] } as const
+      const listed = await t.pgq.jobs.list(filter, { db: prisma })
+      expect(listed).toEqual(await t.pgq.jobs.list(filter))
+      expect(listed.map((j) => j.id)).toEqual([b.id, a.id])
+      expect(await t.pgq.jobs.list({ queue: ['side'] }, { db: prisma })).toMatchObject([{ id: b.id }])
+      expect(await t.pgq.jobs.list({ finishedBefore: new Date() }, { db: prisma })).toEqual([])
+      // cancel in a Prisma transaction: rolled back, then committed
+      const error = await prisma
+        .$transaction(async (tx) => {
+          expect(await t.pgq.jobs.cancel({ ids: [a.id] }, { db: tx })).toEqual({
+            cancelled: 1,
+            cancelRequested: 0,
+          })
+          throw new Error('roll back')
+        })
+        .catch((e: Error) => e.message)
+      expect(error).toBe('roll back')
+      expect((await t.pgq.jobs.get(a.id))?.state).toBe('available')
+      await prisma.$transaction((tx) => t.pgq.jobs.cancel(a.id, { db: tx }))
+      expect((await t.pgq.jobs.get(a.id))?.state).toBe('cancelled')
+      // retry and delete over a filter (batched statements with a bigint cursor)
+      expect(await t.pgq.jobs.retry({ state: 'cancelled' }, { db: prisma })).toEqual({ retried: 1 })
+      expect((await t.pgq.jobs.get(a.id))?.state).toBe('available')
+      expect(
+        await t.pgq.jobs.delete({ ids: [a.id, BigInt(b.id)], state: 'available' }, { db: prisma }),
+      ).toEqual({ deleted: 2 })
+      expect(await t.pgq.jobs.list()).toEqual([])
+      // a workflow created in a Prisma transaction: its nodes roll back with it, or commit with it
+      const flow = () => chain(job(noteTask, { note: 'first' }), step<null, null>('index_note'))
+      const wfError = await prisma
+        .$transaction(async (tx) => {
+          await t.pgq.workflows.create(flow(), { db: tx })
+          throw new Error('roll back')
+        })
+        .catch((e: Error) => e.message)
+      expect(wfError).toBe('roll back')
+      expect(await t.pgq.jobs.list()).toEqual([])
+      const wf = await prisma.$transaction((tx) => t.pgq.workflows.create(flow(), { db: tx }))
+      expect(wf).toEqual({
+        id: expect.stringMatching(/^\d+$/),
+        jobIds: [expect.any(String), expect.any(String)],
+      })
+      expect((await t.pgq.workflows.get(wf.id))?.nodes.map((n) => [n.id, n.state])).toEqual([
+        [wf.jobIds[0], 'available'],
+        [wf.jobIds[1], 'blocked'],
+      ])
+    } finally {
+      await prisma.$disconnect()
     }
   })
 
