@@ -108,10 +108,14 @@ export async function insertOneJob(
               coalesce($11::jsonb, '{}'::jsonb)
        FROM p
        RETURNING id, queue, run_at
+     ),
+     -- counted, not returned: a void column breaks clients that decode every column (Prisma)
+     woken AS (
+       SELECT count(pg_notify($12, j.queue || CASE WHEN j.run_at > now()
+                THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '' END)) AS sent
+       FROM j
      )
-     SELECT j.id::text AS id, pg_notify($12, j.queue || CASE WHEN j.run_at > now()
-              THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '' END)
-     FROM j`,
+     SELECT j.id::text AS id FROM j, woken`,
     [
       job.task,
       payloadJson,
