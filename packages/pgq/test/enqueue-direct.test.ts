@@ -1,5 +1,5 @@
-// A lone job without a dedup key is enqueued by one plain INSERT (insertOneJob) instead of the
-// enqueue_many() function: both must store the same job. Each case enqueues the same job both ways
+// Jobs without dedup keys are enqueued by one plain statement (insertJobsDirectly) instead of the
+// enqueue_many() function: both must store the same jobs. Each case enqueues the same job both ways
 // and compares every column that does not differ by nature (ids, timestamps).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schemaNames } from '../src/db/schema-names.js'
@@ -94,6 +94,41 @@ describe('a lone job: one INSERT, the same row as enqueue_many()', () => {
       expect(await row(direct.id)).toEqual(await row(await viaFunction(json)))
     })
   }
+
+  it('a batch: the same rows in the same order, ids in input order, one statement', async () => {
+    const specs = [
+      { task: 'registered', payload: { account: { id: 'a' } } },
+      { task: 'plain', payload: [1, 2], options: { priority: 5, delayMs: 30_000 } },
+      {
+        task: 'registered',
+        payload: { account: { id: 'b' } },
+        options: { queue: 'other', expireInMs: 10_000 },
+      },
+    ] as const
+    const direct = await t.pgq.enqueueMany(specs)
+    expect(direct.map((j) => j.outcome)).toEqual(['created', 'created', 'created'])
+    expect(direct.map((j) => BigInt(j.id))).toEqual(
+      [...direct.map((j) => BigInt(j.id))].sort((a, b) => (a < b ? -1 : 1)),
+    )
+    const { rows } = await t.pool.query(
+      `SELECT id::text FROM "${t.schema}".enqueue_many($1::jsonb) ORDER BY ord`,
+      [
+        JSON.stringify([
+          { task: 'registered', payload: { account: { id: 'a' } } },
+          { task: 'plain', payload: [1, 2], priority: 5, delay_ms: 30_000 },
+          { task: 'registered', payload: { account: { id: 'b' } }, queue: 'other', expire_in_ms: 10_000 },
+        ]),
+      ],
+    )
+    for (let i = 0; i < 3; i++) expect(await row(direct[i]!.id)).toEqual(await row(rows[i].id))
+    // a batch with one dedup key goes through the function whole
+    const mixed = await t.pgq.enqueueMany([
+      { task: 'plain', payload: {} },
+      { task: 'plain', payload: {}, options: { dedupKey: 'same' } },
+      { task: 'plain', payload: {}, options: { dedupKey: 'same' } },
+    ])
+    expect(mixed.map((j) => j.outcome)).toEqual(['created', 'created', 'deduplicated'])
+  })
 
   it('dedup keys and singletons still go through the function', async () => {
     expect(canInsertDirectly({ task: 'x' })).toBe(true)

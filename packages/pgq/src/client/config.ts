@@ -35,8 +35,8 @@ export interface PgqOptions {
    */
   readonly tracing?: boolean
   /**
-   * `pgq.enqueue` of a lone job on pgq's pool runs as a named prepared statement, planned once per
-   * connection (default `true`): as fast as a bare INSERT. Behind PgBouncer < 1.21 in transaction
+   * `pgq.enqueue` and `enqueueMany` of jobs without dedup keys on pgq's pool run as a named prepared
+   * statement, planned once per connection (default `true`): a lone job as fast as a bare INSERT. Behind PgBouncer < 1.21 in transaction
    * mode the first lost statement turns them off with one warning line; `false` skips that.
    * Enqueues on your own executor (`{ db }`) are never prepared.
    */

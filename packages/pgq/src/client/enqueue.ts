@@ -9,6 +9,7 @@ import {
   encodeEnqueueJob,
   enqueueJobs,
   enqueueJobsJson,
+  insertJobsDirectly,
   insertOneJob,
 } from '../sql/job-queries.js'
 import { serializeJson } from '../task/payload.js'
@@ -280,7 +281,14 @@ async function insertEncoded(
   const encoded = jobs.map(({ spec, payloadJson }) =>
     encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),
   )
-  const rows = await enqueueJobs(db, names, enqueueJobsJson(encoded))
+  const json = enqueueJobsJson(encoded)
+  if (jobs.every((job) => canInsertDirectly(job.spec))) {
+    // unnamed: a batch's plan is cheap beside its rows, and a cached generic plan of a jsonb
+    // statement can be a poor one
+    const ids = await insertJobsDirectly(db, names, json)
+    return ids.map((id) => Object.freeze({ id, deduplicated: false, outcome: 'created' as const }))
+  }
+  const rows = await enqueueJobs(db, names, json)
   return rows.map((row) =>
     Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),
   )

@@ -191,7 +191,13 @@ export class Pgq {
     const prepared = jobs.map((job, index) =>
       prepareJob(job.task, job.payload, job.options ?? {}, this.config.maxPayloadBytes, `jobs[${index}].`),
     )
-    return insertJobs(options.db ?? this.config.pool, this.names, prepared, this.#tracing)
+    return insertJobs(
+      options.db ?? this.config.pool,
+      this.names,
+      prepared,
+      this.#tracing,
+      options.db === undefined ? this.#statements : undefined,
+    )
   }
 
   /**

