@@ -28,6 +28,11 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainBestKeyed: {
+    title: 'Processing throughput, best settings, 100 keys, no limit (plain claim, keyed indexes)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   drainBestKeys: {
     title: 'Processing throughput, best settings, 100 keys, per-key concurrency limit set but not binding',
     unit: 'jobs/s',

@@ -150,6 +150,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     ['drainBestConcurrency', { concurrency: 1_000_000 }],
     ['drainBestRate', { rate: '1000000/s' }],
     // 100 keys, a per-key limit or rate that never binds: the keyed claim (round-robin over keys)
+    // the same jobs with keys but no limit: what the keyed indexes cost, apart from the keyed claim
+    ['drainBestKeyed', { keys: 100 }],
     ['drainBestKeys', { keyConcurrency: 1_000_000, keys: 100 }],
     ['drainBestKeyRate', { keyRate: '1000000/s', keys: 100 }],
   ] as const) {
