@@ -2,53 +2,33 @@
 // pause and resume. Every assertion reads the database: the jobs table (claim times) and the
 // side-effect tables the fixture's handlers write (handler start and end times).
 import { readFileSync } from 'node:fs'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from '../../pgq/test/test-database.js'
 import { runCli } from './run-cli.js'
-import { createSideEffectTables, startWorkerProcess, type WorkerProcess } from './worker-process.js'
+import { useWorkerSuite } from './worker-suite.js'
 
-let t: TestSchema
-let env: Record<string, string>
-const processes: WorkerProcess[] = []
+const suite = useWorkerSuite([
+  'TRUNCATE <schema>.jobs, <schema>.runs, <schema>.completions',
+  'DELETE FROM <schema>.queues',
+])
+const worker = (args: string[]) => suite.worker(args)
 
-beforeAll(async () => {
-  t = await createTestSchema()
-  env = { DATABASE_URL: t.url, PGQ_SCHEMA: t.schema }
-  await createSideEffectTables(t)
-})
-afterEach(async () => {
-  for (const p of processes.splice(0)) {
-    p.kill('SIGKILL')
-    await p.exited
-  }
-  await t.pool.query(`TRUNCATE "${t.schema}".jobs, "${t.schema}".runs, "${t.schema}".completions`)
-  await t.pool.query(`DELETE FROM "${t.schema}".queues`)
-})
-afterAll(async () => {
-  await t.drop()
-})
-
-async function worker(args: string[]): Promise<WorkerProcess> {
-  const p = await startWorkerProcess(['--schema', t.schema, '--log-level', 'warn', ...args], env)
-  processes.push(p)
-  return p
-}
-
-const cli = (...args: string[]) => runCli([...args, '--schema', t.schema], { DATABASE_URL: t.url })
+const cli = (...args: string[]) =>
+  runCli([...args, '--schema', suite.t.schema], { DATABASE_URL: suite.t.url })
 
 async function one<T>(sql: string, values: unknown[] = []): Promise<T> {
-  return (await t.pool.query(sql, values)).rows[0].v as T
+  return (await suite.t.pool.query(sql, values)).rows[0].v as T
 }
 
-const jobs = () => `"${t.schema}".jobs`
+const jobs = () => `"${suite.t.schema}".jobs`
 
 /** Most handlers running at once, from the start (runs) and end (completions) times they wrote. */
 async function handlerOverlap(): Promise<number> {
   return one<number>(
     `SELECT coalesce(max(n), 0)::int AS v FROM (
        SELECT sum(d) OVER (ORDER BY at, d) AS n FROM (
-         SELECT at, 1 AS d FROM "${t.schema}".runs
-         UNION ALL SELECT at, -1 FROM "${t.schema}".completions) e) s`,
+         SELECT at, 1 AS d FROM "${suite.t.schema}".runs
+         UNION ALL SELECT at, -1 FROM "${suite.t.schema}".completions) e) s`,
   )
 }
 
@@ -63,7 +43,7 @@ describe('flow control (real worker processes)', () => {
     const set = await cli('queue', 'set', 'default', '--concurrency', '5', '--json')
     expect(set.code, set.stderr).toBe(0)
     expect(JSON.parse(set.stdout)).toMatchObject({ queue: 'default', concurrency: 5, paused: false })
-    await t.pgq.enqueueMany(Array.from({ length: 2000 }, () => ({ task: 'slow', payload: { ms: 5 } })))
+    await suite.t.pgq.enqueueMany(Array.from({ length: 2000 }, () => ({ task: 'slow', payload: { ms: 5 } })))
     await Promise.all([1, 2, 3, 4].map(() => worker(['--concurrency', '20'])))
     let maxRunning = 0
     let samples = 0
@@ -87,21 +67,23 @@ describe('flow control (real worker processes)', () => {
     const overlap = await handlerOverlap()
     expect(overlap).toBeLessThanOrEqual(5)
     expect(overlap).toBeGreaterThanOrEqual(2) // the limit was reached, not just respected by idling
-    expect(await one<number>(`SELECT count(DISTINCT pid)::int AS v FROM "${t.schema}".runs`)).toBeGreaterThan(
-      1,
-    )
-    expect(await one<number>(`SELECT count(*)::int AS v FROM "${t.schema}".runs`)).toBe(2000)
+    expect(
+      await one<number>(`SELECT count(DISTINCT pid)::int AS v FROM "${suite.t.schema}".runs`),
+    ).toBeGreaterThan(1)
+    expect(await one<number>(`SELECT count(*)::int AS v FROM "${suite.t.schema}".runs`)).toBe(2000)
   }, 180_000)
 
   it('pause: nothing starts for 5 s while running jobs finish; resume: the next job starts within 100 ms', async () => {
-    await t.pgq.enqueueMany(Array.from({ length: 3000 }, () => ({ task: 'slow', payload: { ms: 1000 } })))
+    await suite.t.pgq.enqueueMany(
+      Array.from({ length: 3000 }, () => ({ task: 'slow', payload: { ms: 1000 } })),
+    )
     await Promise.all([1, 2].map(() => worker(['--concurrency', '10'])))
     await waitFor(
-      async () => (await one<number>(`SELECT count(*)::int AS v FROM "${t.schema}".runs`)) >= 20,
+      async () => (await one<number>(`SELECT count(*)::int AS v FROM "${suite.t.schema}".runs`)) >= 20,
       20_000,
       'jobs running',
     )
-    await t.pgq.queues.pause('default')
+    await suite.t.pgq.queues.pause('default')
     const pausedAt = await one<Date>('SELECT clock_timestamp() AS v')
     const runningAtPause = await one<number>(
       `SELECT count(*)::int AS v FROM ${jobs()} WHERE state = 'running'`,
@@ -118,7 +100,7 @@ describe('flow control (real worker processes)', () => {
       runningAtPause,
       pausedAt,
       (
-        await t.pool.query(
+        await suite.t.pool.query(
           `SELECT state, count(*), max(finished_at) mf, max(started_at) ms FROM ${jobs()} GROUP BY 1`,
         )
       ).rows,
@@ -143,7 +125,7 @@ describe('flow control (real worker processes)', () => {
     expect(stats.stdout).toMatch(/flow control:[\s\S]*default\s+paused/)
 
     const before = await one<Date>('SELECT clock_timestamp() AS v')
-    await t.pgq.queues.resume('default')
+    await suite.t.pgq.queues.resume('default')
     const firstStart = await waitFor(
       () => one<Date | null>(`SELECT min(started_at) AS v FROM ${jobs()} WHERE started_at > $1`, [before]),
       5_000,
@@ -158,7 +140,7 @@ describe('flow control (real worker processes)', () => {
     // seconds already hold many complete 1 s windows past the first burst
     const set = await cli('queue', 'set', 'default', '--rate', '50/s')
     expect(set.code, set.stderr).toBe(0)
-    await t.pgq.enqueueMany(Array.from({ length: 2000 }, () => ({ task: 'record', payload: {} })))
+    await suite.t.pgq.enqueueMany(Array.from({ length: 2000 }, () => ({ task: 'record', payload: {} })))
     const workers = await Promise.all([1, 2, 3, 4].map(() => worker(['--concurrency', '20'])))
     const started = () => one<number>(`SELECT count(*)::int AS v FROM ${jobs()} WHERE started_at IS NOT NULL`)
     await waitFor(async () => (await started()) > 0, 20_000, 'the first start')
@@ -169,7 +151,7 @@ describe('flow control (real worker processes)', () => {
     const cpu = workers.map((w, i) => cpuMs(w.pid) - cpuBefore[i]!)
     // every window [start of a job, + 1 s): how many jobs started in it
     const windows = (
-      await t.pool.query<{ at: Date; n: number }>(
+      await suite.t.pool.query<{ at: Date; n: number }>(
         `SELECT a.started_at AS at, (SELECT count(*)::int FROM ${jobs()} AS b
            WHERE b.started_at >= a.started_at AND b.started_at < a.started_at + interval '1 s') AS n
          FROM ${jobs()} AS a WHERE a.started_at IS NOT NULL ORDER BY a.started_at`,
@@ -197,9 +179,13 @@ describe('flow control (real worker processes)', () => {
 
   it('pgq queue pause|resume|set|list; rejects a zero, negative or malformed limit, changing nothing', async () => {
     expect((await cli('queue', 'pause', 'q1')).stdout).toContain('paused q1')
-    expect(await one<boolean>(`SELECT paused AS v FROM "${t.schema}".queues WHERE name = 'q1'`)).toBe(true)
+    expect(await one<boolean>(`SELECT paused AS v FROM "${suite.t.schema}".queues WHERE name = 'q1'`)).toBe(
+      true,
+    )
     expect((await cli('queue', 'resume', 'q1')).stdout).toContain('resumed q1')
-    expect(await one<boolean>(`SELECT paused AS v FROM "${t.schema}".queues WHERE name = 'q1'`)).toBe(false)
+    expect(await one<boolean>(`SELECT paused AS v FROM "${suite.t.schema}".queues WHERE name = 'q1'`)).toBe(
+      false,
+    )
     await cli('queue', 'set', 'default', '--concurrency', '3')
     for (const value of ['0', '-2', 'five']) {
       const result = await cli('queue', 'set', 'default', '--concurrency', value)
@@ -211,13 +197,15 @@ describe('flow control (real worker processes)', () => {
       expect(result.code).not.toBe(0)
       expect(result.stderr).toMatch(/limits\.rate/)
     }
-    await expect(t.pgq.queues.set('default', { concurrency: 0 })).rejects.toMatchObject({
+    await expect(suite.t.pgq.queues.set('default', { concurrency: 0 })).rejects.toMatchObject({
       code: 'PGQ_INVALID_INPUT',
       path: 'limits.concurrency',
     })
-    await expect(t.pgq.queues.set('bad name', { concurrency: 2 })).rejects.toMatchObject({ path: 'queue' })
+    await expect(suite.t.pgq.queues.set('bad name', { concurrency: 2 })).rejects.toMatchObject({
+      path: 'queue',
+    })
     expect(
-      await one<number>(`SELECT concurrency AS v FROM "${t.schema}".queues WHERE name = 'default'`),
+      await one<number>(`SELECT concurrency AS v FROM "${suite.t.schema}".queues WHERE name = 'default'`),
     ).toBe(3)
     const list = await cli('queue', 'list', '--json')
     expect(JSON.parse(list.stdout)).toEqual([

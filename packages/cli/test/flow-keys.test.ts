@@ -2,45 +2,23 @@
 // ordered key runs its jobs one at a time in enqueue order across four workers, and a key with a
 // large backlog does not hold back the others. Every assertion reads the database: the jobs table
 // and the start (runs) and end (completions) times the fixture's handlers write.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestSchema, type TestSchema, waitFor } from '../../pgq/test/test-database.js'
+import { describe, expect, it } from 'vitest'
+import { waitFor } from '../../pgq/test/test-database.js'
 import { runCli } from './run-cli.js'
-import { createSideEffectTables, startWorkerProcess, type WorkerProcess } from './worker-process.js'
+import { useWorkerSuite } from './worker-suite.js'
 
-let t: TestSchema
-let env: Record<string, string>
-const processes: WorkerProcess[] = []
-
-beforeAll(async () => {
-  t = await createTestSchema()
-  env = { DATABASE_URL: t.url, PGQ_SCHEMA: t.schema }
-  await createSideEffectTables(t)
-})
-afterEach(async () => {
-  for (const p of processes.splice(0)) {
-    p.kill('SIGKILL')
-    await p.exited
-  }
-  await t.pool.query(`TRUNCATE "${t.schema}".jobs, "${t.schema}".runs, "${t.schema}".completions`)
-  await t.pool.query(`DELETE FROM "${t.schema}".queues`)
-})
-afterAll(async () => {
-  await t.drop()
-})
+const suite = useWorkerSuite([
+  'TRUNCATE <schema>.jobs, <schema>.runs, <schema>.completions',
+  'DELETE FROM <schema>.queues',
+])
 
 async function workers(count: number, concurrency: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    processes.push(
-      await startWorkerProcess(
-        ['--schema', t.schema, '--log-level', 'warn', '--concurrency', String(concurrency)],
-        env,
-      ),
-    )
-  }
+  for (let i = 0; i < count; i++) await suite.worker(['--concurrency', String(concurrency)])
 }
 
-const cli = (...args: string[]) => runCli([...args, '--schema', t.schema], { DATABASE_URL: t.url })
-const count = async (sql: string) => (await t.pool.query(sql)).rows[0].n as number
+const cli = (...args: string[]) =>
+  runCli([...args, '--schema', suite.t.schema], { DATABASE_URL: suite.t.url })
+const count = async (sql: string) => (await suite.t.pool.query(sql)).rows[0].n as number
 
 /** `keys` × `perKey` slow jobs, each key's jobs enqueued in order (interleaved across keys). */
 async function enqueue(keys: readonly string[], perKey: (key: string) => number): Promise<void> {
@@ -51,7 +29,7 @@ async function enqueue(keys: readonly string[], perKey: (key: string) => number)
       if (i < perKey(key)) specs.push({ task: 'slow', payload: { ms: 2 }, options: { concurrencyKey: key } })
     }
   }
-  for (let i = 0; i < specs.length; i += 1000) await t.pgq.enqueueMany(specs.slice(i, i + 1000))
+  for (let i = 0; i < specs.length; i += 1000) await suite.t.pgq.enqueueMany(specs.slice(i, i + 1000))
 }
 
 describe('per-key limits (real worker processes)', () => {
@@ -63,19 +41,19 @@ describe('per-key limits (real worker processes)', () => {
     await enqueue(keys, () => 40)
     await workers(4, 10)
     await waitFor(
-      async () => (await count(`SELECT count(*)::int AS n FROM "${t.schema}".completions`)) >= 2000,
+      async () => (await count(`SELECT count(*)::int AS n FROM "${suite.t.schema}".completions`)) >= 2000,
       120_000,
       '2,000 jobs done',
     )
     // per key, in start order: job ids ascending, and each start after the previous job's end
-    const { rows } = await t.pool.query<{ key: string; ids: string[]; starts: Date[]; ends: Date[] }>(
+    const { rows } = await suite.t.pool.query<{ key: string; ids: string[]; starts: Date[]; ends: Date[] }>(
       `SELECT j.concurrency_key AS key,
               array_agg(j.id::text ORDER BY r.at) AS ids,
               array_agg(r.at ORDER BY r.at) AS starts,
               array_agg(c.at ORDER BY r.at) AS ends
-       FROM "${t.schema}".jobs j
-       JOIN "${t.schema}".runs r ON r.job_id = j.id
-       JOIN "${t.schema}".completions c ON c.job_id = j.id
+       FROM "${suite.t.schema}".jobs j
+       JOIN "${suite.t.schema}".runs r ON r.job_id = j.id
+       JOIN "${suite.t.schema}".completions c ON c.job_id = j.id
        GROUP BY 1`,
     )
     expect(rows).toHaveLength(50)
@@ -87,7 +65,9 @@ describe('per-key limits (real worker processes)', () => {
       }
     }
     // several keys ran at once, in several processes: the limit is per key, not per queue
-    expect(await count(`SELECT count(DISTINCT pid)::int AS n FROM "${t.schema}".runs`)).toBeGreaterThan(1)
+    expect(await count(`SELECT count(DISTINCT pid)::int AS n FROM "${suite.t.schema}".runs`)).toBeGreaterThan(
+      1,
+    )
   }, 180_000)
 
   it('rate 5/s per key across 4 workers: per key, every 1 s window stays within the rate plus one bucket', async () => {
@@ -100,18 +80,20 @@ describe('per-key limits (real worker processes)', () => {
     // each key: its burst of 5, then 5 per second; 4 s of it
     await waitFor(
       async () =>
-        (await count(`SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE started_at IS NOT NULL`)) >=
+        (await count(
+          `SELECT count(*)::int AS n FROM "${suite.t.schema}".jobs WHERE started_at IS NOT NULL`,
+        )) >=
         4 * 25,
       30_000,
       '100 jobs started',
     )
-    const { rows } = await t.pool.query<{ key: string; most: number; starts: number; span: number }>(
+    const { rows } = await suite.t.pool.query<{ key: string; most: number; starts: number; span: number }>(
       `SELECT a.concurrency_key AS key,
-              max((SELECT count(*) FROM "${t.schema}".jobs b WHERE b.concurrency_key = a.concurrency_key
+              max((SELECT count(*) FROM "${suite.t.schema}".jobs b WHERE b.concurrency_key = a.concurrency_key
                      AND b.started_at >= a.started_at AND b.started_at < a.started_at + interval '1 s'))::int AS most,
               count(*)::int AS starts,
               extract(epoch FROM max(a.started_at) - min(a.started_at))::float8 AS span
-       FROM "${t.schema}".jobs a WHERE a.started_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
+       FROM "${suite.t.schema}".jobs a WHERE a.started_at IS NOT NULL GROUP BY 1 ORDER BY 1`,
     )
     expect(rows.map((r) => r.key)).toEqual(keys)
     for (const row of rows) {
@@ -133,16 +115,16 @@ describe('per-key limits (real worker processes)', () => {
     await waitFor(
       async () =>
         (await count(
-          `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE concurrency_key <> 'big' AND state = 'succeeded'`,
+          `SELECT count(*)::int AS n FROM "${suite.t.schema}".jobs WHERE concurrency_key <> 'big' AND state = 'succeeded'`,
         )) === 490,
       120_000,
       'the small keys done',
     )
     // the rank of each key's first start among all starts
-    const { rows } = await t.pool.query<{ key: string; first: number }>(
+    const { rows } = await suite.t.pool.query<{ key: string; first: number }>(
       `SELECT key, min(rank)::int AS first FROM (
          SELECT j.concurrency_key AS key, row_number() OVER (ORDER BY r.at) AS rank
-         FROM "${t.schema}".runs r JOIN "${t.schema}".jobs j ON j.id = r.job_id) s
+         FROM "${suite.t.schema}".runs r JOIN "${suite.t.schema}".jobs j ON j.id = r.job_id) s
        GROUP BY key`,
     )
     expect(rows).toHaveLength(50)
@@ -151,7 +133,7 @@ describe('per-key limits (real worker processes)', () => {
     // and the big key kept its turn while the small ones ran (one at a time: at least ~1 per round)
     expect(
       await count(
-        `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE concurrency_key = 'big' AND started_at IS NOT NULL`,
+        `SELECT count(*)::int AS n FROM "${suite.t.schema}".jobs WHERE concurrency_key = 'big' AND started_at IS NOT NULL`,
       ),
     ).toBeGreaterThanOrEqual(10)
   }, 180_000)

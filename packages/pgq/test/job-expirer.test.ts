@@ -201,7 +201,8 @@ describe('expired workflow nodes', () => {
     const info = await t.pgq.workflows.get(wf.id)
     expect(info?.nodes.map((n) => n.state)).toEqual(['expired', 'available', 'cancelled'])
     expect(info?.nodes[2]?.errors).toEqual([expect.objectContaining({ name: 'DependencyFailedError' })])
-    expect(events).toContain(`finished:${callback}`)
+    // notifications arrive on the listener's own connection, asynchronously
+    await waitFor(() => events.includes(`finished:${callback}`), 5_000, 'the cancelled callback announced')
     // the workflow is over once the live member ends too
     expect(info?.state).toBe('running')
     await t.pgq.jobs.cancel(info!.nodes[1]!.id)
