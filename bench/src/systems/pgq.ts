@@ -132,7 +132,7 @@ export class PgqSystem implements BenchSystem {
     if (!(this.#client as Partial<Pgq>).queues)
       throw new NotAvailableError('this pgq build has no flow control')
     const { keys, ...queueLimits } = limits ?? {}
-    if ((queueLimits.keyConcurrency !== undefined || queueLimits.keyRate !== undefined) && !this.#hasKeys()) {
+    if ((queueLimits.keyConcurrency !== undefined || queueLimits.keyRate !== undefined) && !this.#keyColumn) {
       throw new NotAvailableError('this pgq build has no per-key limits')
     }
     this.#keys = keys ?? 0
@@ -140,10 +140,6 @@ export class PgqSystem implements BenchSystem {
     else await this.#client.pool.query(`DELETE FROM ${ident(this.#schema)}.queues`)
   }
 
-  /** Whether this build's jobs table has concurrency keys (migration 0014). */
-  #hasKeys(): boolean {
-    return this.#keyColumn
-  }
 
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
     // A client of its own (default pool of 10), so the worker shares no connections with the enqueuing side.

@@ -69,6 +69,18 @@ export async function enqueueJobs(
 }
 
 /**
+ * The concurrency key the registered task (`t`) takes from a payload: the field at its
+ * `concurrency_key_path` when it is a string, number or boolean, as text; else NULL. The same rule
+ * as `enqueue_many()` (migration 0014) and `keyFromPayload` in TypeScript.
+ */
+function keyFromTaskPath(payload: string, hasPayload: string): string {
+  const path = `string_to_array(t.concurrency_key_path, '.')`
+  return `CASE WHEN t.concurrency_key_path IS NOT NULL AND ${hasPayload}
+            AND jsonb_typeof(${payload} #> ${path}) IN ('string', 'number', 'boolean')
+          THEN nullif(left(${payload} #>> ${path}, 512), '') END`
+}
+
+/**
  * @internal Enqueues jobs without dedup keys in one plain statement (no function call), with the
  * same rows `enqueue_many()` gives them (the parity test in enqueue-direct.test.ts holds them
  * together): values left out take the registered task's defaults (queue, priority, attempts,
@@ -104,10 +116,7 @@ export async function insertJobsDirectly(
               coalesce(i.priority, t.priority, 0::smallint) AS priority,
               coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
               coalesce(i.max_attempts, t.max_attempts, 5::smallint) AS max_attempts,
-              coalesce(i.concurrency_key, CASE
-                WHEN t.concurrency_key_path IS NOT NULL AND i.has_payload AND jsonb_typeof(
-                  i.payload #> string_to_array(t.concurrency_key_path, '.')) IN ('string', 'number', 'boolean')
-                THEN nullif(left(i.payload #>> string_to_array(t.concurrency_key_path, '.'), 512), '') END) AS concurrency_key,
+              coalesce(i.concurrency_key, ${keyFromTaskPath('i.payload', 'i.has_payload')}) AS concurrency_key,
               i.expires_at, coalesce(i.expire_in_ms, t.expire_in_ms) AS expire_in_ms,
               coalesce(i.meta, '{}'::jsonb) AS meta
        FROM input i LEFT JOIN ${names.quoted}.tasks t ON t.name = i.task
@@ -158,10 +167,7 @@ export async function insertOneJob(
               coalesce($4::smallint, t.priority, 0::smallint) AS priority,
               coalesce($5::timestamptz, now()) + make_interval(secs => coalesce($6::float8, 0) / 1000.0) AS run_at,
               coalesce($7::smallint, t.max_attempts, 5::smallint) AS max_attempts,
-              coalesce($8::text, CASE
-                WHEN t.concurrency_key_path IS NOT NULL AND jsonb_typeof(
-                  $2::jsonb #> string_to_array(t.concurrency_key_path, '.')) IN ('string', 'number', 'boolean')
-                THEN nullif(left($2::jsonb #>> string_to_array(t.concurrency_key_path, '.'), 512), '') END) AS concurrency_key,
+              coalesce($8::text, ${keyFromTaskPath('$2::jsonb', 'true')}) AS concurrency_key,
               coalesce($9::float8, t.expire_in_ms) AS expire_in_ms
        FROM (SELECT) AS one LEFT JOIN t ON true
      ),
