@@ -140,7 +140,6 @@ export class PgqSystem implements BenchSystem {
     else await this.#client.pool.query(`DELETE FROM ${ident(this.#schema)}.queues`)
   }
 
-
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
     // A client of its own (default pool of 10), so the worker shares no connections with the enqueuing side.
     const client = this.#lib.createPgq({ connectionString: this.#env.databaseUrl, schema: this.#schema })
