@@ -69,7 +69,7 @@ describe('HeldJobs', () => {
     expect(held.settle(job)).toBe(true)
     expect(held.settle(job)).toBe(false)
     expect(held.drop(job, 'lease-lost')).toBe(false) // settled: its write decides
-    expect(job.controller.signal.aborted).toBe(false)
+    expect(job.signal.aborted).toBe(false)
     held.finish(job)
     expect(held.stateOf(job)).toBeUndefined()
     expect(held.size).toBe(1)
@@ -125,7 +125,7 @@ describe('HardLimit and RunningJob.onAbort', () => {
     job.abort('cancelled')
     job.abort('timeout') // first reason wins; the grace is not restarted
     expect(job.abortReason).toBe('cancelled')
-    expect(job.controller.signal.aborted).toBe(true)
+    expect(job.signal.aborted).toBe(true)
     expect(await raced).toBe(HARD_LIMIT)
     expect(performance.now() - abortedAt).toBeGreaterThanOrEqual(19)
     limit.clear()

@@ -151,33 +151,42 @@ export class JobCompleter implements Service {
 
 /** The finalize statement's row for one outcome. */
 export function toFinalizeItem(claim: ClaimedJob, outcome: JobOutcome): FinalizeItem {
-  const row: FinalizeItem = {
-    id: claim.id,
-    leaseToken: claim.leaseToken,
-    state: 'available',
-    result: null,
-    error: null,
-    delayMs: 0,
-    refundAttempt: false,
-    retentionMs: null,
-    queue: null,
-  }
+  const { id, leaseToken } = claim
+  // one literal per kind (no spread of a default row): this runs for every job
   switch (outcome.kind) {
     case 'succeeded':
-      return { ...row, state: 'succeeded', result: outcome.result, retentionMs: outcome.retentionMs }
+      return item(id, leaseToken, 'succeeded', outcome.result, null, 0, false, outcome.retentionMs, null)
     case 'retry':
-      return { ...row, error: outcome.errorJson, delayMs: outcome.delayMs }
+      return item(id, leaseToken, 'available', null, outcome.errorJson, outcome.delayMs, false, null, null)
     case 'snoozed':
-      return { ...row, delayMs: outcome.delayMs, refundAttempt: true }
+      return item(id, leaseToken, 'available', null, null, outcome.delayMs, true, null, null)
     case 'failed':
-      return {
-        ...row,
-        state: 'failed',
-        error: outcome.errorJson,
-        retentionMs: outcome.retentionMs,
-        queue: outcome.deadLetterQueue,
-      }
+      return item(
+        id,
+        leaseToken,
+        'failed',
+        null,
+        outcome.errorJson,
+        0,
+        false,
+        outcome.retentionMs,
+        outcome.deadLetterQueue,
+      )
     case 'cancelled':
-      return { ...row, state: 'cancelled', error: outcome.errorJson, retentionMs: outcome.retentionMs }
+      return item(id, leaseToken, 'cancelled', null, outcome.errorJson, 0, false, outcome.retentionMs, null)
   }
+}
+
+function item(
+  id: string,
+  leaseToken: string,
+  state: FinalizeItem['state'],
+  result: string | null,
+  error: string | null,
+  delayMs: number,
+  refundAttempt: boolean,
+  retentionMs: number | null,
+  queue: string | null,
+): FinalizeItem {
+  return { id, leaseToken, state, result, error, delayMs, refundAttempt, retentionMs, queue }
 }

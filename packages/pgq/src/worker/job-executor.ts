@@ -8,15 +8,12 @@ import type { AnyTaskDefinition } from '../task/task.js'
 import type { RunSpan } from '../tracing/run-span.js'
 import type { WorkerEvents } from './events.js'
 import { DEFAULT_HARD_GRACE_MS, HARD_LIMIT, HardLimit } from './hard-limit.js'
-import { AttemptContext } from './isolation/attempt-context.js'
+import { AttemptContext, type AttemptServices } from './isolation/attempt-context.js'
 import { HardTimeLimitError } from './isolation/errors.js'
 import type { HandlerRunner } from './isolation/handler-runner.js'
 import { RunnerRegistry } from './isolation/runner-registry.js'
-import { JobTransaction } from './job-transaction.js'
 import type { JobOutcome } from './outcome.js'
-import { ProgressReporter } from './progress-reporter.js'
 import type { RunningJob } from './running-job.js'
-import { StepJournal } from './step-journal.js'
 import type { WorkerConfig } from './worker-config.js'
 
 /** @internal What the executor needs from its worker. */
@@ -38,9 +35,15 @@ export interface JobExecutorDeps {
 export class JobExecutor {
   readonly #deps: JobExecutorDeps
   readonly #runners: RunnerRegistry
+  readonly #services: AttemptServices
 
   constructor(deps: JobExecutorDeps) {
     this.#deps = deps
+    const { pool, names, events, maxPayloadBytes } = deps
+    this.#services = Object.freeze({
+      ...{ pool, names, events, maxPayloadBytes, maxErrorsKept: deps.config.maxErrorsKept },
+      onProgressError: (error: unknown) => deps.onError('progress', error),
+    })
     const concurrency = [...deps.config.queues.values()].reduce((sum, n) => sum + n, 0)
     this.#runners = new RunnerRegistry(deps.config.isolation, concurrency, (error) =>
       deps.onError('isolation', error),
@@ -66,7 +69,8 @@ export class JobExecutor {
     const task = config.tasks.get(job.claim.task)
     events.emit('job:start', { job: job.info, waitMs: job.claim.waitMs })
     // cancelled (or lost) while it waited in the prefetch buffer: do not run it at all
-    if (job.controller.signal.aborted) return this.#afterAbort(job, task, job.controller.signal.reason)
+    if (job.abortReason !== undefined)
+      return this.#afterAbort(job, task, new JobAbortedError(job.abortReason))
     if (!task)
       return this.#failure(
         job,
@@ -74,27 +78,7 @@ export class JobExecutor {
         new PermanentError(`no handler for task "${job.claim.task}" in this worker`),
       )
 
-    const progress = new ProgressReporter(this.#deps.pool, this.#deps.names, job, (error) =>
-      this.#deps.onError('progress', error),
-    )
-    const attempt = new AttemptContext(
-      job,
-      progress,
-      events,
-      (assertOpen) =>
-        new StepJournal(this.#deps.pool, this.#deps.names, job, this.#deps.maxPayloadBytes, assertOpen),
-      (assertOpen) =>
-        new JobTransaction({
-          pool: this.#deps.pool,
-          names: this.#deps.names,
-          job,
-          maxErrorsKept: this.#deps.config.maxErrorsKept,
-          maxPayloadBytes: this.#deps.maxPayloadBytes,
-          retentionMs: this.#retentionFor('succeeded', task),
-          parseResult: task.resultSchema && ((value) => parseResultForRun(task.resultSchema!, value)),
-          assertOpen,
-        }),
-    )
+    const attempt = new AttemptContext(job, task, this.#services, this.#retentionFor('succeeded', task))
     let runner: HandlerRunner
     try {
       const acquired = this.#runners.acquire(task) // a thread or process may start here (cold start)
@@ -113,7 +97,7 @@ export class JobExecutor {
       })
     }
     // aborted while its thread or process was starting: the grace runs from now
-    if (job.controller.signal.aborted) limit.startGrace()
+    if (job.abortReason !== undefined) limit.startGrace()
 
     const startedAt = performance.now()
     // a run that ends after the hard limit fails even if its handler returned: inline, a CPU-bound
@@ -141,13 +125,13 @@ export class JobExecutor {
       if (value === HARD_LIMIT || (hardLimitMs !== undefined && ranMs > hardLimitMs)) {
         attempt.end()
         terminated = await runner.terminate()
-        await progress.flush()
+        await attempt.flushProgress()
         if (job.abortReason === 'timeout' || value !== HARD_LIMIT)
           events.emit('job:timeout', { job: job.info, hard: true })
         return this.#afterAbort(job, task, new HardTimeLimitError(Math.round(ranMs), runner.mode, terminated))
       }
       attempt.end()
-      const flushed = progress.flush()
+      const flushed = attempt.flushProgress()
       if (flushed) await flushed
       if (isDropped(job)) return null
       // a handler that reached ctx.sleep sleeps, whatever it did with the SleepInterrupt
@@ -176,7 +160,7 @@ export class JobExecutor {
     } catch (error) {
       if (job.committed) return this.#committed(job, attempt)
       attempt.end()
-      await progress.flush()
+      await attempt.flushProgress()
       if (!isDropped(job) && attempt.sleepMs !== undefined)
         return { kind: 'snoozed', delayMs: attempt.sleepMs }
       return this.#afterAbort(job, task, error)

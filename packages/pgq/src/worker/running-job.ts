@@ -10,7 +10,8 @@ import type { JobInfo } from './events.js'
 export class RunningJob {
   readonly claim: ClaimedJob
   readonly info: JobInfo
-  readonly controller = new AbortController()
+  /** Made on first use of {@link signal}: most handlers never read it, and an AbortSignal is costly. */
+  #controller: AbortController | undefined
   #startedAt = 0
   #abortReason: JobAbortedError['reason'] | undefined
   #onAbort: (() => void) | undefined
@@ -50,18 +51,30 @@ export class RunningJob {
     this.#committed = Object.freeze({ result })
   }
 
+  /**
+   * The handler's abort signal (`ctx.signal`), aborted with a `JobAbortedError` when the run is
+   * cancelled, times out, loses its lease or is released on shutdown. Created when first read.
+   */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#abortReason !== undefined) this.#controller.abort(new JobAbortedError(this.#abortReason))
+    }
+    return this.#controller.signal
+  }
+
   get abortReason(): JobAbortedError['reason'] | undefined {
     return this.#abortReason
   }
 
   /**
    * Aborts the handler's signal (first reason wins), then calls the hook set by {@link onAbort}.
-   * The only way this job's run is aborted: nothing else holds its controller.
+   * The only way this job's run is aborted: nothing else holds its signal's controller.
    */
   abort(reason: JobAbortedError['reason']): void {
     if (this.#abortReason !== undefined) return
     this.#abortReason = reason
-    this.controller.abort(new JobAbortedError(reason))
+    this.#controller?.abort(new JobAbortedError(reason))
     this.#onAbort?.()
   }
 

@@ -9,7 +9,7 @@ import { MaintenanceGroup } from '../maintenance/maintenance-group.js'
 import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
-import { releaseJobs, upsertWorker, type WorkerRow } from '../sql/lease-queries.js'
+import { upsertWorker, type WorkerRow } from '../sql/lease-queries.js'
 import { registerTasks } from '../sql/task-queries.js'
 import { type ClaimedJob, claimJobs } from '../sql/worker-queries.js'
 import { markWorkerStopped } from '../sql/worker-status-queries.js'
@@ -22,8 +22,10 @@ import { HeldJobs } from './held-jobs.js'
 import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
+import { releaseDropped } from './job-release.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
+import { maintenanceReports } from './maintenance-reports.js'
 import { routeNotifications } from './notification-router.js'
 import { announceOutcome, spanOutcome } from './outcome.js'
 import { QueueLimits } from './queue-limits.js'
@@ -209,18 +211,7 @@ export class Worker extends WorkerEvents {
       pool,
       names,
       config: this.config,
-      onRescued: (counts) => {
-        this.emit('maintenance:rescued', counts)
-        this.config.logger.info('rescued jobs with expired leases', counts)
-      },
-      onExpired: (batch) => {
-        this.emit('maintenance:expired', { expired: batch.expired, byQueue: batch.byQueue })
-        const queues = Object.entries(batch.byQueue).map(([queue, n]) => `${queue}:${n}`)
-        this.config.logger.info('expired jobs past their deadline', {
-          expired: batch.expired,
-          queues: queues.join(','),
-        })
-      },
+      ...maintenanceReports(this, this.config.logger),
       onError: (component, error) => this.reportError(component, error),
       onSuccess: () => this.#outage.succeeded(),
     })
@@ -359,19 +350,9 @@ export class Worker extends WorkerEvents {
   }
 
   /** Gives dropped jobs back without charging an attempt, so another worker takes them at once. */
-  async #release(jobs: RunningJob[]): Promise<void> {
-    if (jobs.length === 0) return
-    try {
-      const released = new Set(
-        await releaseJobs(this.#deps.pool, this.#deps.names, {
-          ids: jobs.map((j) => j.claim.id),
-          tokens: jobs.map((j) => j.claim.leaseToken),
-        }),
-      )
-      for (const job of jobs) if (released.has(job.claim.id)) this.emit('job:released', { job: job.info })
-    } catch (error) {
-      this.reportError('shutdown', error) // their leases expire and the rescuer requeues them
-    }
+  #release(jobs: RunningJob[]): Promise<void> {
+    const { pool, names } = this.#deps
+    return releaseDropped(pool, names, jobs, this, (error) => this.reportError('shutdown', error))
   }
 
   #leaseLost(job: RunningJob, reason: LeaseLostReason): void {
