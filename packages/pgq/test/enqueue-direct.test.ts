@@ -144,10 +144,10 @@ describe('a lone job: one INSERT, the same row as enqueue_many()', () => {
       const heard: string[] = []
       listener.on('notification', (n) => heard.push(n.payload ?? ''))
       await listener.query(`LISTEN "${t.schema}:jobs"`)
-      await t.pgq.enqueue('plain', {}, { queue: 'wake' })
+      const woken = await t.pgq.enqueue('plain', {}, { queue: 'wake' })
       await t.pgq.enqueue('plain', {}, { queue: 'later', delayMs: 60_000 })
       await waitFor(() => heard.length >= 2, 5_000, 'two notifications')
-      expect(heard[0]).toBe('wake')
+      expect(heard[0]).toBe(`wake*${woken.id}`) // the new job's id picks which workers wake
       expect(heard[1]).toMatch(/^later@\d{13}$/)
     } finally {
       listener.release()

@@ -58,7 +58,7 @@ describe('enqueue on a pool', () => {
       attempts: 0,
       max_attempts: 5,
     })
-    await waitFor(() => notifications.some((n) => n.payload === 'emails'), 5_000, 'wake-up')
+    await waitFor(() => notifications.some((n) => n.payload?.split('*')[0] === 'emails'), 5_000, 'wake-up')
   })
 
   it('applies per-job options and puts a delayed job in the future by the database clock', async () => {
@@ -97,7 +97,7 @@ describe('enqueue inside the caller’s transaction', () => {
     await flushNotifications() // a marker sent now arrives, and no 'txq' wake-up came with it
     await client.query('COMMIT')
     expect(await jobExists(committed.id)).toBe(true)
-    await waitFor(() => notifications.some((n) => n.payload === 'txq'), 5_000, 'wake-up after commit')
+    await waitFor(() => notifications.some((n) => n.payload?.split('*')[0] === 'txq'), 5_000, 'wake-up after commit')
   })
 
   it('Kysely transaction: rollback leaves no job, commit keeps it with the business row', async () => {
@@ -239,7 +239,7 @@ describe('enqueue from SQL', () => {
       )
     ).rows[0]
     expect(row).toEqual({ queue: 'reports', priority: 5, later: true })
-    await waitFor(() => notifications.some((n) => n.payload === 'default'), 5_000, 'wake-up')
+    await waitFor(() => notifications.some((n) => n.payload?.split('*')[0] === 'default'), 5_000, 'wake-up')
     await waitFor(
       () => notifications.some((n) => n.payload?.startsWith('reports@')),
       5_000,

@@ -64,9 +64,11 @@ async function claimOne(id: string): Promise<string> {
 }
 
 describe('notification payloads: SQL writer → TypeScript parser', () => {
-  it('enqueue (TypeScript and SQL), due now and in the future: `<queue>` and `<queue>@<ms>`', async () => {
-    await t.pgq.enqueue(noop, {})
-    expect(await nextWake()).toEqual({ queue: 'mail' })
+  it('enqueue (TypeScript and SQL), due now and in the future: `<queue>*<job id>`, `<queue>` and `<queue>@<ms>`', async () => {
+    const first = await t.pgq.enqueue(noop, {})
+    expect(await nextWake()).toEqual({ queue: 'mail', ticket: Number(first.id) })
+    const many = await t.pgq.enqueueMany([{ task: noop, payload: {} }, { task: noop, payload: {} }])
+    expect(await nextWake()).toEqual({ queue: 'mail', ticket: Math.min(...many.map((j) => Number(j.id))) })
     const runAt = new Date(Date.now() + 60_000)
     await t.pgq.enqueue(noop, {}, { runAt })
     expect(await nextWake()).toEqual({ queue: 'mail', dueAt: runAt.getTime() })
@@ -74,7 +76,7 @@ describe('notification payloads: SQL writer → TypeScript parser', () => {
     expect(await nextWake()).toEqual({ queue: 'sql.q' })
     // dedup 'replace' of a waiting job notifies from the function's loop
     await t.pgq.enqueue(noop, { v: 1 }, { dedupKey: 'k' })
-    await nextWake()
+    expect((await nextWake()).queue).toBe('mail')
     await t.pgq.enqueue(noop, { v: 2 }, { dedupKey: 'k', dedupMode: 'replace' })
     expect(await nextWake()).toEqual({ queue: 'mail' })
   })

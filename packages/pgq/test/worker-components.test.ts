@@ -27,6 +27,7 @@ const workerRow = Object.freeze({
   queues: ['default'],
   concurrency: 1,
   heartbeatMs: 5_000,
+  rankedWake: false,
 })
 
 function claim(id: string): ClaimedJob {

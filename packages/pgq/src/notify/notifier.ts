@@ -16,8 +16,11 @@ export interface NotifierOptions {
   readonly reminderMs?: number
 }
 
-/** Called with each payload sent on the channel. Must not throw (a throw is swallowed). */
-export type NotificationHandler = (payload: string) => void
+/**
+ * Called with each payload sent on the channel, and the process id of the PostgreSQL backend that
+ * sent it (every listener sees the same one). Must not throw (a throw is swallowed).
+ */
+export type NotificationHandler = (payload: string, senderPid: number) => void
 
 /** Ends one subscription; the LISTEN ends with the channel's last subscription. Idempotent. */
 export type Unsubscribe = () => Promise<void>
@@ -221,7 +224,7 @@ export class Notifier {
     })
     client.on('error', (error) => this.#lost(client, error))
     client.on('end', () => this.#lost(client, undefined))
-    client.on('notification', (n) => this.#dispatch(n.channel, n.payload ?? ''))
+    client.on('notification', (n) => this.#dispatch(n.channel, n.payload ?? '', n.processId))
     try {
       await client.connect()
     } catch (error) {
@@ -233,10 +236,10 @@ export class Notifier {
     return client
   }
 
-  #dispatch(channel: string, payload: string): void {
+  #dispatch(channel: string, payload: string, senderPid: number): void {
     for (const handler of [...(this.#handlers.get(channel)?.values() ?? [])]) {
       try {
-        handler(payload)
+        handler(payload, senderPid)
       } catch {
         // a subscriber's handler must not stop the others
       }

@@ -127,13 +127,13 @@ export async function insertJobsDirectly(
        SELECT p.new_id, p.task, p.payload, p.queue, p.priority, p.run_at, p.max_attempts, p.concurrency_key,
               coalesce(p.expires_at, p.run_at + make_interval(secs => p.expire_in_ms / 1000.0)), p.meta
        FROM p
-       RETURNING j.queue, j.run_at
+       RETURNING j.id, j.queue, j.run_at
      ),
      -- counted, not returned: a void column breaks clients that decode every column (Prisma)
      woken AS (
        SELECT count(pg_notify($2, w.queue || CASE WHEN w.first_run_at > now()
-                THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '' END)) AS sent
-       FROM (SELECT queue, min(run_at) AS first_run_at FROM j GROUP BY queue) AS w
+                THEN '@' || floor(extract(epoch FROM w.first_run_at) * 1000)::bigint::text ELSE '*' || w.first_id END)) AS sent
+       FROM (SELECT queue, min(run_at) AS first_run_at, min(id) AS first_id FROM j GROUP BY queue) AS w
      )
      SELECT i.new_id::text AS id FROM input i, woken ORDER BY i.ord`,
     [jobsJson, names.jobsChannel],
@@ -182,7 +182,7 @@ export async function insertOneJob(
      -- counted, not returned: a void column breaks clients that decode every column (Prisma)
      woken AS (
        SELECT count(pg_notify($12, j.queue || CASE WHEN j.run_at > now()
-                THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '' END)) AS sent
+                THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '*' || j.id END)) AS sent
        FROM j
      )
      SELECT j.id::text AS id FROM j, woken`,

@@ -14,19 +14,34 @@ export interface WorkerRow {
   readonly queues: readonly string[]
   readonly concurrency: number
   readonly heartbeatMs: number
+  /** Takes part in bounded wake-ups (it listens and ranks itself among the queue's workers). */
+  readonly rankedWake: boolean
 }
 
 /** Refreshing a worker row revives it: a worker marked lost during an outage is alive again. */
 const REVIVE = 'heartbeat_at = now(), stopped_at = NULL, stop_reason = NULL'
 
+/** The worker row's `meta` from the boolean parameter `param` (WorkerRow.rankedWake). */
+function workerMeta(param: string): string {
+  return `CASE WHEN ${param}::boolean THEN '{"wake":"ranked"}'::jsonb ELSE '{}'::jsonb END`
+}
+
 /** @internal Registers (or refreshes) a worker row. */
 export async function upsertWorker(db: Executor, names: SchemaNames, worker: WorkerRow): Promise<void> {
   await runQuery(
     db,
-    `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms, meta)
+     VALUES ($1, $2, $3, $4, $5, $6, ${workerMeta('$7')})
      ON CONFLICT (id) DO UPDATE SET ${REVIVE}`,
-    [worker.id, worker.hostname, worker.pid, worker.queues, worker.concurrency, worker.heartbeatMs],
+    [
+      worker.id,
+      worker.hostname,
+      worker.pid,
+      worker.queues,
+      worker.concurrency,
+      worker.heartbeatMs,
+      worker.rankedWake,
+    ],
   )
 }
 
@@ -51,8 +66,8 @@ export async function renewLeases(
   const result = await runQuery<RenewedLeaseRow>(
     db,
     `WITH beat AS (
-       INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms)
-       VALUES ($1, $5, $6, $7, $8, $9)
+       INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms, meta)
+       VALUES ($1, $5, $6, $7, $8, $9, ${workerMeta('$10')})
        ON CONFLICT (id) DO UPDATE SET ${REVIVE}
        RETURNING id
      ),
@@ -75,6 +90,7 @@ export async function renewLeases(
       worker.queues,
       worker.concurrency,
       worker.heartbeatMs,
+      worker.rankedWake,
     ],
   )
   return result.rows

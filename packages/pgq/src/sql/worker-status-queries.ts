@@ -15,6 +15,14 @@ export async function markWorkerStopped(db: Executor, names: SchemaNames, worker
 }
 
 /**
+ * The rule of the `worker_status` view for a stale heartbeat (older than 3 of the worker's
+ * intervals and at least 15 s), on the row aliased `w`; inlined where a worker reads it, since a
+ * worker role need not read the view.
+ */
+const STALE =
+  'w.heartbeat_at < now() - make_interval(secs => greatest(3 * coalesce(w.heartbeat_ms, 5000), 15000) / 1000.0)'
+
+/**
  * @internal Marks worker rows `lost` whose heartbeat went stale — older than 3 of their intervals and
  * at least 15 s, the rule of the `worker_status` view (inlined: a worker role need not read the
  * view) — keeping their last heartbeat as `stopped_at`. Their jobs come back by lease expiry.
@@ -22,9 +30,8 @@ export async function markWorkerStopped(db: Executor, names: SchemaNames, worker
 export async function markLostWorkers(db: Executor, names: SchemaNames): Promise<number> {
   const result = await runQuery(
     db,
-    `UPDATE ${names.workers} SET stopped_at = heartbeat_at, stop_reason = 'lost'
-     WHERE stopped_at IS NULL
-       AND heartbeat_at < now() - make_interval(secs => greatest(3 * coalesce(heartbeat_ms, 5000), 15000) / 1000.0)`,
+    `UPDATE ${names.workers} AS w SET stopped_at = w.heartbeat_at, stop_reason = 'lost'
+     WHERE w.stopped_at IS NULL AND ${STALE}`,
   )
   return result.rowCount
 }
@@ -70,4 +77,27 @@ export async function listWorkers(
     [goneWithinMs],
   )
   return result.rows
+}
+
+/**
+ * @internal For each of `queues`: how many live workers take part in bounded wake-ups for it
+ * (`meta.wake = 'ranked'`: they listen and rank themselves), and how many of them have a smaller id
+ * than `workerId` — its rank (worker/wake-selection.ts). Queues no such worker serves are absent.
+ */
+export async function selectWakeRanks(
+  db: Executor,
+  names: SchemaNames,
+  workerId: string,
+  queues: readonly string[],
+): Promise<Map<string, { rank: number; size: number }>> {
+  const result = await runQuery<{ queue: string; rank: number; size: number }>(
+    db,
+    `SELECT q.queue, count(*) FILTER (WHERE w.id < $1::uuid)::int AS rank, count(*)::int AS size
+     FROM ${names.workers} AS w CROSS JOIN LATERAL unnest(w.queues) AS q(queue)
+     WHERE q.queue = ANY($2::text[]) AND w.stopped_at IS NULL AND NOT (${STALE})
+       AND w.meta ->> 'wake' = 'ranked'
+     GROUP BY q.queue`,
+    [workerId, queues],
+  )
+  return new Map(result.rows.map((r) => [r.queue, { rank: r.rank, size: r.size }]))
 }

@@ -115,6 +115,11 @@ export class HeldJobs {
     return true
   }
 
+  /** {@link drop} for each of `jobs` (undefined ones skipped); returns those it dropped. */
+  dropAll(jobs: readonly (RunningJob | undefined)[], reason: 'lease-lost' | 'shutdown'): RunningJob[] {
+    return jobs.filter((job): job is RunningJob => !!job && this.drop(job, reason))
+  }
+
   /** Resolves once no handler is running (at once when none is). */
   whenNoneRunning(): Promise<void> {
     if (this.#running === 0) return Promise.resolve()

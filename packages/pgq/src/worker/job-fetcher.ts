@@ -61,6 +61,11 @@ export class JobFetcher {
   /** performance.now() when the queue last ran out of work here (nothing running, nothing buffered). */
   #idleSince = 0
   #wanted = false
+  /**
+   * Relays of wake-ups this fetcher was chosen for (worker/wake-selection.ts): called when its next
+   * claim cannot take all there may be (no free slot, or a full batch), so the next workers wake.
+   */
+  #relays: (() => void)[] = []
   #loop: Promise<void> | undefined
   #moreLikely = true
   /** The last loop stopped because `canClaim()` said no (completion backlog), not for want of slots. */
@@ -98,6 +103,7 @@ export class JobFetcher {
    */
   async stop(): Promise<ClaimedJob[]> {
     this.#stopped = true
+    this.#passOn(this.#relays.splice(0), true) // stopping: others take what this one was woken for
     this.#abort.abort()
     clearInterval(this.#poll)
     clearTimeout(this.#delayed?.timer)
@@ -106,9 +112,16 @@ export class JobFetcher {
     return this.#buffer.splice(0)
   }
 
-  /** Claim as soon as possible. */
-  wake(): void {
-    if (this.#stopped) return
+  /**
+   * Claim as soon as possible. `relay` (a wake-up this worker was chosen for) is called if that
+   * claim finds no free slot or fills its batch: more jobs may wait than this worker takes.
+   */
+  wake(relay?: () => void): void {
+    if (this.#stopped) {
+      relay?.() // stopping: pass it on
+      return
+    }
+    if (relay) this.#relays.push(relay)
     this.#wanted = true
     if (!this.#loop) {
       // Start on the next turn of the event loop, so all slots freed in this turn (a batch of fast
@@ -193,6 +206,18 @@ export class JobFetcher {
     }
   }
 
+  /** Calls the relays when this worker could not take all there may be; drops them otherwise. */
+  #passOn(relays: (() => void)[], overflow: boolean): void {
+    if (!overflow) return
+    for (const relay of relays) {
+      try {
+        relay()
+      } catch (error) {
+        this.#options.onError(`fetcher:${this.#options.queue}`, error)
+      }
+    }
+  }
+
   async #run(): Promise<void> {
     try {
       while (this.#wanted && !this.#stopped) {
@@ -206,13 +231,16 @@ export class JobFetcher {
         )
           this.#runMs = undefined
         const free = this.#options.concurrency - this.#active - this.#buffer.length + this.#prefetchTarget()
+        const relays = this.#relays.splice(0)
         if (free <= 0) {
           this.#moreLikely = true
+          this.#passOn(relays, true)
           break
         }
         if (!this.#options.canClaim()) {
           this.#moreLikely = true
           this.#heldBack = true
+          this.#passOn(relays, true)
           break
         }
         const limit = Math.min(free, this.#options.maxBatch!)
@@ -220,6 +248,7 @@ export class JobFetcher {
         try {
           claims = await this.#options.claim(limit)
         } catch (error) {
+          this.#relays.unshift(...relays) // the next attempt decides
           this.#options.onError(`fetcher:${this.#options.queue}`, error)
           await this.#backoff.wait(this.#abort.signal)
           this.#wanted = true
@@ -228,6 +257,7 @@ export class JobFetcher {
         this.#backoff.reset()
         this.#options.onSuccess?.()
         this.#moreLikely = claims.length === limit
+        this.#passOn(relays, this.#moreLikely)
         if (this.#moreLikely) this.#wanted = true
         if (claims.length > 0) {
           this.#options.held.add(claims)

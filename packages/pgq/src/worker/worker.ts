@@ -11,10 +11,8 @@ import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
 import { upsertWorker, type WorkerRow } from '../sql/lease-queries.js'
 import { registerTasks } from '../sql/task-queries.js'
-import { type ClaimedJob, claimJobs } from '../sql/worker-queries.js'
-import { markWorkerStopped } from '../sql/worker-status-queries.js'
+import { claimJobs } from '../sql/worker-queries.js'
 import type { Tracing } from '../tracing/tracing.js'
-import { settleWithin } from '../util/deadline.js'
 import { OutageLog } from '../util/outage-log.js'
 import { WorkerEvents } from './events.js'
 import { readHealth, type WorkerHealth } from './health.js'
@@ -22,7 +20,6 @@ import { HeldJobs } from './held-jobs.js'
 import { JobCompleter } from './job-completer.js'
 import { JobExecutor } from './job-executor.js'
 import { JobFetcher } from './job-fetcher.js'
-import { releaseDropped } from './job-release.js'
 import { type LeaseLostReason, LeaseRenewer } from './lease-renewer.js'
 import { type WorkerHandle, WorkerLifetime } from './lifetime.js'
 import { maintenanceReports } from './maintenance-reports.js'
@@ -30,6 +27,8 @@ import { routeNotifications } from './notification-router.js'
 import { announceOutcome, spanOutcome } from './outcome.js'
 import { QueueLimits } from './queue-limits.js'
 import type { RunningJob } from './running-job.js'
+import { shutDown } from './shutdown.js'
+import { WakeRanking } from './wake-ranking.js'
 import { resolveWorkerConfig, type WorkerConfig, type WorkerOptions } from './worker-config.js'
 
 /** @internal What a worker needs from its pgq client. */
@@ -44,11 +43,6 @@ export interface WorkerDeps {
 
 /** Completion outcomes buffered beyond this stop further claims until they are written. */
 const MAX_COMPLETION_BACKLOG = 5_000
-/**
- * Most time the database steps of each shutdown phase may take (before the grace period: stop
- * claiming, release jobs claimed ahead; after it: write outcomes, release, deregister).
- */
-const SHUTDOWN_PHASE_MS = 5_000
 
 /**
  * Runs jobs: claims them from its queues, runs their handlers with leases, retries, time limits
@@ -76,6 +70,7 @@ export class Worker extends WorkerEvents {
   readonly #executor: JobExecutor
   readonly #completer: JobCompleter
   readonly #renewer: LeaseRenewer
+  readonly #ranking: WakeRanking
   readonly #outage: OutageLog
   readonly #lifetime = new WorkerLifetime()
   #maintenance: MaintenanceGroup | undefined
@@ -107,6 +102,7 @@ export class Worker extends WorkerEvents {
       queues: Object.freeze([...config.queues.keys()]),
       concurrency: [...config.queues.values()].reduce((a, b) => a + b, 0),
       heartbeatMs: config.heartbeatMs,
+      rankedWake: config.listen && deps.notifier !== undefined,
     })
     this.#executor = new JobExecutor({
       config,
@@ -119,30 +115,37 @@ export class Worker extends WorkerEvents {
     const statements = new StatementMode(config.preparedStatements, config.logger)
     this.#statements = statements
     this.#probePooler = options.preparedStatements === undefined
-    const { maxErrorsKept } = config
+    const { maxErrorsKept, synchronousCommit } = config
     this.#completer = new JobCompleter({
-      pool,
-      names,
-      maxErrorsKept,
-      synchronousCommit: config.synchronousCommit,
-      preparedStatements: statements,
-      onError,
-      onSuccess,
+      ...{
+        pool,
+        names,
+        maxErrorsKept,
+        synchronousCommit,
+        preparedStatements: statements,
+        onError,
+        onSuccess,
+      },
       // the fetchers held back by a large backlog were freed while it grew: wake them as it clears
       onWritten: (backlog) => {
         if (backlog < MAX_COMPLETION_BACKLOG) for (const fetcher of this.#fetchers.values()) fetcher.unblock()
       },
     })
     this.#renewer = new LeaseRenewer({
-      pool,
-      names,
-      worker: this.#row,
-      held: this.#held,
-      leaseMs: config.leaseMs,
-      intervalMs: config.heartbeatMs,
+      ...{
+        pool,
+        names,
+        worker: this.#row,
+        held: this.#held,
+        leaseMs: config.leaseMs,
+        intervalMs: config.heartbeatMs,
+      },
       onLeaseLost: (job, reason) => this.#leaseLost(job, reason),
+      ...{ onError, onSuccess },
+    })
+    this.#ranking = new WakeRanking({
+      ...{ pool, names, workerId: this.id, queues: this.#row.queues, intervalMs: config.heartbeatMs },
       onError,
-      onSuccess,
     })
     this.#limits = new QueueLimits({
       ...{ pool, names, workerId: this.id, leaseMs: config.leaseMs, refreshMs: config.heartbeatMs },
@@ -155,22 +158,19 @@ export class Worker extends WorkerEvents {
       onRetryAt: (queue, at) => this.#fetchers.get(queue)?.wakeAt(at),
       onError,
     })
+    const fetcherOptions = {
+      ...{
+        pollIntervalMs: config.pollIntervalMs,
+        prefetchWindowMs: config.prefetchWindowMs,
+        held: this.#held,
+      },
+      run: (job: RunningJob) => void this.#process(job),
+      canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
+      ...{ onError, onSuccess },
+    }
     for (const [queue, concurrency] of config.queues) {
-      this.#fetchers.set(
-        queue,
-        new JobFetcher({
-          queue,
-          concurrency,
-          pollIntervalMs: config.pollIntervalMs,
-          prefetchWindowMs: config.prefetchWindowMs,
-          claim: (limit) => this.#limits.claim(queue, limit),
-          held: this.#held,
-          run: (job) => void this.#process(job),
-          canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
-          onError,
-          onSuccess,
-        }),
-      )
+      const claim = (limit: number) => this.#limits.claim(queue, limit)
+      this.#fetchers.set(queue, new JobFetcher({ queue, concurrency, claim, ...fetcherOptions }))
     }
   }
 
@@ -224,11 +224,15 @@ export class Worker extends WorkerEvents {
       this.#executor.warm()
       this.#completer.start()
       this.#renewer.start()
+      if (this.#row.rankedWake) this.#ranking.start()
       const { notifier } = this.#deps
       if (this.config.listen && notifier) {
         this.#unsubscribe = await routeNotifications({
           config: this.config,
           names,
+          pool,
+          ranking: this.#ranking,
+          onError: (component, error) => this.reportError(component, error),
           notifier,
           fetchers: this.#fetchers,
           held: this.#held,
@@ -295,64 +299,25 @@ export class Worker extends WorkerEvents {
       return
     }
     this.#state = 'stopping'
-    // before the grace period: stop firing schedules (a tick fired now might find no claimer left)
-    // and the other maintenance, stop claiming, give back what was claimed ahead
-    let deadline = Date.now() + SHUTDOWN_PHASE_MS
-    await this.#bounded('stopping maintenance', this.#maintenance?.stop(), deadline)
-    const notStarted: ClaimedJob[] = []
-    const fetchers = [...this.#fetchers.values()]
-    this.#limits.stop()
-    await this.#bounded(
-      'stopping the fetchers',
-      Promise.all(fetchers.map(async (f) => void notStarted.push(...(await f.stop())))),
-      deadline,
+    const { pool, names } = this.#deps
+    const parts = { pool, names, workerId: this.id, events: this, logger: this.config.logger }
+    await shutDown(
+      {
+        ...{ ...parts, maintenance: this.#maintenance, stopLimits: () => this.#limits.stop() },
+        ...{ fetchers: [...this.#fetchers.values()], held: this.#held, executor: this.#executor },
+        ...{
+          completer: this.#completer,
+          loops: [this.#renewer, this.#ranking],
+          unsubscribe: this.#unsubscribe,
+        },
+        onError: (error) => this.reportError('shutdown', error), // leases expire, rescuers requeue
+      },
+      graceMs,
     )
-    const prefetched = this.#dropForShutdown(notStarted.map((claim) => this.#held.get(claim.id)))
-    await this.#bounded('releasing jobs claimed ahead', this.#release(prefetched), deadline)
-    let graceTimer: NodeJS.Timeout | undefined
-    const grace = new Promise<void>((resolve) => {
-      graceTimer = setTimeout(resolve, graceMs)
-    })
-    await Promise.race([this.#held.whenNoneRunning(), grace])
-    clearTimeout(graceTimer)
-    const unfinished = this.#dropForShutdown(this.#held.inState('running'))
-    // kill handler threads/processes before their jobs are released to run elsewhere
-    await this.#executor.close()
-    // after it: write outcomes, give back unfinished jobs, stop the loops, deregister
-    deadline = Date.now() + SHUTDOWN_PHASE_MS
-    await this.#completer.stop(SHUTDOWN_PHASE_MS)
-    await this.#bounded('releasing unfinished jobs', this.#release(unfinished), deadline)
-    await this.#bounded('stopping the heartbeat', this.#renewer.stop(), deadline)
-    await this.#bounded('unsubscribing', this.#unsubscribe?.(), deadline)
-    const deregister = markWorkerStopped(this.#deps.pool, this.#deps.names, this.id).catch((error) =>
-      this.reportError('shutdown', error),
-    )
-    await this.#bounded('deregistering', deregister, deadline)
     this.#deps.pool.off('error', this.#onPoolError)
     this.#state = 'stopped'
     this.config.logger.info('worker stopped', { worker: this.id })
     this.emit('worker:stopped', { workerId: this.id })
-  }
-
-  /**
-   * A shutdown step that talks to the database, waited for until `deadline` at most: behind a
-   * network black hole a query never answers, and `stop()` must still end. What it did not do is
-   * done by others: the leases expire and the rescuers requeue the jobs and mark the workers row lost.
-   */
-  async #bounded(step: string, work: Promise<unknown> | undefined, deadline: number): Promise<void> {
-    if (!work || (await settleWithin(work, Math.max(0, deadline - Date.now())))) return
-    this.config.logger.warn(`shutdown: ${step} timed out; going on`, { worker: this.id })
-  }
-
-  /** Drops jobs from the registry (aborting running handlers with `shutdown`); returns those it dropped. */
-  #dropForShutdown(candidates: (RunningJob | undefined)[]): RunningJob[] {
-    return candidates.filter((job): job is RunningJob => !!job && this.#held.drop(job, 'shutdown'))
-  }
-
-  /** Gives dropped jobs back without charging an attempt, so another worker takes them at once. */
-  #release(jobs: RunningJob[]): Promise<void> {
-    const { pool, names } = this.#deps
-    return releaseDropped(pool, names, jobs, this, (error) => this.reportError('shutdown', error))
   }
 
   #leaseLost(job: RunningJob, reason: LeaseLostReason): void {
