@@ -14,6 +14,13 @@
 -- needs (an outer LIMIT over a nested loop), so a batch that the first key fills probes one key, as
 -- before. The same statement writes the buckets of the keys it took from and moves the cursor. An
 -- ordered queue takes each key's first waiting job, when nothing of the key runs and the job is due.
+-- The statement runs on a generic plan (plan_cache_mode for that statement only): the plan cache
+-- would otherwise plan it on every call, and planning it cost more than running it. Claimed jobs
+-- come back in claim order (round, then id).
+--
+-- Measured (CPU of the claiming backend, 100 keys, claims of 50): ordered 5.8 -> 2.1 ms, per-key
+-- concurrency 1 18.5 -> 3.5 ms; with limits that never bind (the first key fills every claim) about
+-- as before: there the keyed claim's extra cost is the spread of one key's jobs over the table.
 --
 -- Nothing of what the claim does changes: the queue's row is locked first (claimers of a limited
 -- queue take turns, so no two of them count a key's running jobs or spend its tokens at once), keys

@@ -113,7 +113,8 @@ describe('per-key concurrency', () => {
     await t.pgq.queues.set('sync', { keyConcurrency: 2 })
     await enqueueKeyed(['a', 'b', 'c', 'd', 'e'], 3)
     const keysOf = async (batch: readonly { id: string }[]) => Promise.all(batch.map((j) => keyOf(j.id)))
-    const cursor = async () => (await t.pool.query(`SELECT key_cursor AS c FROM "${t.schema}".queues`)).rows[0].c
+    const cursor = async () =>
+      (await t.pool.query(`SELECT key_cursor AS c FROM "${t.schema}".queues`)).rows[0].c
     // a and b get their limit, c what the batch has left
     expect(await keysOf(await claim(5))).toEqual(['a', 'a', 'b', 'b', 'c'])
     expect(await cursor()).toBe('c')
