@@ -19,8 +19,9 @@
 -- come back in claim order (round, then id).
 --
 -- Measured (CPU of the claiming backend, 100 keys, claims of 50): ordered 5.8 -> 2.1 ms, per-key
--- concurrency 1 18.5 -> 3.5 ms; with limits that never bind (the first key fills every claim) about
--- as before: there the keyed claim's extra cost is the spread of one key's jobs over the table.
+-- concurrency 1 18.5 -> 3.5 ms; with limits that never bind (the first key fills every claim) no
+-- gain (the same to about 20 % more): there the keyed claim's extra cost is the spread of one key's
+-- jobs over the table, not its statements.
 --
 -- Nothing of what the claim does changes: the queue's row is locked first (claimers of a limited
 -- queue take turns, so no two of them count a key's running jobs or spend its tokens at once), keys
