@@ -109,6 +109,39 @@ describe('per-key concurrency', () => {
     expect(cursor).toBe(served.at(-1))
   })
 
+  it('one claim serves as many keys as the batch needs, skips full keys, and the next goes on after the last', async () => {
+    await t.pgq.queues.set('sync', { keyConcurrency: 2 })
+    await enqueueKeyed(['a', 'b', 'c', 'd', 'e'], 3)
+    const keysOf = async (batch: readonly { id: string }[]) => Promise.all(batch.map((j) => keyOf(j.id)))
+    const cursor = async () =>
+      (await t.pool.query(`SELECT key_cursor AS c FROM "${t.schema}".queues`)).rows[0].c
+    // a and b get their limit, c what the batch has left
+    expect(await keysOf(await claim(5))).toEqual(['a', 'a', 'b', 'b', 'c'])
+    expect(await cursor()).toBe('c')
+    // from after c, wrapping around: a and b are full, c has one slot left
+    expect(await keysOf(await claim(5))).toEqual(['d', 'd', 'e', 'e', 'c'])
+    expect(await cursor()).toBe('c')
+    // every key full: nothing, and the round stays where it was
+    expect(await claim(5)).toEqual([])
+    expect(await cursor()).toBe('c')
+    // a's two jobs end: only a's last job may start
+    await t.pool.query(`UPDATE ${jobs()} SET state = 'succeeded', finished_at = now(), locked_by = NULL,
+      lease_token = NULL, lease_expires_at = NULL WHERE state = 'running' AND concurrency_key = 'a'`)
+    expect(await keysOf(await claim(5))).toEqual(['a'])
+  })
+
+  it('a claim visits at most 1,000 keys; the next one goes on from there', async () => {
+    await t.pgq.queues.set('sync', { keyConcurrency: 1 })
+    const keys = Array.from({ length: 1100 }, (_, i) => `k${String(i).padStart(4, '0')}`)
+    await enqueueKeyed(keys, 1)
+    const first = await claim(5000)
+    expect(first).toHaveLength(1000)
+    expect((await t.pool.query(`SELECT key_cursor AS c FROM "${t.schema}".queues`)).rows[0].c).toBe('k0999')
+    const second = await claim(5000)
+    expect(second).toHaveLength(100)
+    expect(await keyOf(second[0]!.id)).toBe('k1000')
+  })
+
   it('jobs without a key in a keyed queue are claimed too, without a per-key limit', async () => {
     await t.pgq.queues.set('sync', { keyConcurrency: 1 })
     await enqueueKeyed(['a'], 3)
@@ -159,6 +192,22 @@ describe('rate per key', () => {
         path: 'limits.keyRate',
       })
     }
+  })
+  it('a key emptied by this claim and still waiting sets the wake-up; keys past their burst start nothing', async () => {
+    const names = schemaNames(t.schema)
+    await t.pgq.queues.set('sync', { keyRate: '2/s' })
+    await enqueueKeyed(['a', 'b'], 3)
+    const params = { queue: 'sync', limit: 3, workerId: WORKER, leaseMs: 60_000, tasks: ['sync'] }
+    // a's burst of 2, then b's first job fills the batch: no wake-up (the batch is full)
+    const first = await claimLimitedJobs(t.pool, names, params)
+    expect(await Promise.all(first.jobs.map((j) => keyOf(j.id)))).toEqual(['a', 'a', 'b'])
+    expect(first.retryInMs).toBeUndefined()
+    // b's last token; a has none: the batch is not full, and a's next token is due within 500 ms
+    const second = await claimLimitedJobs(t.pool, names, params)
+    expect(await Promise.all(second.jobs.map((j) => keyOf(j.id)))).toEqual(['b'])
+    expect(second.retryScope).toBe('key')
+    expect(second.retryInMs).toBeGreaterThan(0)
+    expect(second.retryInMs).toBeLessThanOrEqual(500)
   })
 })
 
