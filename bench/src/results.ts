@@ -18,6 +18,11 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainBestUnlimited: {
+    title: 'Processing throughput, best settings, no limit (measured in turn with the limit rows below)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   drainBestConcurrency: {
     title: 'Processing throughput, best settings, global concurrency limit set but not binding',
     unit: 'jobs/s',

@@ -144,32 +144,40 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     systems.filter((s) => s.resetFresh).map((s) => s.name),
   )
   // Flow control: the same drain with a limit set so high it never binds (the limited claim path),
-  // to compare with the unlimited drain above (issue 14 asks for within 10 %).
-  const limited = systems.filter((s) => s.setLimits).map((s) => s.name)
-  for (const [id, limits] of [
+  // beside the unlimited drain (issue 14 asks for within 10 %). The variants run in turn inside each
+  // repetition, their order rotated from one repetition to the next, so that drift of the machine
+  // over the run (load, autovacuum, WAL) falls on all of them alike; drainBestUnlimited is the
+  // reference measured that way.
+  const variants = [
+    ['drainBestUnlimited', null],
     ['drainBestConcurrency', { concurrency: 1_000_000 }],
     ['drainBestRate', { rate: '1000000/s' }],
-    // 100 keys, a per-key limit or rate that never binds: the keyed claim (round-robin over keys)
-    // the same jobs with keys but no limit: what the keyed indexes cost, apart from the keyed claim
+    // 100 keys and no limit: what keyed jobs cost apart from any limit (the reference of the two
+    // per-key rows), then a per-key limit or rate that never binds (the keyed claim)
     ['drainBestKeyed', { keys: 100 }],
     ['drainBestKeys', { keyConcurrency: 1_000_000, keys: 100 }],
     ['drainBestKeyRate', { keyRate: '1000000/s', keys: 100 }],
-  ] as const) {
-    await interleave(
-      `drain best, ${id}`,
-      [id],
-      true,
-      async (s) => {
+  ] as const
+  const wanted = variants.filter(([id]) => !options.metrics || options.metrics.includes(id))
+  let turn = 0
+  await interleave(
+    'drain best, limits set but not binding',
+    wanted.map(([id]) => id),
+    true,
+    async (s) => {
+      const order = wanted.map((_, k) => wanted[(k + turn) % wanted.length]!)
+      turn++
+      for (const [id, limits] of order) {
         await s.setLimits!(limits)
         try {
           await drain(`drain best, ${id}`, id, s, noop('best'))
         } finally {
           await s.setLimits!(null)
         }
-      },
-      limited,
-    )
-  }
+      }
+    },
+    systems.filter((s) => s.setLimits).map((s) => s.name),
+  )
   await interleave('latency', ['latencyP50', 'latencyP95', 'latencyP99'], true, async (s) => {
     const r = await measureLatency(s, config.latency.count, config.latency.gapMs)
     const note =

@@ -97,7 +97,11 @@ describe('enqueue inside the caller’s transaction', () => {
     await flushNotifications() // a marker sent now arrives, and no 'txq' wake-up came with it
     await client.query('COMMIT')
     expect(await jobExists(committed.id)).toBe(true)
-    await waitFor(() => notifications.some((n) => n.payload?.split('*')[0] === 'txq'), 5_000, 'wake-up after commit')
+    await waitFor(
+      () => notifications.some((n) => n.payload?.split('*')[0] === 'txq'),
+      5_000,
+      'wake-up after commit',
+    )
   })
 
   it('Kysely transaction: rollback leaves no job, commit keeps it with the business row', async () => {

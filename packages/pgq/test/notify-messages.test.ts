@@ -67,7 +67,10 @@ describe('notification payloads: SQL writer → TypeScript parser', () => {
   it('enqueue (TypeScript and SQL), due now and in the future: `<queue>*<job id>`, `<queue>` and `<queue>@<ms>`', async () => {
     const first = await t.pgq.enqueue(noop, {})
     expect(await nextWake()).toEqual({ queue: 'mail', ticket: Number(first.id) })
-    const many = await t.pgq.enqueueMany([{ task: noop, payload: {} }, { task: noop, payload: {} }])
+    const many = await t.pgq.enqueueMany([
+      { task: noop, payload: {} },
+      { task: noop, payload: {} },
+    ])
     expect(await nextWake()).toEqual({ queue: 'mail', ticket: Math.min(...many.map((j) => Number(j.id))) })
     const runAt = new Date(Date.now() + 60_000)
     await t.pgq.enqueue(noop, {}, { runAt })

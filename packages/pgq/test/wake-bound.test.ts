@@ -17,7 +17,12 @@ beforeAll(async () => {
 })
 afterEach(async () => {
   await Promise.all(clients.map((c) => c.worker.stop({ graceMs: 0 })))
-  await Promise.all(clients.map(async (c) => (await c.pgq.close(), await c.pool.end())))
+  await Promise.all(
+    clients.map(async (c) => {
+      await c.pgq.close()
+      await c.pool.end()
+    }),
+  )
   clients = []
 })
 afterAll(async () => {

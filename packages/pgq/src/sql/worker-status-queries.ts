@@ -82,7 +82,8 @@ export async function listWorkers(
 /**
  * @internal For each of `queues`: how many live workers take part in bounded wake-ups for it
  * (`meta.wake = 'ranked'`: they listen and rank themselves), and how many of them have a smaller id
- * than `workerId` — its rank (worker/wake-selection.ts). Queues no such worker serves are absent.
+ * than `workerId` — its rank (worker/wake-selection.ts). Queues where `workerId` itself is not among
+ * them (its row stale or not yet written) are absent: a rank that others do not count is no rank.
  */
 export async function selectWakeRanks(
   db: Executor,
@@ -96,7 +97,8 @@ export async function selectWakeRanks(
      FROM ${names.workers} AS w CROSS JOIN LATERAL unnest(w.queues) AS q(queue)
      WHERE q.queue = ANY($2::text[]) AND w.stopped_at IS NULL AND NOT (${STALE})
        AND w.meta ->> 'wake' = 'ranked'
-     GROUP BY q.queue`,
+     GROUP BY q.queue
+     HAVING bool_or(w.id = $1::uuid)`,
     [workerId, queues],
   )
   return new Map(result.rows.map((r) => [r.queue, { rank: r.rank, size: r.size }]))
