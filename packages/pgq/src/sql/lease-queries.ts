@@ -127,7 +127,9 @@ export async function releaseJobs(
  * @internal The JobRescuer's statement: running jobs whose lease expired go back to `available`
  * (one more interruption, attempt not charged), or to `failed` once their interruption cap is
  * reached. The expiry is re-checked on the locked row, so a job renewed or finished meanwhile is
- * left alone.
+ * left alone. One rescuer at a time scans (a transaction-level advisory lock per schema; the
+ * others find it taken and skip the scan): the running jobs are read through
+ * `jobs_running_queue_idx`, whole, since no index orders them by lease (migration 0016).
  */
 export async function rescueExpiredJobs(
   db: Executor,
@@ -136,9 +138,10 @@ export async function rescueExpiredJobs(
 ): Promise<{ requeued: number; failed: number }> {
   const result = await runQuery<{ requeued: string; failed: string }>(
     db,
-    `WITH expired AS MATERIALIZED (
+    `WITH rescuer AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(hashtextextended($5, 0)) AS alone),
+     expired AS MATERIALIZED (
        SELECT id FROM ${names.jobs}
-       WHERE state = 'running' AND lease_expires_at < now()
+       WHERE state = 'running' AND lease_expires_at < now() AND (SELECT alone FROM rescuer)
        ORDER BY lease_expires_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED
@@ -172,7 +175,7 @@ export async function rescueExpiredJobs(
      )
      SELECT count(*) FILTER (WHERE r.state = 'available') AS requeued, count(*) FILTER (WHERE r.state = 'failed') AS failed
      FROM rescued r, woken, finished, ${WORKFLOW_FAN_IN_REF}`,
-    [params.limit, params.failedRetentionMs, names.jobsChannel, names.eventsChannel],
+    [params.limit, params.failedRetentionMs, names.jobsChannel, names.eventsChannel, `pgq:rescuer:${names.schema}`],
   )
   const row = result.rows[0]
   return { requeued: Number(row?.requeued ?? 0), failed: Number(row?.failed ?? 0) }
