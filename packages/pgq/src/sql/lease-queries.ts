@@ -175,7 +175,13 @@ export async function rescueExpiredJobs(
      )
      SELECT count(*) FILTER (WHERE r.state = 'available') AS requeued, count(*) FILTER (WHERE r.state = 'failed') AS failed
      FROM rescued r, woken, finished, ${WORKFLOW_FAN_IN_REF}`,
-    [params.limit, params.failedRetentionMs, names.jobsChannel, names.eventsChannel, `pgq:rescuer:${names.schema}`],
+    [
+      params.limit,
+      params.failedRetentionMs,
+      names.jobsChannel,
+      names.eventsChannel,
+      `pgq:rescuer:${names.schema}`,
+    ],
   )
   const row = result.rows[0]
   return { requeued: Number(row?.requeued ?? 0), failed: Number(row?.failed ?? 0) }
