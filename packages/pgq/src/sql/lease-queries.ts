@@ -21,6 +21,12 @@ export interface WorkerRow {
 /** Refreshing a worker row revives it: a worker marked lost during an outage is alive again. */
 const REVIVE = 'heartbeat_at = now(), stopped_at = NULL, stop_reason = NULL'
 
+/** A worker row's columns after its id, in the order both statements that write the row take them. */
+function workerValues(worker: WorkerRow): unknown[] {
+  const { hostname, pid, queues, concurrency, heartbeatMs, rankedWake } = worker
+  return [hostname, pid, queues, concurrency, heartbeatMs, rankedWake]
+}
+
 /** The worker row's `meta` from the boolean parameter `param` (WorkerRow.rankedWake). */
 function workerMeta(param: string): string {
   return `CASE WHEN ${param}::boolean THEN '{"wake":"ranked"}'::jsonb ELSE '{}'::jsonb END`
@@ -33,15 +39,7 @@ export async function upsertWorker(db: Executor, names: SchemaNames, worker: Wor
     `INSERT INTO ${names.workers} (id, hostname, pid, queues, concurrency, heartbeat_ms, meta)
      VALUES ($1, $2, $3, $4, $5, $6, ${workerMeta('$7')})
      ON CONFLICT (id) DO UPDATE SET ${REVIVE}`,
-    [
-      worker.id,
-      worker.hostname,
-      worker.pid,
-      worker.queues,
-      worker.concurrency,
-      worker.heartbeatMs,
-      worker.rankedWake,
-    ],
+    [worker.id, ...workerValues(worker)],
   )
 }
 
@@ -80,18 +78,7 @@ export async function renewLeases(
        RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested
      )
      SELECT r.id::text AS id, r.cancel_requested FROM renewed r, (SELECT count(*) FROM beat) AS b`,
-    [
-      worker.id,
-      params.ids,
-      params.tokens,
-      params.leaseMs,
-      worker.hostname,
-      worker.pid,
-      worker.queues,
-      worker.concurrency,
-      worker.heartbeatMs,
-      worker.rankedWake,
-    ],
+    [worker.id, params.ids, params.tokens, params.leaseMs, ...workerValues(worker)],
   )
   return result.rows
 }
