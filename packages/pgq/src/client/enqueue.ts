@@ -18,6 +18,7 @@ import type { AnyTaskDefinition, TaskDefinition } from '../task/task.js'
 import type { TraceCarrier } from '../tracing/trace-context.js'
 import type { Tracing } from '../tracing/tracing.js'
 import { assertInt, assertNumber, assertOptions, optionKeys } from '../util/validate.js'
+import type { EnqueueWakes } from './enqueue-wakes.js'
 import { encodeFlowOptions, type FlowEnqueueOptions } from './flow-options.js'
 
 /** Per-job options of `enqueue`; every field is optional and overrides the task's default. */
@@ -236,6 +237,16 @@ function encodeDedupMode(options: EnqueueOptions, spec: JobFields, path: string)
   )
 }
 
+/** @internal What an enqueue on the client's own pool (no `db`) may use. */
+export interface OwnPool {
+  readonly statements: StatementMode
+  readonly wakes: EnqueueWakes
+}
+
+function created(id: string): EnqueuedJob {
+  return Object.freeze({ id, deduplicated: false, outcome: 'created' as const })
+}
+
 /**
  * @internal Inserts prepared jobs on one executor: one statement, one NOTIFY per queue. With
  * tracing on, inside an enqueue span whose W3C context each job stores in `meta.trace`.
@@ -245,14 +256,14 @@ export async function insertJobs(
   names: SchemaNames,
   jobs: readonly PreparedJob[],
   tracing: Tracing,
-  statements?: StatementMode,
+  own?: OwnPool,
 ): Promise<EnqueuedJob[]> {
   if (jobs.length === 0) return []
   if (tracing.loading) await tracing.settled() // only until the optional API's import settled
   const trace = tracing.startEnqueue(jobs.map((job) => job.spec))
-  if (!trace) return insertEncoded(db, names, jobs, undefined, statements)
+  if (!trace) return insertEncoded(db, names, jobs, undefined, own)
   try {
-    const inserted = await insertEncoded(db, names, jobs, trace.carrier, statements)
+    const inserted = await insertEncoded(db, names, jobs, trace.carrier, own)
     trace.end(inserted)
     return inserted
   } catch (error) {
@@ -266,17 +277,26 @@ async function insertEncoded(
   names: SchemaNames,
   jobs: readonly PreparedJob[],
   carrier?: TraceCarrier,
-  statements?: StatementMode,
+  own?: OwnPool,
 ): Promise<EnqueuedJob[]> {
   const meta = carrier ? { trace: carrier } : undefined
   if (jobs.length === 1 && canInsertDirectly(jobs[0]!.spec)) {
     const { spec, payloadJson } = jobs[0]!
     const job = meta ? { ...spec, meta } : spec
-    // named (planned once per connection) only on pgq's own pool: never on a caller's connection
-    const id = statements
-      ? await statements.run((prepared) => insertOneJob(db, names, job, payloadJson, prepared))
-      : await insertOneJob(db, names, job, payloadJson)
-    return [Object.freeze({ id, deduplicated: false, outcome: 'created' as const })]
+    if (!own) return [created((await insertOneJob(db, names, job, payloadJson)).id)]
+    // on pgq's own pool: named (planned once per connection), and with another enqueue in flight
+    // the wake-up is sent after the commit, folded with the others (client/enqueue-wakes.ts)
+    const dueNow = job.run_at === undefined && job.delay_ms === undefined
+    const later = own.wakes.begin() && dueNow
+    try {
+      const row = await own.statements.run((prepared) =>
+        insertOneJob(db, names, job, payloadJson, prepared, !later),
+      )
+      if (later) await own.wakes.send(row.queue, row.id)
+      return [created(row.id)]
+    } finally {
+      own.wakes.end()
+    }
   }
   const encoded = jobs.map(({ spec, payloadJson }) =>
     encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),

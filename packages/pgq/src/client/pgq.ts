@@ -15,7 +15,15 @@ import { Worker } from '../worker/worker.js'
 import type { WorkerOptions } from '../worker/worker-config.js'
 import { Workflows } from '../workflow/workflows.js'
 import { type PgqConfig, type PgqOptions, resolveConfig } from './config.js'
-import { type EnqueuedJob, type EnqueueOptions, insertJobs, type JobSpec, prepareJob } from './enqueue.js'
+import {
+  type EnqueuedJob,
+  type EnqueueOptions,
+  insertJobs,
+  type JobSpec,
+  type OwnPool,
+  prepareJob,
+} from './enqueue.js'
+import { EnqueueWakes } from './enqueue-wakes.js'
 
 /**
  * The pgq client: enqueue jobs, migrate, and (see `createWorker`) run them.
@@ -36,15 +44,17 @@ export class Pgq {
     this.config = resolveConfig(options)
     this.names = schemaNames(this.config.schema)
     this.#tracing = new Tracing(this.config.tracing)
-    this.#statements = new StatementMode(this.config.preparedStatements, createLineLogger('warn'))
+    const statements = new StatementMode(this.config.preparedStatements, createLineLogger('warn'))
+    this.#own = Object.freeze({ statements, wakes: new EnqueueWakes(this.config.pool, this.names) })
   }
 
   readonly #tracing: Tracing
   /**
-   * A lone job on pgq's own pool is one named prepared statement (planned once per connection);
-   * behind a pooler that loses named statements it falls back to unnamed ones, with one warning.
+   * Enqueues on pgq's own pool: a lone job is one named prepared statement (planned once per
+   * connection; behind a pooler that loses named statements, unnamed ones, with one warning), and
+   * concurrent ones send their wake-ups after their commits, folded together (EnqueueWakes).
    */
-  readonly #statements: StatementMode
+  readonly #own: OwnPool
 
   #jobs: Jobs | undefined
   #schedules: Schedules | undefined
@@ -165,13 +175,12 @@ export class Pgq {
     options: EnqueueOptions = {},
   ): Promise<EnqueuedJob> {
     const prepared = prepareJob(task, payload, options, this.config.maxPayloadBytes, '')
-    const own = options.db === undefined
     const [job] = await insertJobs(
       options.db ?? this.config.pool,
       this.names,
       [prepared],
       this.#tracing,
-      own ? this.#statements : undefined,
+      options.db === undefined ? this.#own : undefined,
     )
     return job!
   }
@@ -196,7 +205,7 @@ export class Pgq {
       this.names,
       prepared,
       this.#tracing,
-      options.db === undefined ? this.#statements : undefined,
+      options.db === undefined ? this.#own : undefined,
     )
   }
 
@@ -244,6 +253,7 @@ export class Pgq {
 
   /** Stops `waitFor`s in progress, ends the LISTEN connection, and ends the pool if pgq created it. */
   async close(): Promise<void> {
+    await this.#own.wakes.settled()
     await this.#jobs?.close()
     for (const notifier of this.#notifiers.values()) await notifier.close()
     if (this.config.ownsPool) await this.config.pool.end()

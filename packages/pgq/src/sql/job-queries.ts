@@ -155,8 +155,22 @@ export async function insertOneJob(
   job: EnqueueManyJob,
   payloadJson: string,
   prepared = false,
-): Promise<string> {
-  const result = await runQuery<{ id: string }>(
+  notify = true,
+): Promise<{ id: string; queue: string }> {
+  // notify false: the caller sends the wake-up itself after the commit (client/enqueue-wakes.ts),
+  // so that this commit does not hold PostgreSQL's notification lock while its WAL is flushed
+  const woken = notify
+    ? `,
+     -- counted, not returned: a void column breaks clients that decode every column (Prisma)
+     woken AS (
+       SELECT count(pg_notify($12, j.queue || CASE WHEN j.run_at > now()
+                THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '*' || j.id END)) AS sent
+       FROM j
+     )
+     SELECT j.id::text AS id, j.queue FROM j, woken`
+    : `
+     SELECT j.id::text AS id, j.queue FROM j WHERE $12::text IS NOT NULL`
+  const result = await runQuery<{ id: string; queue: string }>(
     db,
     `WITH t AS (
        SELECT queue, priority, max_attempts, concurrency_key_path, expire_in_ms
@@ -178,14 +192,7 @@ export async function insertOneJob(
               coalesce($11::jsonb, '{}'::jsonb)
        FROM p
        RETURNING id, queue, run_at
-     ),
-     -- counted, not returned: a void column breaks clients that decode every column (Prisma)
-     woken AS (
-       SELECT count(pg_notify($12, j.queue || CASE WHEN j.run_at > now()
-                THEN '@' || floor(extract(epoch FROM j.run_at) * 1000)::bigint::text ELSE '*' || j.id END)) AS sent
-       FROM j
-     )
-     SELECT j.id::text AS id FROM j, woken`,
+     )${woken}`,
     [
       job.task,
       payloadJson,
@@ -200,9 +207,9 @@ export async function insertOneJob(
       job.meta === undefined ? null : JSON.stringify(job.meta),
       names.jobsChannel,
     ],
-    statementName(prepared, 'enqueue_one', names),
+    statementName(prepared, notify ? 'enqueue_one' : 'enqueue_one_quiet', names),
   )
-  return result.rows[0]!.id
+  return result.rows[0]!
 }
 
 /** @internal Whether {@link insertJobsDirectly} can enqueue `job` (no dedup key, nothing only the function handles). */

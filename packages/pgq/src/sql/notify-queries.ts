@@ -18,3 +18,15 @@ export async function unlistenFrom(client: Executor, channel: string): Promise<v
 export async function notify(db: Executor, channel: string, payload: string): Promise<void> {
   await runQuery(db, 'SELECT pg_notify($1, $2)', [channel, payload])
 }
+
+/**
+ * @internal Sends several notifications on one channel in one statement (counted, not returned: a
+ * void column breaks clients that decode every column). Its transaction writes no WAL, so it holds
+ * PostgreSQL's notification lock only for an instant.
+ */
+export async function notifyMany(db: Executor, channel: string, payloads: readonly string[]): Promise<void> {
+  await runQuery(db, 'SELECT count(pg_notify($1, p)) AS sent FROM unnest($2::text[]) AS p', [
+    channel,
+    payloads,
+  ])
+}
