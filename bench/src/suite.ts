@@ -7,6 +7,7 @@ import {
   measureLatency,
   measureSingleEnqueue,
 } from './measure.js'
+import { measureProducers, producersNote } from './producers.js'
 import { METRICS, type MetricId, Results } from './results.js'
 import { measureWorkerRss } from './rss.js'
 import { measureScale } from './scale.js'
@@ -111,6 +112,31 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   )
   await interleave('single', ['single'], false, async (s) =>
     record('single', 'single', s, await measureSingleEnqueue(s, config.single.count)),
+  )
+  // 32 producers, one awaited single enqueue each: with and without the NOTIFY (issue 15). The
+  // variants take turns in a rotating order, so none always runs first.
+  const pc = config.producers
+  const variants = [
+    ['producers', 'notify'],
+    ['producersStatement', 'statement'],
+    ['producersNoNotify', 'noNotify'],
+  ] as const
+  let turn = 0
+  await interleave(
+    `${pc.producers} producers`,
+    variants.map(([id]) => id),
+    false,
+    async (s) => {
+      const order = variants.map((_, k) => variants[(k + turn) % variants.length]!)
+      turn++
+      for (const [id, variant] of order) {
+        // the statement copy is pgq's control; raw SQL's `notify` is already its own statement
+        if (variant === 'statement' && s instanceof RawSqlSystem) continue
+        const r = await measureProducers(s, variant, pc.producers, pc.count, options.harnessPool)
+        record(`${pc.producers} producers, ${variant}`, id, s, r.jobsPerSecond, producersNote(r))
+      }
+    },
+    systems.filter((s) => s.openProducers).map((s) => s.name),
   )
   const noop = (profile: WorkerProfile): Omit<DrainOptions, 'profilePool'> => ({
     profile,

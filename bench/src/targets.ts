@@ -29,6 +29,34 @@ function ratioCheck(
   return { measurement, target, measured: `${x(ratio)} (${n(a)} vs ${label} ${n(b)})`, met: ratio >= min }
 }
 
+/**
+ * Issue 15: N concurrent producers, single enqueue — NOTIFY costs at most 20 %. Judged on the same
+ * statement with and without its pg_notify (the bench's prepared copy of `pgq.enqueue()`'s
+ * statement); `pgq.enqueue()` itself and raw SQL's INSERT with and without pg_notify are shown beside.
+ */
+function producersCheck(results: Results, config: SuiteConfig): TargetCheck {
+  const m = results.median.bind(results)
+  const measurement = `${config.producers.producers} concurrent producers, single enqueue: NOTIFY cost`
+  const target = 'with NOTIFY ≥ 0.8× without'
+  const withNotify = m('producersStatement', 'pgq')
+  const without = m('producersNoNotify', 'pgq')
+  if (withNotify === null || without === null)
+    return { measurement, target, measured: 'not measured', met: null }
+  const library = m('producers', 'pgq')
+  const rawWith = m('producers', 'raw-sql')
+  const rawWithout = m('producersNoNotify', 'raw-sql')
+  const raw =
+    rawWith !== null && rawWithout !== null
+      ? `; raw SQL ${x(rawWith / rawWithout)} (INSERT + pg_notify ${n(rawWith)} vs bare INSERT ${n(rawWithout)})`
+      : ''
+  return {
+    measurement,
+    target,
+    measured: `${x(withNotify / without)} (pgq's statement ${n(withNotify)} vs without its pg_notify ${n(without)}; pgq.enqueue() ${library === null ? 'not measured' : n(library)})${raw}`,
+    met: withNotify / without >= 0.8,
+  }
+}
+
 /** Checks pgq's targets of issue 7 against the medians of this run. */
 export function checkTargets(results: Results, config: SuiteConfig): TargetCheck[] {
   const m = results.median.bind(results)
@@ -145,6 +173,7 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
       0.85,
       'raw',
     ),
+    producersCheck(results, config),
     ratioCheck(
       `I/O-bound, concurrency ${config.io.concurrency}`,
       '≥ 0.85× ideal',
