@@ -7,6 +7,8 @@ export interface SuiteConfig {
   readonly reps: number
   readonly bulk: { readonly count: number; readonly chunk: number }
   readonly single: { readonly count: number }
+  /** Concurrent producers, each awaiting one single enqueue at a time: jobs per run (all producers). */
+  readonly producers: { readonly producers: number; readonly count: number }
   readonly drain: { readonly count: number; readonly timeoutMs: number }
   readonly latency: { readonly count: number; readonly gapMs: number }
   readonly io: {
@@ -44,6 +46,7 @@ export const FULL: SuiteConfig = {
   reps: 3,
   bulk: { count: 20_000, chunk: 5_000 },
   single: { count: 5_000 },
+  producers: { producers: 32, count: 10_000 },
   drain: { count: 20_000, timeoutMs: 20_000 },
   latency: { count: 300, gapMs: 10 },
   io: { count: 10_000, concurrency: 200, handlerMs: 20, timeoutMs: 30_000 },
@@ -64,6 +67,7 @@ export const QUICK: SuiteConfig = {
   reps: 2,
   bulk: { count: 5_000, chunk: 5_000 },
   single: { count: 500 },
+  producers: { producers: 32, count: 4_000 },
   drain: { count: 4_000, timeoutMs: 3_000 },
   latency: { count: 50, gapMs: 10 },
   io: { count: 2_000, concurrency: 200, handlerMs: 20, timeoutMs: 10_000 },
@@ -80,6 +84,7 @@ export const SMOKE: SuiteConfig = {
   reps: 1,
   bulk: { count: 300, chunk: 300 },
   single: { count: 50 },
+  producers: { producers: 32, count: 320 },
   drain: { count: 300, timeoutMs: 5_000 },
   latency: { count: 10, gapMs: 10 },
   io: { count: 400, concurrency: 200, handlerMs: 5, timeoutMs: 5_000 },

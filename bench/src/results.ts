@@ -6,6 +6,23 @@ import { type Summary, summarize } from './stats.js'
 export const METRICS = {
   bulk: { title: 'Bulk enqueue', unit: 'jobs/s', higherIsBetter: true },
   single: { title: 'Single enqueue (one awaited call at a time)', unit: 'jobs/s', higherIsBetter: true },
+  producers: {
+    title: '32 concurrent producers, single enqueue, with NOTIFY (pgq.enqueue(); raw: INSERT + pg_notify)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  producersStatement: {
+    title:
+      "32 concurrent producers, pgq.enqueue()'s statement run prepared by the bench (control for the row below)",
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  producersNoNotify: {
+    title:
+      '32 concurrent producers, single enqueue, without NOTIFY (pgq: that statement minus its pg_notify; raw: bare INSERT)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   drainDefaults: { title: 'Processing throughput, defaults', unit: 'jobs/s', higherIsBetter: true },
   drainBest: { title: 'Processing throughput, best settings', unit: 'jobs/s', higherIsBetter: true },
   drainDurable: {

@@ -7,6 +7,7 @@ import {
   measureLatency,
   measureSingleEnqueue,
 } from './measure.js'
+import { measureProducers, producersNote } from './producers.js'
 import { METRICS, type MetricId, Results } from './results.js'
 import { measureWorkerRss } from './rss.js'
 import { measureScale } from './scale.js'
@@ -112,6 +113,31 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   await interleave('single', ['single'], false, async (s) =>
     record('single', 'single', s, await measureSingleEnqueue(s, config.single.count)),
   )
+  // 32 producers, one awaited single enqueue each: with and without the NOTIFY (issue 15). The
+  // variants take turns in a rotating order, so none always runs first.
+  const pc = config.producers
+  const variants = [
+    ['producers', 'notify'],
+    ['producersStatement', 'statement'],
+    ['producersNoNotify', 'noNotify'],
+  ] as const
+  let turn = 0
+  await interleave(
+    `${pc.producers} producers`,
+    variants.map(([id]) => id),
+    false,
+    async (s) => {
+      const order = variants.map((_, k) => variants[(k + turn) % variants.length]!)
+      turn++
+      for (const [id, variant] of order) {
+        // the statement copy is pgq's control; raw SQL's `notify` is already its own statement
+        if (variant === 'statement' && s instanceof RawSqlSystem) continue
+        const r = await measureProducers(s, variant, pc.producers, pc.count, options.harnessPool)
+        record(`${pc.producers} producers, ${variant}`, id, s, r.jobsPerSecond, producersNote(r))
+      }
+    },
+    systems.filter((s) => s.openProducers).map((s) => s.name),
+  )
   const noop = (profile: WorkerProfile): Omit<DrainOptions, 'profilePool'> => ({
     profile,
     queued: config.drain.count,
@@ -148,7 +174,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
   // repetition, their order rotated from one repetition to the next, so that drift of the machine
   // over the run (load, autovacuum, WAL) falls on all of them alike; drainBestUnlimited is the
   // reference measured that way.
-  const variants = [
+  const limitVariants = [
     ['drainBestUnlimited', null],
     ['drainBestConcurrency', { concurrency: 1_000_000 }],
     ['drainBestRate', { rate: '1000000/s' }],
@@ -158,15 +184,15 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     ['drainBestKeys', { keyConcurrency: 1_000_000, keys: 100 }],
     ['drainBestKeyRate', { keyRate: '1000000/s', keys: 100 }],
   ] as const
-  const wanted = variants.filter(([id]) => !options.metrics || options.metrics.includes(id))
-  let turn = 0
+  const wanted = limitVariants.filter(([id]) => !options.metrics || options.metrics.includes(id))
+  let limitTurn = 0
   await interleave(
     'drain best, limits set but not binding',
     wanted.map(([id]) => id),
     true,
     async (s) => {
-      const order = wanted.map((_, k) => wanted[(k + turn) % wanted.length]!)
-      turn++
+      const order = wanted.map((_, k) => wanted[(k + limitTurn) % wanted.length]!)
+      limitTurn++
       for (const [id, limits] of order) {
         await s.setLimits!(limits)
         try {

@@ -29,6 +29,38 @@ function ratioCheck(
   return { measurement, target, measured: `${x(ratio)} (${n(a)} vs ${label} ${n(b)})`, met: ratio >= min }
 }
 
+/**
+ * Issue 15: N concurrent producers, single enqueue — NOTIFY costs at most 20 %. Judged on
+ * `pgq.enqueue()` (which, with enqueues in flight, sends its NOTIFY after the commit, folded per
+ * queue: client/enqueue-wakes.ts) against its statement without any pg_notify (the bench's prepared
+ * copy); the same statement with its pg_notify inside each commit, and raw SQL's INSERT with and
+ * without pg_notify, are shown beside.
+ */
+function producersCheck(results: Results, config: SuiteConfig): TargetCheck {
+  const m = results.median.bind(results)
+  const measurement = `${config.producers.producers} concurrent producers, single enqueue: NOTIFY cost`
+  const target = 'pgq.enqueue() ≥ 0.8× its statement without NOTIFY'
+  const library = m('producers', 'pgq')
+  const without = m('producersNoNotify', 'pgq')
+  if (library === null || without === null)
+    return { measurement, target, measured: 'not measured', met: null }
+  const inside = m('producersStatement', 'pgq')
+  const rawWith = m('producers', 'raw-sql')
+  const rawWithout = m('producersNoNotify', 'raw-sql')
+  const raw =
+    rawWith !== null && rawWithout !== null
+      ? `; raw SQL ${x(rawWith / rawWithout)} (INSERT + pg_notify ${n(rawWith)} vs bare INSERT ${n(rawWithout)})`
+      : ''
+  const insideText =
+    inside === null ? '' : `; NOTIFY inside each commit ${x(inside / without)} (${n(inside)})`
+  return {
+    measurement,
+    target,
+    measured: `${x(library / without)} (pgq.enqueue() ${n(library)} vs without NOTIFY ${n(without)})${insideText}${raw}`,
+    met: library / without >= 0.8,
+  }
+}
+
 /** Checks pgq's targets of issue 7 against the medians of this run. */
 export function checkTargets(results: Results, config: SuiteConfig): TargetCheck[] {
   const m = results.median.bind(results)
@@ -147,6 +179,7 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
       0.85,
       'raw',
     ),
+    producersCheck(results, config),
     ratioCheck(
       `I/O-bound, concurrency ${config.io.concurrency}`,
       '≥ 0.85× ideal',

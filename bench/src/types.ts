@@ -82,6 +82,11 @@ export interface BenchSystem {
    * cluster-wide limits implement it (docs/flow-control.md).
    */
   setLimits?(limits: BenchLimits | null): Promise<void>
+  /**
+   * Opens a pool of `connections` for concurrent producers that enqueue one job per call, in
+   * `variant` (see {@link ProducerVariant}); only systems with the 32-producer rows implement it.
+   */
+  openProducers?(connections: number, variant: ProducerVariant): Promise<Producer>
   /** Starts one worker in this process. */
   startWorker(options: StartWorkerOptions): Promise<RunningWorker>
   /** Releases every connection the system holds. */
@@ -107,4 +112,21 @@ export interface BenchLimits {
   readonly keyConcurrency?: number
   readonly keyRate?: string
   readonly keys?: number
+}
+
+/**
+ * How a producer enqueues one job in the 32-producer rows:
+ * - `notify`: the system's single enqueue with its wake-up NOTIFY (pgq: `pgq.enqueue()`; raw SQL:
+ *   the INSERT and `pg_notify` in one statement);
+ * - `statement` (pgq): the statement `pgq.enqueue()` sends, taken from the library at run time and
+ *   run prepared on the bench's pool — the control that the copy costs what the library call does;
+ * - `noNotify`: the same without the NOTIFY (pgq: that statement with its `woken` step removed;
+ *   raw SQL: the bare INSERT).
+ */
+export type ProducerVariant = 'notify' | 'statement' | 'noNotify'
+
+/** A pool that enqueues one job per call (any number of calls at once, up to its connections). */
+export interface Producer {
+  enqueue(payload: BenchPayload): Promise<void>
+  close(): Promise<void>
 }

@@ -53,6 +53,13 @@ test('the harness measures raw SQL and pgq and writes the tables', async () => {
     if (pgq?.status === 'ok') expect(run.results.median(metric, 'pgq')).toBeGreaterThan(0)
   }
   // the workflow row: pgq only, beside plain jobs on the same worker
+  // 32 producers: with and without NOTIFY (pgq also runs its statement copy with NOTIFY)
+  for (const metric of ['producers', 'producersNoNotify'] as const) {
+    expect(run.results.median(metric, 'raw-sql')).toBeGreaterThan(0)
+    expect(run.results.median(metric, 'pgq')).toBeGreaterThan(0)
+  }
+  expect(run.results.median('producersStatement', 'pgq')).toBeGreaterThan(0)
+  expect(run.results.entries.producersStatement?.['raw-sql']).toBeUndefined()
   for (const metric of ['fanInPlain', 'fanInChord'] as const) {
     expect(run.results.median(metric, 'pgq')).toBeGreaterThan(0)
     expect(run.results.entries[metric]?.['raw-sql']).toBeUndefined()

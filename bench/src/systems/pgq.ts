@@ -1,11 +1,14 @@
 import type { Pgq, WorkerOptions } from '@pgq/core'
 import * as pgqLibrary from '@pgq/core'
+import { producersUrl } from '../producers.js'
 import { ident } from '../sql-names.js'
 import type {
   BenchEnv,
   BenchLimits,
   BenchPayload,
   BenchSystem,
+  Producer,
+  ProducerVariant,
   RunningWorker,
   StartWorkerOptions,
   WorkerProfile,
@@ -138,6 +141,58 @@ export class PgqSystem implements BenchSystem {
     this.#keys = keys ?? 0
     if (limits) await this.#client.queues.set('default', queueLimits)
     else await this.#client.pool.query(`DELETE FROM ${ident(this.#schema)}.queues`)
+  }
+
+  async openProducers(connections: number, variant: ProducerVariant): Promise<Producer> {
+    const client = this.#lib.createPgq({
+      connectionString: producersUrl(this.#env.databaseUrl),
+      schema: this.#schema,
+      poolSize: connections,
+    })
+    if (variant === 'notify') {
+      return {
+        enqueue: async (payload) => {
+          await client.enqueue(TASK, payload)
+        },
+        close: () => client.close(),
+      }
+    }
+    // The statement pgq.enqueue() sends, as the library builds it today: caught once through an
+    // executor that records it (on a caller's executor pgq runs the same text, unnamed).
+    const caught: Array<{ text: string; values: unknown[] }> = []
+    const recorder = {
+      query: (text: string, values: unknown[]) => {
+        caught.push({ text, values })
+        return client.pool.query(text, values)
+      },
+    }
+    await client.enqueue(TASK, { i: -1 }, { db: recorder as unknown as pgqLibrary.Executor })
+    if (caught.length !== 1) throw new Error(`pgq.enqueue() sent ${caught.length} statements, expected 1`)
+    const { text, values } = caught[0]!
+    const channel = values.length - 1
+    let sql = text
+    if (variant === 'noNotify') {
+      // drop the `woken` CTE (its pg_notify) and its reference; the channel parameter goes with it
+      const woken =
+        /,\s*(?:--[^\n]*\n\s*)?woken AS \([\s\S]*?\)\s*SELECT j\.id::text AS id, j\.queue FROM j, woken$/
+      if (!woken.test(text.trim()) || !text.includes(`pg_notify($${channel + 1}`)) {
+        throw new Error('insertOneJob changed shape: update the bench copy without NOTIFY')
+      }
+      sql = text.trim().replace(woken, '\n     SELECT j.id::text AS id, j.queue FROM j')
+    }
+    const name = `bench_enqueue_${variant}`
+    return {
+      enqueue: async (payload) => {
+        const params = [...values]
+        params[1] = JSON.stringify(payload)
+        await client.pool.query({
+          name,
+          text: sql,
+          values: variant === 'noNotify' ? params.slice(0, channel) : params,
+        })
+      },
+      close: () => client.close(),
+    }
   }
 
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {

@@ -1,9 +1,12 @@
 import pg from 'pg'
+import { producersUrl } from '../producers.js'
 import { ident, sleep } from '../sql-names.js'
 import type {
   BenchEnv,
   BenchPayload,
   BenchSystem,
+  Producer,
+  ProducerVariant,
   RunningWorker,
   StartWorkerOptions,
   WorkerProfile,
@@ -77,6 +80,24 @@ export class RawSqlSystem implements BenchSystem {
       `WITH j AS (INSERT INTO ${this.#table} (payload) VALUES ($1) RETURNING id) SELECT pg_notify($2, '') FROM j`,
       [JSON.stringify(payload), this.#channel],
     )
+  }
+
+  /** `notify`: INSERT and pg_notify in one statement (as {@link enqueueWakeup}); `noNotify`: the bare INSERT; both prepared. */
+  async openProducers(connections: number, variant: ProducerVariant): Promise<Producer> {
+    const pool = new pg.Pool({ connectionString: producersUrl(this.#url), max: connections })
+    pool.on('error', () => {})
+    const withNotify = variant !== 'noNotify'
+    const text = withNotify
+      ? `WITH j AS (INSERT INTO ${this.#table} (payload) VALUES ($1) RETURNING id) SELECT pg_notify($2, '') FROM j`
+      : `INSERT INTO ${this.#table} (payload) VALUES ($1)`
+    const name = withNotify ? 'bench_raw_insert_notify' : 'bench_raw_insert'
+    return {
+      enqueue: async (payload) => {
+        const p = JSON.stringify(payload)
+        await pool.query({ name, text, values: withNotify ? [p, this.#channel] : [p] })
+      },
+      close: () => pool.end(),
+    }
   }
 
   async seed(count: number): Promise<void> {
