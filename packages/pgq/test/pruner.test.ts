@@ -58,6 +58,22 @@ describe('Pruner', () => {
     expect(await pruner.pruneOnce()).toBe(6)
   })
 
+  it('a run that stopped at its cap is followed by the next at once, not an interval later', async () => {
+    await finishAll(await seedJobs(t, 50), 'succeeded', '-1 second')
+    // 2 batches of 3 per run, runs an hour apart: only the follow-up runs can delete all 50 in time
+    const pruner = new Pruner({
+      ...{ pool: t.pool, schema: t.schema, onError },
+      ...{ batchSize: 3, maxBatchesPerRun: 2, intervalMs: 3_600_000 },
+    })
+    pruner.start()
+    try {
+      await waitFor(async () => Object.keys(await remaining()).length === 0, 10_000, 'every due job pruned')
+    } finally {
+      await pruner.stop()
+    }
+    expect(errors).toEqual([])
+  })
+
   it('several pruners at once delete every due job exactly once, without errors or waits', async () => {
     await finishAll(await seedJobs(t, 500), 'succeeded', '-1 second')
     const pruners = Array.from(
