@@ -1,8 +1,10 @@
-// `node bench/dist/hosts.js --hosts 1,2,4,8 [--jobs 60000] [--reps 1] [--database-url URL]`:
+// `node bench/dist/hosts.js --hosts 1,2,4,8 [--jobs 60000] [--reps 1] [--compare] [--database-url URL]`:
 // the multi-process benchmark (scale.ts) with every worker process on a test host of its own — a
 // network namespace made here with `ip netns` and joined to this machine's root namespace by a veth
 // pair — against one PostgreSQL. It reports throughput per added host and, per step, the CPU per
 // job of PostgreSQL and of the worker processes, so what bounds the curve is shown by figures.
+// `--compare` also runs each step with the same number of worker processes in the root namespace
+// (forked as `pnpm bench` does, over 127.0.0.1), interleaved, with the same CPU accounting.
 // On demand only (not part of `pnpm bench`); needs root and /usr/sbin/ip. Figures and their reading
 // are in docs/scaling.md "Workers on separate hosts (network namespaces)".
 //
@@ -24,15 +26,16 @@
 //
 // Namespaces and veths are removed on every exit path (normal end, error, SIGINT, SIGTERM); only a
 // SIGKILL of this process leaves them (`ip link del pgqhK-h; ip netns del pgqhK`).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type pg from 'pg'
 import { harnessPool, startDatabase } from './database.js'
 import { cpuDelta, postgresCpuMs } from './profile.js'
 import { measureScale } from './scale.js'
+import type { ScaleChildArgs } from './scale-child.js'
 import { summarize } from './stats.js'
 import { createSystem } from './systems/index.js'
 import type { BenchEnv } from './types.js'
@@ -40,6 +43,9 @@ import type { BenchEnv } from './types.js'
 const IP = '/usr/sbin/ip'
 const PREFIX = 'pgqh'
 const SUBNET = '10.213'
+
+/** `application_name` of the worker processes' pools (their LISTEN connection is `pgq_listener`). */
+const WORKER_APP = 'pgq_hosts_worker'
 
 const nsName = (k: number) => `${PREFIX}${k}`
 const hostSide = (k: number) => `${SUBNET}.${k}.1`
@@ -129,26 +135,72 @@ async function localPostmaster(pool: pg.Pool): Promise<number | null> {
   }
 }
 
+/** Where a step's worker processes run: a test host each, or all in the root namespace. */
+type Where = 'hosts' | 'same'
+
+/** CPU ms the whole machine spent busy (all CPUs, everything but idle and iowait), from /proc/stat. */
+function machineBusyMs(): number | null {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0) // user … steal; guest is inside user
+    return (total - cpu[3]! - cpu[4]!) * 10 // USER_HZ is 100 on Linux
+  } catch {
+    return null
+  }
+}
+
 interface Step {
+  readonly where: Where
   readonly hosts: number
   readonly jobsPerSecond: number
   readonly perHost: number[]
   /** CPU ms per job of all local postgres processes over the drain (null: server not local). */
   readonly pgCpuMsPerJob: number | null
-  /** Of which the harness's own backends (filling, the `outstanding()` poll every 5 ms). */
+  /** Of which the harness's own backends (the `outstanding()` poll every 5 ms, these statistics). */
   readonly harnessPgCpuMsPerJob: number | null
   /** CPU ms per job of the worker processes, go → stop. */
   readonly nodeCpuMsPerJob: number
   /** Cores busy on average over the drain: PostgreSQL, worker processes. */
   readonly pgCores: number | null
   readonly nodeCores: number
+  /** Cores busy in this process (the harness: the `outstanding()` poll). */
+  readonly harnessCores: number
+  /** Cores busy on the whole machine, whoever used them (other work included); of `availableParallelism()`. */
+  readonly machineCores: number | null
   readonly load1: number
   /** Backends connected from the test hosts at the end of the drain. */
   readonly hostBackends: number
 }
 
-/** One step: `hosts` worker processes, child i in namespace pgqh(i+1). */
+/** Starts worker process i: in namespace pgqh(i+1) with its own URL, or forked here. */
+function spawnWorker(where: Where, i: number, script: string, args: ScaleChildArgs): ChildProcess {
+  const k = i + 1
+  const options = {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[],
+    env: { ...process.env, PGAPPNAME: WORKER_APP },
+  }
+  const child =
+    where === 'same'
+      ? fork(script, [JSON.stringify(args)], options)
+      : spawn(
+          IP,
+          [
+            'netns',
+            'exec',
+            nsName(k),
+            process.execPath,
+            script,
+            JSON.stringify({ ...args, env: { ...args.env, databaseUrl: urlFrom(args.env.databaseUrl, k) } }),
+          ],
+          options,
+        )
+  children.add(child)
+  return child
+}
+
+/** One step: `hosts` worker processes, child i in namespace pgqh(i+1) (or all here: `same`). */
 async function step(
+  where: Where,
   env: BenchEnv,
   pool: pg.Pool,
   postmaster: number | null,
@@ -162,35 +214,37 @@ async function step(
   let pgCpu: number | null = null
   let harnessCpu: number | null = null
   let hostBackends = 0
+  let own0 = process.cpuUsage()
+  let own: NodeJS.CpuUsage | undefined
+  let machine0: number | null = null
+  let machine: number | null = null
   // only this server's processes: other PostgreSQL servers on the machine are not ours to count
   const serverCpu = () => (postmaster === null ? null : postgresCpuMs(postmaster))
   try {
     const r = await measureScale(system, env, hosts, jobs, 120_000, 'defaults', {
-      spawn: (i, script, args) => {
-        const k = i + 1
-        const own = { ...args, env: { ...args.env, databaseUrl: urlFrom(args.env.databaseUrl, k) } }
-        const child = spawn(IP, ['netns', 'exec', nsName(k), process.execPath, script, JSON.stringify(own)], {
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        })
-        children.add(child)
-        return child
-      },
+      spawn: (i, script, args) => spawnWorker(where, i, script, args),
       beforeStart: () => {
         pg0 = serverCpu()
+        machine0 = machineBusyMs()
+        own0 = process.cpuUsage()
       },
       afterDrain: async () => {
         const pg1 = serverCpu()
+        const machine1 = machineBusyMs()
+        machine = machine0 === null || machine1 === null ? null : machine1 - machine0
+        own = process.cpuUsage(own0)
         pgCpu = cpuDelta(pg0, pg1)
-        // the harness's backends: every client backend not connected from a test host
-        const { rows } = await pool.query<{ pid: number; remote: boolean }>(
-          `SELECT pid, coalesce(client_addr << $1::inet, false) AS remote FROM pg_stat_activity
-            WHERE backend_type = 'client backend'`,
-          [`${SUBNET}.0.0/16`],
+        // the harness's backends: every client backend that is not a worker process's
+        const { rows } = await pool.query<{ pid: number; worker: boolean; remote: boolean }>(
+          `SELECT pid, application_name IN ($1, 'pgq_listener') AS worker,
+                  coalesce(client_addr << $2::inet, false) AS remote
+             FROM pg_stat_activity WHERE backend_type = 'client backend'`,
+          [WORKER_APP, `${SUBNET}.0.0/16`],
         )
         hostBackends = rows.filter((r) => r.remote).length
         if (pg0 && pg1) {
           harnessCpu = 0
-          for (const { pid } of rows.filter((r) => !r.remote))
+          for (const { pid } of rows.filter((r) => !r.worker))
             harnessCpu += (pg1.get(String(pid)) ?? 0) - (pg0.get(String(pid)) ?? 0)
         }
       },
@@ -199,7 +253,10 @@ async function step(
     const nodeCpu = r.cpuMsPerProcess.reduce((a, b) => a + b, 0)
     const pg = pgCpu as number | null
     const harness = harnessCpu as number | null
+    const busy = machine as number | null
+    const ownCpu = own as NodeJS.CpuUsage | undefined
     return {
+      where,
       hosts,
       jobsPerSecond: r.jobsPerSecond,
       perHost: r.perProcess,
@@ -208,6 +265,8 @@ async function step(
       nodeCpuMsPerJob: nodeCpu / jobs,
       pgCores: pg === null ? null : pg / 1000 / seconds,
       nodeCores: nodeCpu / 1000 / seconds,
+      harnessCores: ownCpu ? (ownCpu.user + ownCpu.system) / 1e6 / seconds : 0,
+      machineCores: busy === null ? null : busy / 1000 / seconds,
       load1,
       hostBackends,
     }
@@ -237,12 +296,12 @@ function table(steps: readonly Step[]): string[] {
   }
   lines.push(
     '',
-    '| hosts | PostgreSQL cores busy | worker cores busy | of PostgreSQL CPU per job: harness backends (ms) | load average (1 min) at start |',
-    '|---:|---:|---:|---:|---:|',
+    `| hosts | PostgreSQL cores busy | worker cores busy | harness cores busy (its process) | machine cores busy (all work, of ${availableParallelism()}) | of PostgreSQL CPU per job: harness backends (ms) | load average (1 min) at start |`,
+    '|---:|---:|---:|---:|---:|---:|---:|',
   )
   for (const s of steps) {
     lines.push(
-      `| ${s.hosts} | ${f2(s.pgCores)} | ${f2(s.nodeCores)} | ${ms3(s.harnessPgCpuMsPerJob)} | ${s.load1.toFixed(1)} |`,
+      `| ${s.hosts} | ${f2(s.pgCores)} | ${f2(s.nodeCores)} | ${f2(s.harnessCores)} | ${f2(s.machineCores)} | ${ms3(s.harnessPgCpuMsPerJob)} | ${s.load1.toFixed(1)} |`,
     )
   }
   return lines
@@ -258,6 +317,7 @@ function medians(reps: readonly (readonly Step[])[]): Step[] {
     }
     const byRate = [...runs].sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)
     return {
+      where: runs[0]!.where,
       hosts: runs[0]!.hosts,
       jobsPerSecond: med((s) => s.jobsPerSecond)!,
       perHost: byRate[Math.floor((byRate.length - 1) / 2)]!.perHost,
@@ -266,6 +326,8 @@ function medians(reps: readonly (readonly Step[])[]): Step[] {
       nodeCpuMsPerJob: med((s) => s.nodeCpuMsPerJob)!,
       pgCores: med((s) => s.pgCores),
       nodeCores: med((s) => s.nodeCores)!,
+      harnessCores: med((s) => s.harnessCores)!,
+      machineCores: med((s) => s.machineCores),
       load1: med((s) => s.load1)!,
       hostBackends: med((s) => s.hostBackends)!,
     }
@@ -278,6 +340,7 @@ async function main(): Promise<void> {
       hosts: { type: 'string', default: '1,2,4,8' },
       jobs: { type: 'string', default: '60000' },
       reps: { type: 'string', default: '1' },
+      compare: { type: 'boolean', default: false },
       'database-url': { type: 'string' },
     },
   })
@@ -328,24 +391,37 @@ async function main(): Promise<void> {
       redisUrl: null,
       suffix: `_${randomBytes(3).toString('hex')}`,
     }
-    const all: Step[][] = []
+    const modes: Where[] = values.compare ? ['hosts', 'same'] : ['hosts']
+    const title: Record<Where, string> = {
+      hosts: 'one worker process per test host (network namespace)',
+      same: 'the same worker processes in the root namespace (as `pnpm bench`)',
+    }
+    const all: Record<Where, Step[][]> = { hosts: [], same: [] }
     for (let rep = 1; rep <= reps; rep++) {
-      const steps: Step[] = []
+      const steps: Record<Where, Step[]> = { hosts: [], same: [] }
       for (const hosts of counts) {
-        const s = await step(env, pool, postmaster, hosts, jobs)
-        steps.push(s)
-        console.log(
-          `rep ${rep}, ${hosts} host${hosts === 1 ? '' : 's'}: ${int(s.jobsPerSecond)} jobs/s, PostgreSQL ${ms3(s.pgCpuMsPerJob)} ms/job (${f2(s.pgCores)} cores), workers ${ms3(s.nodeCpuMsPerJob)} ms/job (${f2(s.nodeCores)} cores), ${s.hostBackends} backends from the hosts, load ${s.load1.toFixed(1)}`,
-        )
+        // interleaved, the order rotated each repetition
+        const order = rep % 2 === 1 ? modes : [...modes].reverse()
+        for (const where of order) {
+          const s = await step(where, env, pool, postmaster, hosts, jobs)
+          steps[where].push(s)
+          console.log(
+            `rep ${rep}, ${hosts} ${where === 'hosts' ? 'hosts' : 'processes, root namespace'}: ${int(s.jobsPerSecond)} jobs/s, PostgreSQL ${ms3(s.pgCpuMsPerJob)} ms/job (${f2(s.pgCores)} cores), workers ${ms3(s.nodeCpuMsPerJob)} ms/job (${f2(s.nodeCores)} cores), machine ${f2(s.machineCores)} cores busy, ${s.hostBackends} backends from the test hosts, load ${s.load1.toFixed(1)}`,
+          )
+        }
       }
-      all.push(steps)
-      console.log(`\nrepetition ${rep} (${jobs} no-op jobs, pgq defaults, one worker process per host)\n`)
-      console.log(table(steps).join('\n'))
+      for (const where of modes) {
+        all[where].push(steps[where])
+        console.log(`\nrepetition ${rep}: ${jobs} no-op jobs, pgq defaults, ${title[where]}\n`)
+        console.log(table(steps[where]).join('\n'))
+      }
       console.log('')
     }
     if (reps > 1) {
-      console.log(`medians of ${reps} repetitions\n`)
-      console.log(table(medians(all)).join('\n'))
+      for (const where of modes) {
+        console.log(`\nmedians of ${reps} repetitions: ${title[where]}\n`)
+        console.log(table(medians(all[where])).join('\n'))
+      }
     }
     console.log(
       `\nload average at the end: ${loadavg()
