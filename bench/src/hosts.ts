@@ -149,6 +149,45 @@ function machineBusyMs(): number | null {
   }
 }
 
+/** What the worker processes' backends were doing, sampled every 20 ms over a drain. */
+interface Activity {
+  /** Average number of worker backends in a statement (state `active`). */
+  readonly active: number
+  /** Share of those active samples per wait event (`CPU` when none), largest first. */
+  readonly waits: [string, number][]
+}
+
+/** Samples pg_stat_activity until `stop()` is called (one query at a time on its own connection). */
+function sampleActivity(pool: pg.Pool): { stop(): Promise<Activity> } {
+  const counts = new Map<string, number>()
+  let samples = 0
+  let active = 0
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await pool.query<{ wait: string | null }>(
+        `SELECT wait_event_type || ':' || wait_event AS wait FROM pg_stat_activity
+          WHERE backend_type = 'client backend' AND state = 'active' AND application_name = $1`,
+        [WORKER_APP],
+      )
+      samples++
+      for (const { wait } of rows) {
+        active++
+        counts.set(wait ?? 'CPU', (counts.get(wait ?? 'CPU') ?? 0) + 1)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      const waits = [...counts].map(([k, n]): [string, number] => [k, n / Math.max(active, 1)])
+      return { active: active / Math.max(samples, 1), waits: waits.sort((a, b) => b[1] - a[1]) }
+    },
+  }
+}
+
 interface Step {
   readonly where: Where
   readonly hosts: number
@@ -170,6 +209,7 @@ interface Step {
   readonly load1: number
   /** Backends connected from the test hosts at the end of the drain. */
   readonly hostBackends: number
+  readonly activity: Activity
 }
 
 /** Starts worker process i: in namespace pgqh(i+1) with its own URL, or forked here. */
@@ -218,6 +258,8 @@ async function step(
   let own: NodeJS.CpuUsage | undefined
   let machine0: number | null = null
   let machine: number | null = null
+  let sampler: { stop(): Promise<Activity> } | undefined
+  let activity: Activity = { active: 0, waits: [] }
   // only this server's processes: other PostgreSQL servers on the machine are not ours to count
   const serverCpu = () => (postmaster === null ? null : postgresCpuMs(postmaster))
   try {
@@ -227,12 +269,14 @@ async function step(
         pg0 = serverCpu()
         machine0 = machineBusyMs()
         own0 = process.cpuUsage()
+        sampler = sampleActivity(pool)
       },
       afterDrain: async () => {
         const pg1 = serverCpu()
         const machine1 = machineBusyMs()
         machine = machine0 === null || machine1 === null ? null : machine1 - machine0
         own = process.cpuUsage(own0)
+        activity = (await sampler?.stop()) ?? activity
         pgCpu = cpuDelta(pg0, pg1)
         // the harness's backends: every client backend that is not a worker process's
         const { rows } = await pool.query<{ pid: number; worker: boolean; remote: boolean }>(
@@ -269,6 +313,7 @@ async function step(
       machineCores: busy === null ? null : busy / 1000 / seconds,
       load1,
       hostBackends,
+      activity,
     }
   } finally {
     killChildren()
@@ -304,6 +349,18 @@ function table(steps: readonly Step[]): string[] {
       `| ${s.hosts} | ${f2(s.pgCores)} | ${f2(s.nodeCores)} | ${f2(s.harnessCores)} | ${f2(s.machineCores)} | ${ms3(s.harnessPgCpuMsPerJob)} | ${s.load1.toFixed(1)} |`,
     )
   }
+  lines.push(
+    '',
+    '| hosts | worker backends in a statement (average) | of their samples: on CPU, then the main waits |',
+    '|---:|---:|---|',
+  )
+  for (const s of steps) {
+    const waits = s.activity.waits
+      .slice(0, 4)
+      .map(([w, share]) => `${w} ${(share * 100).toFixed(0)} %`)
+      .join(', ')
+    lines.push(`| ${s.hosts} | ${s.activity.active.toFixed(2)} | ${waits} |`)
+  }
   return lines
 }
 
@@ -330,6 +387,7 @@ function medians(reps: readonly (readonly Step[])[]): Step[] {
       machineCores: med((s) => s.machineCores),
       load1: med((s) => s.load1)!,
       hostBackends: med((s) => s.hostBackends)!,
+      activity: byRate[Math.floor((byRate.length - 1) / 2)]!.activity,
     }
   })
 }
