@@ -199,6 +199,8 @@ interface Step {
   readonly harnessPgCpuMsPerJob: number | null
   /** CPU ms per job of the worker processes, go → stop. */
   readonly nodeCpuMsPerJob: number
+  /** Statements (`pg` queries) per job the worker processes sent, go → stop. */
+  readonly queriesPerJob: number
   /** Cores busy on average over the drain: PostgreSQL, worker processes. */
   readonly pgCores: number | null
   readonly nodeCores: number
@@ -213,8 +215,9 @@ interface Step {
 }
 
 /** Starts worker process i: in namespace pgqh(i+1) with its own URL, or forked here. */
-function spawnWorker(where: Where, i: number, script: string, args: ScaleChildArgs): ChildProcess {
+function spawnWorker(where: Where, i: number, script: string, parentArgs: ScaleChildArgs): ChildProcess {
   const k = i + 1
+  const args: ScaleChildArgs = { ...parentArgs, countQueries: true }
   const options = {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[],
     env: { ...process.env, PGAPPNAME: WORKER_APP },
@@ -307,6 +310,7 @@ async function step(
       pgCpuMsPerJob: pg === null ? null : pg / jobs,
       harnessPgCpuMsPerJob: harness === null ? null : harness / jobs,
       nodeCpuMsPerJob: nodeCpu / jobs,
+      queriesPerJob: r.queriesPerProcess.reduce<number>((a, b) => a + (b ?? 0), 0) / jobs,
       pgCores: pg === null ? null : pg / 1000 / seconds,
       nodeCores: nodeCpu / 1000 / seconds,
       harnessCores: ownCpu ? (ownCpu.user + ownCpu.system) / 1e6 / seconds : 0,
@@ -351,15 +355,15 @@ function table(steps: readonly Step[]): string[] {
   }
   lines.push(
     '',
-    '| hosts | worker backends in a statement (average) | of their samples: on CPU, then the main waits |',
-    '|---:|---:|---|',
+    '| hosts | worker statements per job | worker backends in a statement (average) | of their samples: on CPU, then the main waits |',
+    '|---:|---:|---:|---|',
   )
   for (const s of steps) {
     const waits = s.activity.waits
       .slice(0, 4)
       .map(([w, share]) => `${w} ${(share * 100).toFixed(0)} %`)
       .join(', ')
-    lines.push(`| ${s.hosts} | ${s.activity.active.toFixed(2)} | ${waits} |`)
+    lines.push(`| ${s.hosts} | ${s.queriesPerJob.toFixed(3)} | ${s.activity.active.toFixed(2)} | ${waits} |`)
   }
   return lines
 }
@@ -381,6 +385,7 @@ function medians(reps: readonly (readonly Step[])[]): Step[] {
       pgCpuMsPerJob: med((s) => s.pgCpuMsPerJob),
       harnessPgCpuMsPerJob: med((s) => s.harnessPgCpuMsPerJob),
       nodeCpuMsPerJob: med((s) => s.nodeCpuMsPerJob)!,
+      queriesPerJob: med((s) => s.queriesPerJob)!,
       pgCores: med((s) => s.pgCores),
       nodeCores: med((s) => s.nodeCores)!,
       harnessCores: med((s) => s.harnessCores)!,
@@ -464,7 +469,7 @@ async function main(): Promise<void> {
           const s = await step(where, env, pool, postmaster, hosts, jobs)
           steps[where].push(s)
           console.log(
-            `rep ${rep}, ${hosts} ${where === 'hosts' ? 'hosts' : 'processes, root namespace'}: ${int(s.jobsPerSecond)} jobs/s, PostgreSQL ${ms3(s.pgCpuMsPerJob)} ms/job (${f2(s.pgCores)} cores), workers ${ms3(s.nodeCpuMsPerJob)} ms/job (${f2(s.nodeCores)} cores), machine ${f2(s.machineCores)} cores busy, ${s.hostBackends} backends from the test hosts, load ${s.load1.toFixed(1)}`,
+            `rep ${rep}, ${hosts} ${where === 'hosts' ? 'hosts' : 'processes, root namespace'}: ${int(s.jobsPerSecond)} jobs/s, PostgreSQL ${ms3(s.pgCpuMsPerJob)} ms/job (${f2(s.pgCores)} cores), workers ${ms3(s.nodeCpuMsPerJob)} ms/job and ${s.queriesPerJob.toFixed(3)} statements/job (${f2(s.nodeCores)} cores), machine ${f2(s.machineCores)} cores busy, ${s.hostBackends} backends from the test hosts, load ${s.load1.toFixed(1)}`,
           )
         }
       }

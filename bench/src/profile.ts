@@ -18,8 +18,13 @@ export interface CostProfile {
 let queries = 0
 let patched = false
 
+/** `pg` queries this process sent since {@link countQueries} was first called. */
+export function queriesSent(): number {
+  return queries
+}
+
 /** Counts every `pg` query of this process from now on (idempotent). */
-function countQueries(): void {
+export function countQueries(): void {
   if (patched) return
   patched = true
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }

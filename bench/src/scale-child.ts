@@ -9,15 +9,20 @@ export interface ScaleChildArgs {
   readonly system: SystemName
   readonly env: BenchEnv
   readonly profile: WorkerProfile
+  /** Count the `pg` queries the worker sends from "go" to "stop" (hosts.ts; `pnpm bench` does not). */
+  readonly countQueries?: boolean
 }
 
 /** Messages between parent and child. */
 export type ScaleMessage =
   | { readonly kind: 'ready' }
-  | { readonly kind: 'done'; readonly count: number; readonly cpuMs: number }
+  | { readonly kind: 'done'; readonly count: number; readonly cpuMs: number; readonly queries?: number }
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as ScaleChildArgs
+  const counter = args.countQueries ? await import('./profile.js') : undefined
+  counter?.countQueries()
+  let q0 = 0
   const system = await createSystem(args.system, args.env)
   let count = 0
   let worker: RunningWorker | undefined
@@ -27,6 +32,7 @@ async function main(): Promise<void> {
   process.on('message', async (message: { kind: 'go' | 'stop' }) => {
     if (message.kind === 'go') {
       cpu0 = process.cpuUsage()
+      q0 = counter?.queriesSent() ?? 0
       worker = await system.startWorker({
         profile: args.profile,
         concurrency: 10,
@@ -36,9 +42,15 @@ async function main(): Promise<void> {
       })
     } else {
       const cpu = process.cpuUsage(cpu0)
+      const queries = counter ? counter.queriesSent() - q0 : undefined
       await worker?.stop()
       await system.close().catch(() => {})
-      const done: ScaleMessage = { kind: 'done', count, cpuMs: (cpu.user + cpu.system) / 1000 }
+      const done: ScaleMessage = {
+        kind: 'done',
+        count,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        ...(queries === undefined ? {} : { queries }),
+      }
       process.send?.(done, () => process.exit(0))
     }
   })

@@ -14,6 +14,8 @@ export interface ScaleResult {
   readonly perProcess: number[]
   /** CPU ms (user + system) each process spent from the start signal to the stop signal. */
   readonly cpuMsPerProcess: number[]
+  /** `pg` queries each process sent over the same span, when its args asked to count them. */
+  readonly queriesPerProcess: (number | null)[]
 }
 
 /** How {@link measureScale} starts its children and what it lets the caller observe. */
@@ -87,12 +89,15 @@ export async function measureScale(
     await options.afterDrain?.()
     const done = children.map((child) => messages(child, 'done'))
     for (const child of children) child.send({ kind: 'stop' })
-    const reports = (await Promise.all(done)).map((m) => (m.kind === 'done' ? m : { count: 0, cpuMs: 0 }))
+    const reports = (await Promise.all(done)).map((m) =>
+      m.kind === 'done' ? m : { count: 0, cpuMs: 0, queries: undefined },
+    )
     return {
       processes,
       jobsPerSecond: jobs / (elapsed / 1000),
       perProcess: reports.map((r) => r.count),
       cpuMsPerProcess: reports.map((r) => r.cpuMs),
+      queriesPerProcess: reports.map((r) => r.queries ?? null),
     }
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
