@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '@pgq/embedded'
@@ -33,6 +33,12 @@ const EMBEDDED_FLAGS = [
   ['max_wal_size', '4GB'],
 ] as const
 
+/** What else the embedded server needs (ignored with `DATABASE_URL`). */
+export interface EmbeddedOptions {
+  /** Lines appended to the embedded server's `pg_hba.conf` before it starts. */
+  readonly hba?: readonly string[]
+}
+
 /**
  * `DATABASE_URL` when set, else a fresh embedded PostgreSQL in a temp dir (deleted on stop).
  * `overrides` replace the embedded server's flags (e.g. `{ max_connections: '600' }`).
@@ -43,6 +49,7 @@ const EMBEDDED_FLAGS = [
  */
 export async function startDatabase(
   overrides: Readonly<Record<string, string>> = {},
+  embedded: EmbeddedOptions = {},
 ): Promise<BenchDatabase> {
   const url = process.env.DATABASE_URL
   if (url) {
@@ -66,6 +73,7 @@ export async function startDatabase(
     onError: () => {},
   })
   await server.initialise()
+  if (embedded.hba?.length) appendFileSync(join(dataDir, 'pg_hba.conf'), `${embedded.hba.join('\n')}\n`)
   await server.start()
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,

@@ -18,8 +18,13 @@ export interface CostProfile {
 let queries = 0
 let patched = false
 
+/** `pg` queries this process sent since {@link countQueries} was first called. */
+export function queriesSent(): number {
+  return queries
+}
+
 /** Counts every `pg` query of this process from now on (idempotent). */
-function countQueries(): void {
+export function countQueries(): void {
   if (patched) return
   patched = true
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }
@@ -30,8 +35,12 @@ function countQueries(): void {
   }
 }
 
-/** CPU ms (user + system) of each local process named `postgres`, by pid; null when /proc is unreadable. */
-function postgresCpuMs(): Map<string, number> | null {
+/**
+ * CPU ms (user + system) of each local process named `postgres`, by pid; null when /proc is unreadable.
+ * With `postmaster`, only that server: the postmaster itself and its children (backends, WAL
+ * writer, checkpointer, autovacuum…), not other PostgreSQL servers running on the machine.
+ */
+export function postgresCpuMs(postmaster?: number): Map<string, number> | null {
   let pids: string[]
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d))
@@ -45,6 +54,7 @@ function postgresCpuMs(): Map<string, number> | null {
       const close = stat.lastIndexOf(')')
       if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue
       const fields = stat.slice(close + 2).split(' ')
+      if (postmaster !== undefined && Number(pid) !== postmaster && Number(fields[1]) !== postmaster) continue
       byPid.set(pid, (Number(fields[11]) + Number(fields[12])) * 10) // USER_HZ is 100 on Linux
     } catch {
       // the process ended while we looked
@@ -54,7 +64,10 @@ function postgresCpuMs(): Map<string, number> | null {
 }
 
 /** CPU ms spent between two snapshots by the processes alive at the second (exited ones are lost). */
-function cpuDelta(before: Map<string, number> | null, after: Map<string, number> | null): number | null {
+export function cpuDelta(
+  before: Map<string, number> | null,
+  after: Map<string, number> | null,
+): number | null {
   if (!before || !after) return null
   let total = 0
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0)

@@ -12,7 +12,28 @@ export interface ScaleResult {
   readonly jobsPerSecond: number
   /** Jobs each process ran, in fork order (how evenly they shared the queue). */
   readonly perProcess: number[]
+  /** CPU ms (user + system) each process spent from the start signal to the stop signal. */
+  readonly cpuMsPerProcess: number[]
+  /** `pg` queries each process sent over the same span, when its args asked to count them. */
+  readonly queriesPerProcess: (number | null)[]
 }
+
+/** How {@link measureScale} starts its children and what it lets the caller observe. */
+export interface ScaleOptions {
+  /**
+   * Starts child `index` running `script` with `args` (JSON as argv[2]) and an IPC channel; by
+   * default `fork(script, [JSON.stringify(args)])`. hosts.ts starts each one in its own network
+   * namespace with a database URL of its own.
+   */
+  readonly spawn?: (index: number, script: string, args: ScaleChildArgs) => ChildProcess
+  /** Called once every child is ready, just before the start signal (outside the timed span). */
+  readonly beforeStart?: () => void | Promise<void>
+  /** Called once the store has nothing unfinished, before the children are stopped. */
+  readonly afterDrain?: () => void | Promise<void>
+}
+
+const forkChild = (_index: number, script: string, args: ScaleChildArgs): ChildProcess =>
+  fork(script, [JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
 
 /**
  * Queues `jobs` jobs, forks `processes` worker processes (each its own pool, defaults), starts them
@@ -25,6 +46,7 @@ export async function measureScale(
   jobs: number,
   timeoutMs: number,
   profile: WorkerProfile = 'defaults',
+  options: ScaleOptions = {},
 ): Promise<ScaleResult> {
   if (!system.outstanding) throw new Error(`${system.name} cannot say when its jobs are done`)
   await system.reset()
@@ -46,14 +68,14 @@ export async function measureScale(
     })
   try {
     const ready: Promise<ScaleMessage>[] = []
+    const spawn = options.spawn ?? forkChild
     for (let i = 0; i < processes; i++) {
-      const child = fork(join(here, 'scale-child.js'), [JSON.stringify(args)], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      })
+      const child = spawn(i, join(here, 'scale-child.js'), args)
       children.push(child)
       ready.push(messages(child, 'ready'))
     }
     await Promise.all(ready)
+    await options.beforeStart?.()
     const started = performance.now()
     for (const child of children) child.send({ kind: 'go' })
     const deadline = started + timeoutMs
@@ -64,10 +86,19 @@ export async function measureScale(
     }
     const elapsed = performance.now() - started
     if (left > 0) throw new Error(`${left} of ${jobs} jobs left after ${timeoutMs} ms`)
+    await options.afterDrain?.()
     const done = children.map((child) => messages(child, 'done'))
     for (const child of children) child.send({ kind: 'stop' })
-    const counts = (await Promise.all(done)).map((m) => (m.kind === 'done' ? m.count : 0))
-    return { processes, jobsPerSecond: jobs / (elapsed / 1000), perProcess: counts }
+    const reports = (await Promise.all(done)).map((m) =>
+      m.kind === 'done' ? m : { count: 0, cpuMs: 0, queries: undefined },
+    )
+    return {
+      processes,
+      jobsPerSecond: jobs / (elapsed / 1000),
+      perProcess: reports.map((r) => r.count),
+      cpuMsPerProcess: reports.map((r) => r.cpuMs),
+      queriesPerProcess: reports.map((r) => r.queries ?? null),
+    }
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
   }
