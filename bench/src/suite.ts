@@ -121,15 +121,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     ['producersStatement', 'statement'],
     ['producersNoNotify', 'noNotify'],
   ] as const
-  let turn = 0
+  const producerOrder = rotation(variants)
   await interleave(
     `${pc.producers} producers`,
     variants.map(([id]) => id),
     false,
     async (s) => {
-      const order = variants.map((_, k) => variants[(k + turn) % variants.length]!)
-      turn++
-      for (const [id, variant] of order) {
+      for (const [id, variant] of producerOrder()) {
         // the statement copy is pgq's control; raw SQL's `notify` is already its own statement
         if (variant === 'statement' && s instanceof RawSqlSystem) continue
         const r = await measureProducers(s, variant, pc.producers, pc.count, options.harnessPool)
@@ -185,15 +183,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     ['drainBestKeyRate', { keyRate: '1000000/s', keys: 100 }],
   ] as const
   const wanted = limitVariants.filter(([id]) => !options.metrics || options.metrics.includes(id))
-  let limitTurn = 0
+  const limitOrder = rotation(wanted)
   await interleave(
     'drain best, limits set but not binding',
     wanted.map(([id]) => id),
     true,
     async (s) => {
-      const order = wanted.map((_, k) => wanted[(k + limitTurn) % wanted.length]!)
-      limitTurn++
-      for (const [id, limits] of order) {
+      for (const [id, limits] of limitOrder()) {
         await s.setLimits!(limits)
         try {
           await drain(`drain best, ${id}`, id, s, noop('best'))
@@ -330,5 +326,14 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
     results,
     systems: systems.map((s) => ({ name: s.name, version: s.version, settings: s.settings })),
     durationMs: performance.now() - started,
+  }
+}
+
+/** The items in an order rotated by one more place at each call, so that none always runs first. */
+function rotation<T>(items: readonly T[]): () => T[] {
+  let turn = 0
+  return () => {
+    const start = turn++
+    return items.map((_, k) => items[(k + start) % items.length]!)
   }
 }
