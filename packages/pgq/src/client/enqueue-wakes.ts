@@ -31,7 +31,10 @@ export class EnqueueWakes {
   #inFlight = 0
   /** Queue → the smallest job id committed for it since the last send (the wake-up's ticket). */
   #pending = new Map<string, bigint>()
+  /** The next send, collecting this turn's wake-ups. */
   #sending: Promise<void> | undefined
+  /** The send whose statement is running. */
+  #sent: Promise<void> | undefined
 
   constructor(pool: pg.Pool, names: SchemaNames) {
     this.#pool = pool
@@ -58,9 +61,9 @@ export class EnqueueWakes {
     return this.#sending
   }
 
-  /** Waits for the wake-ups not yet sent (on close). */
+  /** Waits for the wake-ups not yet sent, and for the send in flight (on close). */
   async settled(): Promise<void> {
-    while (this.#sending) await this.#sending
+    while (this.#sending || this.#sent) await (this.#sending ?? this.#sent)
   }
 
   async #flush(): Promise<void> {
@@ -69,10 +72,11 @@ export class EnqueueWakes {
     )
     this.#pending.clear()
     this.#sending = undefined
-    try {
-      await notifyMany(this.#pool, this.#names.jobsChannel, payloads)
-    } catch {
+    const sent = notifyMany(this.#pool, this.#names.jobsChannel, payloads).catch(() => {
       // a hint: the workers' poll finds the jobs
-    }
+    })
+    this.#sent = sent
+    await sent
+    if (this.#sent === sent) this.#sent = undefined
   }
 }

@@ -168,7 +168,8 @@ export async function insertOneJob(
        FROM j
      )
      SELECT j.id::text AS id, j.queue FROM j, woken`
-    : `
+    : // the channel parameter stays (unused), so both statements take the same parameters
+      `
      SELECT j.id::text AS id, j.queue FROM j WHERE $12::text IS NOT NULL`
   const result = await runQuery<{ id: string; queue: string }>(
     db,

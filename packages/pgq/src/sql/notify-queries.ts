@@ -14,7 +14,7 @@ export async function unlistenFrom(client: Executor, channel: string): Promise<v
   await runQuery(client, `UNLISTEN ${quoteIdentifier(channel)}`)
 }
 
-/** @internal Sends one notification (tests and tools; pgq's own writers notify inside their statements). */
+/** @internal Sends one notification (a worker's relayed wake-up; tests and tools). */
 export async function notify(db: Executor, channel: string, payload: string): Promise<void> {
   await runQuery(db, 'SELECT pg_notify($1, $2)', [channel, payload])
 }

@@ -155,38 +155,64 @@ export function toFinalizeItem(claim: ClaimedJob, outcome: JobOutcome): Finalize
   // one literal per kind (no spread of a default row): this runs for every job
   switch (outcome.kind) {
     case 'succeeded':
-      return item(id, leaseToken, 'succeeded', outcome.result, null, 0, false, outcome.retentionMs, null)
-    case 'retry':
-      return item(id, leaseToken, 'available', null, outcome.errorJson, outcome.delayMs, false, null, null)
-    case 'snoozed':
-      return item(id, leaseToken, 'available', null, null, outcome.delayMs, true, null, null)
-    case 'failed':
-      return item(
+      return {
         id,
         leaseToken,
-        'failed',
-        null,
-        outcome.errorJson,
-        0,
-        false,
-        outcome.retentionMs,
-        outcome.deadLetterQueue,
-      )
+        state: 'succeeded',
+        result: outcome.result,
+        error: null,
+        delayMs: 0,
+        refundAttempt: false,
+        retentionMs: outcome.retentionMs,
+        queue: null,
+      }
+    case 'retry':
+      return {
+        id,
+        leaseToken,
+        state: 'available',
+        result: null,
+        error: outcome.errorJson,
+        delayMs: outcome.delayMs,
+        refundAttempt: false,
+        retentionMs: null,
+        queue: null,
+      }
+    case 'snoozed':
+      return {
+        id,
+        leaseToken,
+        state: 'available',
+        result: null,
+        error: null,
+        delayMs: outcome.delayMs,
+        refundAttempt: true,
+        retentionMs: null,
+        queue: null,
+      }
+    case 'failed':
+      return {
+        id,
+        leaseToken,
+        state: 'failed',
+        result: null,
+        error: outcome.errorJson,
+        delayMs: 0,
+        refundAttempt: false,
+        retentionMs: outcome.retentionMs,
+        queue: outcome.deadLetterQueue,
+      }
     case 'cancelled':
-      return item(id, leaseToken, 'cancelled', null, outcome.errorJson, 0, false, outcome.retentionMs, null)
+      return {
+        id,
+        leaseToken,
+        state: 'cancelled',
+        result: null,
+        error: outcome.errorJson,
+        delayMs: 0,
+        refundAttempt: false,
+        retentionMs: outcome.retentionMs,
+        queue: null,
+      }
   }
-}
-
-function item(
-  id: string,
-  leaseToken: string,
-  state: FinalizeItem['state'],
-  result: string | null,
-  error: string | null,
-  delayMs: number,
-  refundAttempt: boolean,
-  retentionMs: number | null,
-  queue: string | null,
-): FinalizeItem {
-  return { id, leaseToken, state, result, error, delayMs, refundAttempt, retentionMs, queue }
 }

@@ -133,7 +133,7 @@ export class JobExecutor {
       attempt.end()
       const flushed = attempt.flushProgress()
       if (flushed) await flushed
-      if (isDropped(job)) return null
+      if (job.dropped) return null
       // a handler that reached ctx.sleep sleeps, whatever it did with the SleepInterrupt
       if (attempt.sleepMs !== undefined) return { kind: 'snoozed', delayMs: attempt.sleepMs }
       if (isSnooze(value)) return { kind: 'snoozed', delayMs: value.delayMs }
@@ -161,8 +161,7 @@ export class JobExecutor {
       if (job.committed) return this.#committed(job, attempt)
       attempt.end()
       await attempt.flushProgress()
-      if (!isDropped(job) && attempt.sleepMs !== undefined)
-        return { kind: 'snoozed', delayMs: attempt.sleepMs }
+      if (!job.dropped && attempt.sleepMs !== undefined) return { kind: 'snoozed', delayMs: attempt.sleepMs }
       return this.#afterAbort(job, task, error)
     } finally {
       attempt.end()
@@ -185,7 +184,7 @@ export class JobExecutor {
 
   /** A run that threw (or hit the hard limit): maybe cancelled, dropped, retried or failed. */
   #afterAbort(job: RunningJob, task: AnyTaskDefinition | undefined, error: unknown): JobOutcome | null {
-    if (isDropped(job)) return null
+    if (job.dropped) return null
     if (job.abortReason === 'cancelled') {
       return {
         kind: 'cancelled',
@@ -239,12 +238,6 @@ export class JobExecutor {
     if (state === 'succeeded' && task?.deleteOnSuccess) return 0
     return this.#deps.config.retention[state]
   }
-}
-
-/** Lost its lease or released on shutdown: whatever the handler did, nothing is written. */
-function isDropped(job: RunningJob): boolean {
-  const reason = job.abortReason
-  return reason === 'lease-lost' || reason === 'shutdown'
 }
 
 function safeRetryOn(task: AnyTaskDefinition, error: Error): boolean {

@@ -60,8 +60,7 @@ export class JobTransaction {
       const value = await fn(client)
       const parse = this.#options.parseResult
       const result = this.#serialize(parse ? await parse(value) : value)
-      if (job.abortReason === 'lease-lost' || job.abortReason === 'shutdown')
-        throw new JobTransactionError(id, attempt, 'lease-lost')
+      if (job.dropped) throw new JobTransactionError(id, attempt, 'lease-lost')
       const item = toFinalizeItem(job.claim, {
         kind: 'succeeded',
         result,

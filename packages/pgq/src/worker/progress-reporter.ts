@@ -76,8 +76,7 @@ export class ProgressReporter {
     const json = this.#pending
     this.#pending = undefined
     this.#lastWriteAt = performance.now()
-    const lost = this.#job.abortReason === 'lease-lost' || this.#job.abortReason === 'shutdown'
-    if (json === undefined || lost) return this.#writing ?? Promise.resolve()
+    if (json === undefined || this.#job.dropped) return this.#writing ?? Promise.resolve()
     // Progress is best effort: a failed write (database briefly unreachable) must not fail the job,
     // and the next report or the final flush writes the latest value anyway.
     this.#writing = (this.#writing ?? Promise.resolve()).then(async () => {

@@ -68,6 +68,14 @@ export class RunningJob {
   }
 
   /**
+   * Dropped by this worker (lease lost, or released on shutdown): whatever the handler does from
+   * here on, nothing of this attempt is written.
+   */
+  get dropped(): boolean {
+    return this.#abortReason === 'lease-lost' || this.#abortReason === 'shutdown'
+  }
+
+  /**
    * Aborts the handler's signal (first reason wins), then calls the hook set by {@link onAbort}.
    * The only way this job's run is aborted: nothing else holds its signal's controller.
    */

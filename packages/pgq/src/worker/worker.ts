@@ -117,31 +117,28 @@ export class Worker extends WorkerEvents {
     this.#probePooler = options.preparedStatements === undefined
     const { maxErrorsKept, synchronousCommit } = config
     this.#completer = new JobCompleter({
-      ...{
-        pool,
-        names,
-        maxErrorsKept,
-        synchronousCommit,
-        preparedStatements: statements,
-        onError,
-        onSuccess,
-      },
+      pool,
+      names,
+      maxErrorsKept,
+      synchronousCommit,
+      preparedStatements: statements,
+      onError,
+      onSuccess,
       // the fetchers held back by a large backlog were freed while it grew: wake them as it clears
       onWritten: (backlog) => {
         if (backlog < MAX_COMPLETION_BACKLOG) for (const fetcher of this.#fetchers.values()) fetcher.unblock()
       },
     })
     this.#renewer = new LeaseRenewer({
-      ...{
-        pool,
-        names,
-        worker: this.#row,
-        held: this.#held,
-        leaseMs: config.leaseMs,
-        intervalMs: config.heartbeatMs,
-      },
+      pool,
+      names,
+      worker: this.#row,
+      held: this.#held,
+      leaseMs: config.leaseMs,
+      intervalMs: config.heartbeatMs,
       onLeaseLost: (job, reason) => this.#leaseLost(job, reason),
-      ...{ onError, onSuccess },
+      onError,
+      onSuccess,
     })
     this.#ranking = new WakeRanking({
       ...{ pool, names, workerId: this.id, queues: this.#row.queues, intervalMs: config.heartbeatMs },
@@ -159,14 +156,13 @@ export class Worker extends WorkerEvents {
       onError,
     })
     const fetcherOptions = {
-      ...{
-        pollIntervalMs: config.pollIntervalMs,
-        prefetchWindowMs: config.prefetchWindowMs,
-        held: this.#held,
-      },
+      pollIntervalMs: config.pollIntervalMs,
+      prefetchWindowMs: config.prefetchWindowMs,
+      held: this.#held,
       run: (job: RunningJob) => void this.#process(job),
       canClaim: () => this.#state === 'running' && this.#completer.backlog < MAX_COMPLETION_BACKLOG,
-      ...{ onError, onSuccess },
+      onError,
+      onSuccess,
     }
     for (const [queue, concurrency] of config.queues) {
       const claim = (limit: number) => this.#limits.claim(queue, limit)

@@ -47,8 +47,7 @@ export class AttemptContext {
   #ended = false
   readonly #assertOpen = (action: string): void => {
     const job = this.#job
-    const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-    if (this.#ended || dropped || job.committed || this.#steps?.sleepMs !== undefined)
+    if (this.#ended || job.dropped || job.committed || this.#steps?.sleepMs !== undefined)
       throw new AttemptEndedError(job.claim.id, job.claim.attempt, action)
   }
 
@@ -101,8 +100,7 @@ export class AttemptContext {
   #reportProgress(value: number | null, meta?: JsonValue): Promise<void> {
     const job = this.#job
     // lost its lease or released on shutdown: the attempt is over for pgq too
-    const dropped = job.abortReason === 'lease-lost' || job.abortReason === 'shutdown'
-    if (this.#ended || dropped || job.committed) {
+    if (this.#ended || job.dropped || job.committed) {
       return Promise.reject(new AttemptEndedError(job.claim.id, job.claim.attempt, 'ctx.progress()'))
     }
     const { pool, names, events, onProgressError } = this.#services
