@@ -26,7 +26,14 @@ const internal = (kind: string) => (error: unknown) => {
   if (stopping() && isConnectionError(error)) return
   const message = error instanceof Error ? error.message : String(error)
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : ''
-  process.stderr.write(`pgq: internal error (${kind}): ${message} (exit ${EXIT_CODES.internal})${stack}\n`)
+  // every connection pgq opens has an 'error' listener: a lost connection that reaches here is a
+  // pg.Pool or Client of the task module without one (docs/getting-started.md shows the line)
+  const hint = isConnectionError(error)
+    ? "; a database client without an 'error' listener lost its connection (in your task module? add pool.on('error', …))"
+    : ''
+  process.stderr.write(
+    `pgq: internal error (${kind}): ${message}${hint} (exit ${EXIT_CODES.internal})${stack}\n`,
+  )
   process.exit(EXIT_CODES.internal)
 }
 process.on('uncaughtException', internal('uncaught exception'))
