@@ -142,6 +142,35 @@ describe('per-key concurrency', () => {
     expect(await keyOf(second[0]!.id)).toBe('k1000')
   })
 
+  it("reads a key's jobs through its index, not the table from the oldest row, whatever the statistics (0017)", async () => {
+    // one key holding every job, statistics taken while all of them waited: the planner used to
+    // read the primary key from the oldest row and filter, passing every finished job on each claim
+    await t.pgq.queues.set('sync', { keyConcurrency: 1_000_000 })
+    await enqueueKeyed(['a'], 3_000)
+    await t.pool.query(`ANALYZE ${jobs()}`)
+    const first = await claim(2_000)
+    expect(first).toHaveLength(2_000)
+    await finish(first.map((j) => j.id))
+    // a new connection, one transaction: its pending statistics are this claim's alone
+    const client = await t.client()
+    await client.query('BEGIN')
+    const claimed = await claimLimitedJobs(client, schemaNames(t.schema), {
+      queue: 'sync',
+      limit: 10,
+      workerId: WORKER,
+      leaseMs: 60_000,
+      tasks: ['sync'],
+    })
+    const pkey = await client.query<{ n: string }>(
+      'SELECT pg_stat_get_xact_tuples_returned($1::regclass)::text AS n',
+      [`"${t.schema}".jobs_pkey`],
+    )
+    await client.query('COMMIT')
+    expect(claimed.jobs.map((j) => Number(j.id))).toEqual(first.slice(0, 10).map((j) => Number(j.id) + 2_000))
+    // ten: the UPDATE finding the claimed rows; reading from the oldest row returned thousands
+    expect(Number(pkey.rows[0]!.n)).toBeLessThan(100)
+  })
+
   it('jobs without a key in a keyed queue are claimed too, without a per-key limit', async () => {
     await t.pgq.queues.set('sync', { keyConcurrency: 1 })
     await enqueueKeyed(['a'], 3)
