@@ -10,6 +10,12 @@ export interface SuiteConfig {
   /** Concurrent producers, each awaiting one single enqueue at a time: jobs per run (all producers). */
   readonly producers: { readonly producers: number; readonly count: number }
   readonly drain: { readonly count: number; readonly timeoutMs: number }
+  /**
+   * The flow-control drains (limits set but not binding, and their references): longer than
+   * `drain`, so that what a worker pays once per connection (the first call of `claim_limited()`
+   * compiles it and plans its statement, 5-10 ms) does not weigh on a run of under a second.
+   */
+  readonly limits: { readonly count: number; readonly timeoutMs: number }
   readonly latency: { readonly count: number; readonly gapMs: number }
   readonly io: {
     readonly count: number
@@ -48,6 +54,7 @@ export const FULL: SuiteConfig = {
   single: { count: 5_000 },
   producers: { producers: 32, count: 10_000 },
   drain: { count: 20_000, timeoutMs: 20_000 },
+  limits: { count: 60_000, timeoutMs: 30_000 },
   latency: { count: 300, gapMs: 10 },
   io: { count: 10_000, concurrency: 200, handlerMs: 20, timeoutMs: 30_000 },
   backlog: { small: 10_000, large: 1_000_000, target: 10_000, systems: ['pgq', 'raw-sql'] },
@@ -69,6 +76,7 @@ export const QUICK: SuiteConfig = {
   single: { count: 500 },
   producers: { producers: 32, count: 4_000 },
   drain: { count: 4_000, timeoutMs: 3_000 },
+  limits: { count: 4_000, timeoutMs: 3_000 },
   latency: { count: 50, gapMs: 10 },
   io: { count: 2_000, concurrency: 200, handlerMs: 20, timeoutMs: 10_000 },
   backlog: { small: 2_000, large: 50_000, target: 2_000, systems: ['pgq', 'raw-sql'] },
@@ -86,6 +94,7 @@ export const SMOKE: SuiteConfig = {
   single: { count: 50 },
   producers: { producers: 32, count: 320 },
   drain: { count: 300, timeoutMs: 5_000 },
+  limits: { count: 300, timeoutMs: 5_000 },
   latency: { count: 10, gapMs: 10 },
   io: { count: 400, concurrency: 200, handlerMs: 5, timeoutMs: 5_000 },
   backlog: { small: 300, large: 3_000, target: 300, systems: ['pgq', 'raw-sql'] },

@@ -65,6 +65,16 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainBestOneKeyed: {
+    title: 'Processing throughput, best settings, 1 key, no limit (plain claim, keyed indexes)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  drainBestOneKey: {
+    title: 'Processing throughput, best settings, 1 key, per-key concurrency limit set but not binding',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   latencyP50: { title: 'Latency p50 (enqueue call → handler start)', unit: 'ms', higherIsBetter: false },
   latencyP95: { title: 'Latency p95', unit: 'ms', higherIsBetter: false },
   latencyP99: { title: 'Latency p99', unit: 'ms', higherIsBetter: false },

@@ -118,6 +118,7 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
     ['drainBestRate', 'rate', 'drainBestUnlimited', 'unlimited'],
     ['drainBestKeys', 'per-key concurrency, 100 keys', 'drainBestKeyed', 'same keyed jobs, no limit'],
     ['drainBestKeyRate', 'per-key rate, 100 keys', 'drainBestKeyed', 'same keyed jobs, no limit'],
+    ['drainBestOneKey', 'per-key concurrency, 1 key', 'drainBestOneKeyed', 'same keyed jobs, no limit'],
   ] as const) {
     checks.push(
       ratioCheck(
