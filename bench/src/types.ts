@@ -60,6 +60,11 @@ export interface BenchSystem {
    */
   outstanding?(): Promise<number>
   /**
+   * Jobs whose outcome is committed since the last reset, where the system can count them without
+   * reading the whole backlog (a drain's clock polls it; `outstanding()` otherwise).
+   */
+  completed?(): Promise<number>
+  /**
    * Like {@link reset}, and the job table is left without planner statistics (and autovacuum off
    * for it), as on a fresh install. Only systems that have it run the "fresh table" drain.
    */

@@ -96,6 +96,14 @@ export class PgqSystem implements BenchSystem {
     return rows[0]!.n
   }
 
+  /** Finished jobs: each has a retention (`delete_after`), read from its partial index. */
+  async completed(): Promise<number> {
+    const { rows } = await this.#client.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${ident(this.#schema)}.jobs WHERE delete_after IS NOT NULL`,
+    )
+    return rows[0]!.n
+  }
+
   async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {
     await this.#client.enqueueMany(payloads.map((payload) => ({ task: TASK, payload })))
   }

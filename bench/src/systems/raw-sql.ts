@@ -39,6 +39,8 @@ export class RawSqlSystem implements BenchSystem {
   readonly #schema: string
   readonly #table: string
   readonly #channel: string
+  /** Rows the running drain's DELETEs removed (each DELETE commits on its own). */
+  readonly #deleted = { n: 0 }
 
   constructor(env: BenchEnv) {
     this.#url = env.databaseUrl
@@ -58,6 +60,12 @@ export class RawSqlSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await this.#pool.query(`TRUNCATE ${this.#table}`)
+    this.#deleted.n = 0
+  }
+
+  /** Jobs deleted by committed drain statements (the raw drain's outcome is its DELETE). */
+  async completed(): Promise<number> {
+    return this.#deleted.n
   }
 
   async outstanding(): Promise<number> {
@@ -110,7 +118,15 @@ export class RawSqlSystem implements BenchSystem {
   async startWorker(options: StartWorkerOptions): Promise<RunningWorker> {
     const shape = SHAPES[options.profile]
     const batch = options.profile === 'io' ? Math.ceil(options.concurrency / shape.connections) : shape.batch
-    const worker = new RawWorker(this.#url, this.#table, this.#channel, shape.connections, batch, options)
+    const worker = new RawWorker(
+      this.#url,
+      this.#table,
+      this.#channel,
+      shape.connections,
+      batch,
+      options,
+      this.#deleted,
+    )
     await worker.start()
     return worker
   }
@@ -159,6 +175,7 @@ class RawWorker implements RunningWorker {
     private readonly connections: number,
     private readonly batch: number,
     private readonly options: StartWorkerOptions,
+    private readonly deleted: { n: number },
   ) {}
 
   async start(): Promise<void> {
@@ -183,6 +200,7 @@ class RawWorker implements RunningWorker {
     const sql = `DELETE FROM ${this.table} WHERE id IN (SELECT id FROM ${this.table} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING payload`
     while (!this.#stopped) {
       const { rows } = await client.query<{ payload: BenchPayload }>(sql, [this.batch])
+      this.deleted.n += rows.length
       if (rows.length === 0) {
         await this.#wait(50)
         continue
