@@ -130,6 +130,46 @@ describe('a lone job: one INSERT, the same row as enqueue_many()', () => {
     expect(mixed.map((j) => j.outcome)).toEqual(['created', 'created', 'deduplicated'])
   })
 
+  it('a batch travels as typed arrays: every column, payloads that need escaping, the same rows', async () => {
+    const runAt = new Date(Date.now() + 3_600_000)
+    const expiresAt = new Date(Date.now() + 7_200_000)
+    const awkward = { q: 'say "hi"', b: 'back\\slash', braces: '{a,b}', u: 'é 😀', nul: 'NULL' }
+    const specs = [
+      { task: 'plain', payload: awkward, options: { runAt, expiresAt, maxAttempts: 3 } },
+      { task: 'plain', payload: null },
+      { task: 'plain', payload: 'NULL' },
+      { task: 'registered', payload: { account: { id: 'c' } }, options: { concurrencyKey: 'k "1"' } },
+      {
+        task: 'plain',
+        payload: [{}, []],
+        options: { queue: 'q2', priority: 2, delayMs: 1_000, expireInMs: 1 },
+      },
+    ] as const
+    const direct = await t.pgq.enqueueMany(specs)
+    const { rows } = await t.pool.query(
+      `SELECT id::text FROM "${t.schema}".enqueue_many($1::jsonb) ORDER BY ord`,
+      [
+        JSON.stringify([
+          {
+            task: 'plain',
+            payload: awkward,
+            run_at: runAt.toISOString(),
+            expires_at: expiresAt.toISOString(),
+            max_attempts: 3,
+          },
+          { task: 'plain', payload: null },
+          { task: 'plain', payload: 'NULL' },
+          { task: 'registered', payload: { account: { id: 'c' } }, concurrency_key: 'k "1"' },
+          { task: 'plain', payload: [{}, []], queue: 'q2', priority: 2, delay_ms: 1_000, expire_in_ms: 1 },
+        ]),
+      ],
+    )
+    for (let i = 0; i < specs.length; i++) expect(await row(direct[i]!.id)).toEqual(await row(rows[i].id))
+    expect((await row(direct[0]!.id)).payload).toEqual(awkward)
+    expect((await row(direct[1]!.id)).payload).toBeNull()
+    expect((await row(direct[2]!.id)).payload).toBe('NULL')
+  })
+
   it('dedup keys and singletons still go through the function', async () => {
     expect(canInsertDirectly({ task: 'x' })).toBe(true)
     expect(canInsertDirectly({ task: 'x', dedup_key: 'k' })).toBe(false)

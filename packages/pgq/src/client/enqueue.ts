@@ -298,17 +298,19 @@ async function insertEncoded(
       own.wakes.end()
     }
   }
+  if (jobs.every((job) => canInsertDirectly(job.spec))) {
+    // unnamed: a batch's plan is cheap beside its rows
+    const ids = await insertJobsDirectly(
+      db,
+      names,
+      jobs.map(({ spec, payloadJson }) => ({ job: meta ? { ...spec, meta } : spec, payloadJson })),
+    )
+    return ids.map((id) => Object.freeze({ id, deduplicated: false, outcome: 'created' as const }))
+  }
   const encoded = jobs.map(({ spec, payloadJson }) =>
     encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),
   )
-  const json = enqueueJobsJson(encoded)
-  if (jobs.every((job) => canInsertDirectly(job.spec))) {
-    // unnamed: a batch's plan is cheap beside its rows, and a cached generic plan of a jsonb
-    // statement can be a poor one
-    const ids = await insertJobsDirectly(db, names, json)
-    return ids.map((id) => Object.freeze({ id, deduplicated: false, outcome: 'created' as const }))
-  }
-  const rows = await enqueueJobs(db, names, json)
+  const rows = await enqueueJobs(db, names, enqueueJobsJson(encoded))
   return rows.map((row) =>
     Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),
   )
