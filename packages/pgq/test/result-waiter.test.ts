@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ResultWaiter } from '../src/client/result-waiter.js'
 import {
   JobCancelledError,
+  JobExpiredError,
   JobFailedError,
   JobNotFoundError,
   JobTimeoutError,
@@ -74,6 +76,50 @@ describe('ResultWaiter in one process', () => {
     await markSucceeded(t, id!, 'done')
     await expect(waiter.wait(id!)).resolves.toBe('done')
     await expect(waiter.wait('987654321')).rejects.toBeInstanceOf(JobNotFoundError)
+  })
+
+  it('a wait that begins while a read is in flight is settled by a read of its own, not by the older row', async () => {
+    // the job expired; a first wait's read of it is held after it returns, the job is retried,
+    // a second wait begins: the held row (expired) settles the first wait only
+    const [id] = await seedJobs(t, 1)
+    await t.pool.query(`UPDATE "${t.schema}".jobs SET state = 'expired', finished_at = now() WHERE id = $1`, [
+      id,
+    ])
+    const pool = new pg.Pool({ connectionString: t.url, max: 2 })
+    const query = pool.query.bind(pool) as (text: string, values?: unknown[]) => Promise<pg.QueryResult>
+    let release!: () => void
+    let gate: Promise<void> | undefined = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let held!: () => void
+    const reading = new Promise<void>((resolve) => {
+      held = resolve
+    })
+    pool.query = (async (text: string, values?: unknown[]) => {
+      const result = await query(text, values)
+      const wait = gate
+      if (wait && text.includes('AS errors')) {
+        gate = undefined
+        held()
+        await wait
+      }
+      return result
+    }) as unknown as typeof pool.query
+    const gated = new ResultWaiter({ pool, schema: t.schema, pollIntervalMs: 600_000, idleMs: 600_000 })
+    try {
+      const first = gated.wait(id!).catch((error: unknown) => error)
+      await reading
+      await expect(t.pgq.jobs.retry(id!)).resolves.toEqual({ retried: 1 })
+      const second = gated.wait(id!)
+      release()
+      expect(await first).toBeInstanceOf(JobExpiredError)
+      await markRunning(t, id!)
+      await markSucceeded(t, id!, 'ran after the retry')
+      await expect(second).resolves.toBe('ran after the retry')
+    } finally {
+      await gated.close()
+      await pool.end()
+    }
   })
 
   it('times out with JobTimeoutError naming the last state, and stops on abort', async () => {

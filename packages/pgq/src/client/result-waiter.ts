@@ -248,6 +248,10 @@ export class ResultWaiter {
     await new Promise((resolve) => setImmediate(resolve))
     const ids = [...this.#pending]
     this.#pending.clear()
+    // The waiters this read is for. A wait that begins while the read is in flight reads the job
+    // again itself (its own request), so a row read before it began — before a retry, say — is
+    // never applied to it.
+    const waiting = ids.map((id) => [id, [...(this.#waiters.get(id) ?? [])]] as const)
     let rows: JobOutcomeRow[]
     try {
       rows = await getJobOutcomes(this.#pool, this.#names, ids)
@@ -255,9 +259,10 @@ export class ResultWaiter {
       return // the database is unreachable: the next poll tries again
     }
     const found = new Map(rows.map((row) => [row.id, row]))
-    for (const id of ids) {
+    for (const [id, waiters] of waiting) {
       const row = found.get(id)
-      for (const waiter of [...(this.#waiters.get(id) ?? [])]) this.#apply(waiter, row)
+      const current = this.#waiters.get(id)
+      for (const waiter of waiters) if (current?.has(waiter)) this.#apply(waiter, row)
     }
   }
 
