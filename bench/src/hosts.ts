@@ -195,7 +195,7 @@ interface Step {
   readonly perHost: number[]
   /** CPU ms per job of all local postgres processes over the drain (null: server not local). */
   readonly pgCpuMsPerJob: number | null
-  /** Of which the harness's own backends (the `outstanding()` poll every 5 ms, these statistics). */
+  /** Of which the harness's own backends (its poll of finished jobs, these statistics). */
   readonly harnessPgCpuMsPerJob: number | null
   /** CPU ms per job of the worker processes, go → stop. */
   readonly nodeCpuMsPerJob: number
@@ -204,7 +204,7 @@ interface Step {
   /** Cores busy on average over the drain: PostgreSQL, worker processes. */
   readonly pgCores: number | null
   readonly nodeCores: number
-  /** Cores busy in this process (the harness: the `outstanding()` poll). */
+  /** Cores busy in this process (the harness: its poll of finished jobs). */
   readonly harnessCores: number
   /** Cores busy on the whole machine, whoever used them (other work included); of `availableParallelism()`. */
   readonly machineCores: number | null
