@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { SchemaNames } from '../db/schema-names.js'
-import { claimLimitedJobs, selectLimitedQueues } from '../sql/queue-queries.js'
+import { type LimitedClaim, selectLimitedQueues } from '../sql/queue-queries.js'
 import type { ClaimedJob } from '../sql/worker-queries.js'
 
 /** @internal What a claim statement needs (the plain claim and `claim_limited()` alike). */
@@ -24,6 +24,8 @@ export interface QueueLimitsOptions {
   readonly tasks: readonly string[]
   /** The plain claim statement (prepared or not, as the worker runs it), for unlimited queues. */
   readonly plain: (params: ClaimParams) => Promise<ClaimedJob[]>
+  /** `claim_limited()` (prepared or not, as the worker runs it), for the others. */
+  readonly limited: (params: ClaimParams) => Promise<LimitedClaim>
   /** How often the settings are re-read when no notification came (a notification may be lost). */
   readonly refreshMs: number
   /** The settings of `queue` were re-read: claim now (a resume, a raised limit). */
@@ -43,7 +45,8 @@ export interface QueueLimitsOptions {
  *
  * ```ts
  * const plain = (params: ClaimParams) => claimJobs(pool, names, params)
- * const limits = new QueueLimits({ pool, names, queues: ['video'], workerId, leaseMs, tasks, refreshMs: 10_000, plain, onChanged, onRetryAt, onError })
+ * const limited = (params: ClaimParams) => claimLimitedJobs(pool, names, params)
+ * const limits = new QueueLimits({ pool, names, queues: ['video'], workerId, leaseMs, tasks, refreshMs: 10_000, plain, limited, onChanged, onRetryAt, onError })
  * await limits.refresh()
  * const jobs = await limits.claim('video', 5)
  * ```
@@ -70,7 +73,7 @@ export class QueueLimits {
    * due, and has the fetcher woken then.
    */
   async claim(queue: string, limit: number): Promise<ClaimedJob[]> {
-    const { pool, names, workerId, leaseMs, tasks } = this.#options
+    const { workerId, leaseMs, tasks } = this.#options
     const params = { queue, limit, workerId, leaseMs, tasks: [...tasks] }
     if (!this.#limited.has(queue)) return this.#options.plain(params)
     const blockedUntil = this.#blockedUntil.get(queue)
@@ -78,7 +81,7 @@ export class QueueLimits {
       this.#options.onRetryAt(queue, blockedUntil)
       return []
     }
-    const { jobs, retryInMs, retryScope } = await claimLimitedJobs(pool, names, params)
+    const { jobs, retryInMs, retryScope } = await this.#options.limited(params)
     if (retryInMs === undefined) {
       this.#blockedUntil.delete(queue)
     } else {

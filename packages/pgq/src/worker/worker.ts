@@ -10,6 +10,7 @@ import { Migrator } from '../migrate/migrator.js'
 import { listenUrlOf } from '../notify/listen-url.js'
 import type { Notifier } from '../notify/notifier.js'
 import { upsertWorker, type WorkerRow } from '../sql/lease-queries.js'
+import { claimLimitedJobs } from '../sql/queue-queries.js'
 import { registerTasks } from '../sql/task-queries.js'
 import { claimJobs } from '../sql/worker-queries.js'
 import type { Tracing } from '../tracing/tracing.js'
@@ -151,6 +152,7 @@ export class Worker extends WorkerEvents {
         statements.run((prepared) =>
           claimJobs(pool, names, { ...params, synchronousCommit: config.synchronousCommit }, prepared),
         ),
+      limited: (params) => statements.run((prepared) => claimLimitedJobs(pool, names, params, prepared)),
       onChanged: (queue) => this.#fetchers.get(queue)?.wake(),
       onRetryAt: (queue, at) => this.#fetchers.get(queue)?.wakeAt(at),
       onError,
