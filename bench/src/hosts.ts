@@ -26,79 +26,35 @@
 //
 // Namespaces and veths are removed on every exit path (normal end, error, SIGINT, SIGTERM); only a
 // SIGKILL of this process leaves them (`ip link del pgqhK-h; ip netns del pgqhK`).
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process'
+import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type pg from 'pg'
+import { type Activity, machineBusyMs, sampleActivity } from './backend-activity.js'
 import { harnessPool, startDatabase } from './database.js'
 import { cpuDelta, postgresCpuMs } from './profile.js'
 import { measureScale } from './scale.js'
 import type { ScaleChildArgs } from './scale-child.js'
 import { summarize } from './stats.js'
 import { createSystem } from './systems/index.js'
+import {
+  created,
+  createHosts,
+  hostSide,
+  IP,
+  ip,
+  nsName,
+  nsSide,
+  removeHosts,
+  SUBNET,
+  urlFrom,
+} from './test-hosts.js'
 import type { BenchEnv } from './types.js'
-
-const IP = '/usr/sbin/ip'
-const PREFIX = 'pgqh'
-const SUBNET = '10.213'
 
 /** `application_name` of the worker processes' pools (their LISTEN connection is `pgq_listener`). */
 const WORKER_APP = 'pgq_hosts_worker'
-
-const nsName = (k: number) => `${PREFIX}${k}`
-const hostSide = (k: number) => `${SUBNET}.${k}.1`
-const nsSide = (k: number) => `${SUBNET}.${k}.2`
-
-function ip(...args: string[]): string {
-  return execFileSync(IP, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-/** The test hosts this run created (removed by {@link removeHosts}). */
-const created: number[] = []
-
-/** Creates hosts 1…count: namespace, veth pair, addresses, links up. Refuses to reuse anything. */
-function createHosts(count: number): void {
-  const namespaces = ip('netns', 'list')
-  const inUse = ip('-4', 'addr') + ip('-4', 'route', 'show', 'table', 'all')
-  if (inUse.includes(`${SUBNET}.`)) throw new Error(`${SUBNET}.0.0/16 is already in use on this machine`)
-  for (let k = 1; k <= count; k++) {
-    if (new RegExp(`^${nsName(k)}\\b`, 'm').test(namespaces))
-      throw new Error(
-        `namespace ${nsName(k)} exists (another run, or one killed: ip link del ${nsName(k)}-h; ip netns del ${nsName(k)})`,
-      )
-  }
-  for (let k = 1; k <= count; k++) {
-    const ns = nsName(k)
-    ip('netns', 'add', ns)
-    created.push(k)
-    ip('link', 'add', `${ns}-h`, 'type', 'veth', 'peer', 'name', `${ns}-n`)
-    ip('link', 'set', `${ns}-n`, 'netns', ns)
-    ip('addr', 'add', `${hostSide(k)}/30`, 'dev', `${ns}-h`)
-    ip('link', 'set', `${ns}-h`, 'up')
-    ip('-n', ns, 'addr', 'add', `${nsSide(k)}/30`, 'dev', `${ns}-n`)
-    ip('-n', ns, 'link', 'set', `${ns}-n`, 'up')
-    ip('-n', ns, 'link', 'set', 'lo', 'up')
-  }
-}
-
-/** Deletes every host this run created: the veth first (both ends go at once), then the namespace. */
-function removeHosts(): void {
-  while (created.length > 0) {
-    const ns = nsName(created.pop()!)
-    for (const args of [
-      ['link', 'del', `${ns}-h`],
-      ['netns', 'del', ns],
-    ]) {
-      try {
-        ip(...args)
-      } catch {
-        // already gone (a half-made host)
-      }
-    }
-  }
-}
 
 /** Set by SIGINT / SIGTERM: the run's own failures that follow (its server stops) are not news. */
 let interrupted = false
@@ -110,13 +66,6 @@ function killChildren(): void {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   children.clear()
-}
-
-/** The database URL as seen from host k. */
-function urlFrom(url: string, k: number): string {
-  const u = new URL(url)
-  u.hostname = hostSide(k)
-  return u.toString()
 }
 
 /**
@@ -137,56 +86,6 @@ async function localPostmaster(pool: pg.Pool): Promise<number | null> {
 
 /** Where a step's worker processes run: a test host each, or all in the root namespace. */
 type Where = 'hosts' | 'same'
-
-/** CPU ms the whole machine spent busy (all CPUs, everything but idle and iowait), from /proc/stat. */
-function machineBusyMs(): number | null {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-    const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0) // user … steal; guest is inside user
-    return (total - cpu[3]! - cpu[4]!) * 10 // USER_HZ is 100 on Linux
-  } catch {
-    return null
-  }
-}
-
-/** What the worker processes' backends were doing, sampled every 20 ms over a drain. */
-interface Activity {
-  /** Average number of worker backends in a statement (state `active`). */
-  readonly active: number
-  /** Share of those active samples per wait event (`CPU` when none), largest first. */
-  readonly waits: [string, number][]
-}
-
-/** Samples pg_stat_activity until `stop()` is called (one query at a time on its own connection). */
-function sampleActivity(pool: pg.Pool): { stop(): Promise<Activity> } {
-  const counts = new Map<string, number>()
-  let samples = 0
-  let active = 0
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      const { rows } = await pool.query<{ wait: string | null }>(
-        `SELECT wait_event_type || ':' || wait_event AS wait FROM pg_stat_activity
-          WHERE backend_type = 'client backend' AND state = 'active' AND application_name = $1`,
-        [WORKER_APP],
-      )
-      samples++
-      for (const { wait } of rows) {
-        active++
-        counts.set(wait ?? 'CPU', (counts.get(wait ?? 'CPU') ?? 0) + 1)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  })()
-  return {
-    async stop() {
-      running = false
-      await loop
-      const waits = [...counts].map(([k, n]): [string, number] => [k, n / Math.max(active, 1)])
-      return { active: active / Math.max(samples, 1), waits: waits.sort((a, b) => b[1] - a[1]) }
-    },
-  }
-}
 
 interface Step {
   readonly where: Where
@@ -272,7 +171,7 @@ async function step(
         pg0 = serverCpu()
         machine0 = machineBusyMs()
         own0 = process.cpuUsage()
-        sampler = sampleActivity(pool)
+        sampler = sampleActivity(pool, WORKER_APP)
       },
       afterDrain: async () => {
         const pg1 = serverCpu()

@@ -63,6 +63,14 @@ export interface DrainResult {
 }
 
 /**
+ * Jobs with a committed outcome since the last reset, of `queued`: `completed()` where the system
+ * counts them cheaply, else what `outstanding()` leaves.
+ */
+export async function committedOutcomes(system: BenchSystem, queued: number): Promise<number> {
+  return system.completed ? system.completed() : queued - (await system.outstanding!())
+}
+
+/**
  * When at least `target` jobs have their outcome committed (polled; gives up at `deadline`), and
  * how many then. The time is taken before the poll's statement: its snapshot shows what was
  * committed by then. A worker with a backlog larger than the target never idles, so waiting for
@@ -78,7 +86,7 @@ async function settled(
 ): Promise<{ at: number; handled: number }> {
   for (;;) {
     const at = performance.now()
-    const committed = system.completed ? await system.completed() : queued - (await system.outstanding!())
+    const committed = await committedOutcomes(system, queued)
     if (committed >= target || performance.now() > deadline) return { at, handled: committed }
     await new Promise((resolve) => setTimeout(resolve, 2))
   }

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { fill } from './measure.js'
+import { committedOutcomes, fill } from './measure.js'
 import type { ScaleChildArgs, ScaleMessage } from './scale-child.js'
 import type { SystemName } from './systems/index.js'
 import type { BenchEnv, BenchSystem, WorkerProfile } from './types.js'
@@ -83,8 +83,7 @@ export async function measureScale(
     // took cores from the workers (most of one when they had it saturated). Poll at a quarter of
     // the time the run still needs at its rate so far (5-100 ms); each poll is timed before its
     // statement, whose snapshot shows what was committed by then.
-    const left = async () =>
-      system.completed ? Math.max(0, jobs - (await system.completed())) : system.outstanding!()
+    const left = async () => Math.max(0, jobs - (await committedOutcomes(system, jobs)))
     let at = performance.now()
     let remaining = await left()
     while (remaining > 0 && at < deadline) {

@@ -39,8 +39,8 @@ export class RawSqlSystem implements BenchSystem {
   readonly #schema: string
   readonly #table: string
   readonly #channel: string
-  /** Rows the running drain's DELETEs removed (each DELETE commits on its own). */
-  readonly #deleted = { n: 0 }
+  /** Rows the drain's DELETEs removed since the last reset (each DELETE commits on its own). */
+  #deleted = 0
 
   constructor(env: BenchEnv) {
     this.#url = env.databaseUrl
@@ -60,12 +60,12 @@ export class RawSqlSystem implements BenchSystem {
 
   async reset(): Promise<void> {
     await this.#pool.query(`TRUNCATE ${this.#table}`)
-    this.#deleted.n = 0
+    this.#deleted = 0
   }
 
   /** Jobs deleted by committed drain statements (the raw drain's outcome is its DELETE). */
   async completed(): Promise<number> {
-    return this.#deleted.n
+    return this.#deleted
   }
 
   async outstanding(): Promise<number> {
@@ -125,7 +125,9 @@ export class RawSqlSystem implements BenchSystem {
       shape.connections,
       batch,
       options,
-      this.#deleted,
+      (rows) => {
+        this.#deleted += rows
+      },
     )
     await worker.start()
     return worker
@@ -175,7 +177,8 @@ class RawWorker implements RunningWorker {
     private readonly connections: number,
     private readonly batch: number,
     private readonly options: StartWorkerOptions,
-    private readonly deleted: { n: number },
+    /** Rows a committed DELETE removed. */
+    private readonly onDeleted: (rows: number) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -200,7 +203,7 @@ class RawWorker implements RunningWorker {
     const sql = `DELETE FROM ${this.table} WHERE id IN (SELECT id FROM ${this.table} ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING payload`
     while (!this.#stopped) {
       const { rows } = await client.query<{ payload: BenchPayload }>(sql, [this.batch])
-      this.deleted.n += rows.length
+      this.onDeleted(rows.length)
       if (rows.length === 0) {
         await this.#wait(50)
         continue
