@@ -280,9 +280,10 @@ async function insertEncoded(
   own?: OwnPool,
 ): Promise<EnqueuedJob[]> {
   const meta = carrier ? { trace: carrier } : undefined
+  const withMeta = (spec: EnqueueManyJob): EnqueueManyJob => (meta ? { ...spec, meta } : spec)
   if (jobs.length === 1 && canInsertDirectly(jobs[0]!.spec)) {
     const { spec, payloadJson } = jobs[0]!
-    const job = meta ? { ...spec, meta } : spec
+    const job = withMeta(spec)
     if (!own) return [created((await insertOneJob(db, names, job, payloadJson)).id)]
     // on pgq's own pool: named (planned once per connection), and with another enqueue in flight
     // the wake-up is sent after the commit, folded with the others (client/enqueue-wakes.ts)
@@ -303,13 +304,11 @@ async function insertEncoded(
     const ids = await insertJobsDirectly(
       db,
       names,
-      jobs.map(({ spec, payloadJson }) => ({ job: meta ? { ...spec, meta } : spec, payloadJson })),
+      jobs.map(({ spec, payloadJson }) => ({ job: withMeta(spec), payloadJson })),
     )
-    return ids.map((id) => Object.freeze({ id, deduplicated: false, outcome: 'created' as const }))
+    return ids.map(created)
   }
-  const encoded = jobs.map(({ spec, payloadJson }) =>
-    encodeEnqueueJob(meta ? { ...spec, meta } : spec, payloadJson),
-  )
+  const encoded = jobs.map(({ spec, payloadJson }) => encodeEnqueueJob(withMeta(spec), payloadJson))
   const rows = await enqueueJobs(db, names, enqueueJobsJson(encoded))
   return rows.map((row) =>
     Object.freeze({ id: row.id, deduplicated: row.deduplicated, outcome: row.outcome }),

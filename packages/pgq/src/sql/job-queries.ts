@@ -73,9 +73,9 @@ export async function enqueueJobs(
  * `concurrency_key_path` when it is a string, number or boolean, as text; else NULL. The same rule
  * as `enqueue_many()` (migration 0014) and `keyFromPayload` in TypeScript.
  */
-function keyFromTaskPath(payload: string, hasPayload: string): string {
+function keyFromTaskPath(payload: string): string {
   const path = `string_to_array(t.concurrency_key_path, '.')`
-  return `CASE WHEN t.concurrency_key_path IS NOT NULL AND ${hasPayload}
+  return `CASE WHEN t.concurrency_key_path IS NOT NULL
             AND jsonb_typeof(${payload} #> ${path}) IN ('string', 'number', 'boolean')
           THEN nullif(left(${payload} #>> ${path}, 512), '') END`
 }
@@ -132,7 +132,7 @@ export async function insertJobsDirectly(
               coalesce(i.priority, t.priority, 0::smallint) AS priority,
               coalesce(i.run_at, now()) + make_interval(secs => coalesce(i.delay_ms, 0) / 1000.0) AS run_at,
               coalesce(i.max_attempts, t.max_attempts, 5::smallint) AS max_attempts,
-              coalesce(i.concurrency_key, ${keyFromTaskPath('i.payload', 'true')}) AS concurrency_key,
+              coalesce(i.concurrency_key, ${keyFromTaskPath('i.payload')}) AS concurrency_key,
               i.expires_at, coalesce(i.expire_in_ms, t.expire_in_ms) AS expire_in_ms,
               coalesce(i.meta, '{}'::jsonb) AS meta
        FROM input i LEFT JOIN ${names.quoted}.tasks t ON t.name = i.task
@@ -211,7 +211,7 @@ export async function insertOneJob(
               coalesce($4::smallint, t.priority, 0::smallint) AS priority,
               coalesce($5::timestamptz, now()) + make_interval(secs => coalesce($6::float8, 0) / 1000.0) AS run_at,
               coalesce($7::smallint, t.max_attempts, 5::smallint) AS max_attempts,
-              coalesce($8::text, ${keyFromTaskPath('$2::jsonb', 'true')}) AS concurrency_key,
+              coalesce($8::text, ${keyFromTaskPath('$2::jsonb')}) AS concurrency_key,
               coalesce($9::float8, t.expire_in_ms) AS expire_in_ms
        FROM (SELECT) AS one LEFT JOIN t ON true
      ),
