@@ -51,6 +51,8 @@ export interface DrainOptions {
   readonly fresh?: boolean
   /** The worker commits synchronously ({@link StartWorkerOptions.synchronousCommit}). */
   readonly synchronousCommit?: boolean
+  /** Succeeded jobs are deleted at once ({@link StartWorkerOptions.deleteOnSuccess}). */
+  readonly deleteOnSuccess?: boolean
 }
 
 /** The outcome of one drain. */
@@ -67,7 +69,7 @@ export interface DrainResult {
  * counts them cheaply, else what `outstanding()` leaves.
  */
 export async function committedOutcomes(system: BenchSystem, queued: number): Promise<number> {
-  return system.completed ? system.completed() : queued - (await system.outstanding!())
+  return system.completed ? system.completed(queued) : queued - (await system.outstanding!())
 }
 
 /**
@@ -119,6 +121,7 @@ export async function measureDrain(system: BenchSystem, options: DrainOptions): 
     concurrency: options.concurrency,
     handler,
     ...(options.synchronousCommit ? { synchronousCommit: true } : {}),
+    ...(options.deleteOnSuccess ? { deleteOnSuccess: true } : {}),
   })
   const startedAt = performance.now()
   let timer: NodeJS.Timeout | undefined

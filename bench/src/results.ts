@@ -30,6 +30,16 @@ export const METRICS = {
     unit: 'jobs/s',
     higherIsBetter: true,
   },
+  drainDefaultsNotKept: {
+    title: 'Processing throughput, defaults, succeeded jobs not kept (pgq: deleteOnSuccess)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
+  drainBestNotKept: {
+    title: 'Processing throughput, best settings, succeeded jobs not kept (pgq: deleteOnSuccess)',
+    unit: 'jobs/s',
+    higherIsBetter: true,
+  },
   drainFresh: {
     title: 'Processing throughput, defaults, on a never-analyzed jobs table',
     unit: 'jobs/s',

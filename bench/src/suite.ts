@@ -159,6 +159,21 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteRun> {
       drain('drain synchronous commit', 'drainDurable', s, { ...noop('defaults'), synchronousCommit: true }),
     ['pgq'],
   )
+  // succeeded jobs deleted by the outcome statement (deleteOnSuccess), as graphile-worker and the raw
+  // claim-then-delete drain do: one write of the row fewer, no result kept
+  await interleave(
+    'drain, succeeded jobs not kept',
+    ['drainDefaultsNotKept', 'drainBestNotKept'],
+    true,
+    async (s) => {
+      await drain('drain defaults, not kept', 'drainDefaultsNotKept', s, {
+        ...noop('defaults'),
+        deleteOnSuccess: true,
+      })
+      await drain('drain best, not kept', 'drainBestNotKept', s, { ...noop('best'), deleteOnSuccess: true })
+    },
+    ['pgq'],
+  )
   // a fresh install: the jobs table has no planner statistics (the others were analyzed by now)
   await interleave(
     'drain fresh table',

@@ -84,6 +84,23 @@ export function checkTargets(results: Results, config: SuiteConfig): TargetCheck
       1.25,
       'graphile best',
     ),
+    // what the defaults give when succeeded jobs are not kept, as graphile-worker keeps none
+    ratioCheck(
+      'processing, pgq defaults, succeeded jobs not kept',
+      '≥ 1.25× graphile-worker best',
+      m('drainDefaultsNotKept', 'pgq'),
+      m('drainBest', 'graphile-worker'),
+      1.25,
+      'graphile best',
+    ),
+    ratioCheck(
+      'processing, pgq best settings, succeeded jobs not kept',
+      '≥ 1.25× graphile-worker best',
+      m('drainBestNotKept', 'pgq'),
+      m('drainBest', 'graphile-worker'),
+      1.25,
+      'graphile best',
+    ),
     ratioCheck(
       'processing, never-analyzed table',
       '≥ 0.9× an analyzed one',

@@ -29,6 +29,12 @@ export interface StartWorkerOptions {
    * synchronously anyway ignore it; pgq turns on its `synchronousCommit` option.
    */
   readonly synchronousCommit?: boolean
+  /**
+   * Succeeded jobs are not kept: pgq deletes them in the outcome statement (`deleteOnSuccess`). The
+   * others ignore it; their rows are measured as they are (graphile-worker deletes completed jobs
+   * anyway, as does the raw claim-then-delete drain).
+   */
+  readonly deleteOnSuccess?: boolean
 }
 
 /** A running worker; `stop()` ends it and releases its connections. */
@@ -63,7 +69,7 @@ export interface BenchSystem {
    * Jobs whose outcome is committed since the last reset, where the system can count them without
    * reading the whole backlog (a drain's clock polls it; `outstanding()` otherwise).
    */
-  completed?(): Promise<number>
+  completed?(queued: number): Promise<number>
   /**
    * Like {@link reset}, and the job table is left without planner statistics (and autovacuum off
    * for it), as on a fresh install. Only systems that have it run the "fresh table" drain.

@@ -51,6 +51,8 @@ export class PgqSystem implements BenchSystem {
   #keys = 0
   /** The migrated jobs table has `concurrency_key` (a pgq-base build may predate it). */
   #keyColumn = false
+  /** The last worker started deletes succeeded jobs ({@link StartWorkerOptions.deleteOnSuccess}). */
+  #deleting = false
 
   /**
    * @param lib the pgq build to measure: this workspace's by default; `pgq-base` passes another
@@ -96,8 +98,12 @@ export class PgqSystem implements BenchSystem {
     return rows[0]!.n
   }
 
-  /** Finished jobs: each has a retention (`delete_after`), read from its partial index. */
-  async completed(): Promise<number> {
+  /**
+   * Finished jobs: each has a retention (`delete_after`), read from its partial index. Jobs deleted
+   * on success leave no row: those drains count what is not finished instead.
+   */
+  async completed(queued: number): Promise<number> {
+    if (this.#deleting) return queued - (await this.outstanding())
     const { rows } = await this.#client.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM ${ident(this.#schema)}.jobs WHERE delete_after IS NOT NULL`,
     )
@@ -210,8 +216,10 @@ export class PgqSystem implements BenchSystem {
       await client.close()
       throw new NotAvailableError('pgq.createWorker is not exported yet')
     }
+    this.#deleting = options.deleteOnSuccess === true
     const task = this.#lib.defineTask({
       name: TASK,
+      ...(this.#deleting ? { deleteOnSuccess: true } : {}),
       handler: async (payload: BenchPayload) => {
         await options.handler(payload)
       },

@@ -34,8 +34,11 @@ afterAll(async () => {
   await t.drop()
 })
 
-/** Claims a batch and writes its outcomes under EXPLAIN ANALYZE; returns the plan's nodes. */
-async function finalizePlan(): Promise<PlanNode[]> {
+/**
+ * Claims a batch and writes its outcomes under EXPLAIN ANALYZE; returns the plan's nodes. A
+ * retention of 0 deletes the rows in the statement instead of updating them.
+ */
+async function finalizePlan(retentionMs: number | null = null): Promise<PlanNode[]> {
   const claims = await claimJobs(t.pool, t.pgq.names, {
     queue: 'default',
     limit: BATCH,
@@ -52,7 +55,7 @@ async function finalizePlan(): Promise<PlanNode[]> {
     error: null,
     delayMs: 0,
     refundAttempt: false,
-    retentionMs: null,
+    retentionMs,
     queue: null,
   }))
   let plan: PlanNode | undefined
@@ -65,10 +68,13 @@ async function finalizePlan(): Promise<PlanNode[]> {
   }
   await finalizeJobs(explaining, t.pgq.names, items, 10, false)
   const { rows } = await t.pool.query(
-    `SELECT count(*)::int AS n FROM "${t.schema}".jobs WHERE id = ANY($1::bigint[]) AND state = 'succeeded'`,
+    `SELECT count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded, count(*)::int AS kept
+     FROM "${t.schema}".jobs WHERE id = ANY($1::bigint[])`,
     [items.map((i) => i.id)],
   )
-  expect(rows[0].n).toBe(BATCH) // the explained statement did write the outcomes
+  // the explained statement did write the outcomes
+  if (retentionMs === 0) expect(rows[0]).toEqual({ succeeded: 0, kept: 0 })
+  else expect(rows[0]).toEqual({ succeeded: BATCH, kept: BATCH })
   return walk(plan!)
 }
 
@@ -111,5 +117,16 @@ describe('the finalize statement plan', () => {
   it('stays linear with statistics taken while no job ran (about one running row, says the planner)', async () => {
     await t.pool.query(`ANALYZE "${t.schema}".jobs`)
     expectLinear(await finalizePlan())
+  })
+
+  it('deletes outcomes kept for 0 ms by primary-key probes too, with and without statistics', async () => {
+    await t.pool.query(
+      `INSERT INTO "${t.schema}".jobs (task, payload) SELECT 'noop', '{}' FROM generate_series(1, 2 * ${BATCH})`,
+    )
+    const fresh = await finalizePlan(0)
+    expectLinear(fresh)
+    expect(fresh.some((n) => n['Node Type'] === 'ModifyTable')).toBe(true)
+    await t.pool.query(`ANALYZE "${t.schema}".jobs`)
+    expectLinear(await finalizePlan(0))
   })
 })

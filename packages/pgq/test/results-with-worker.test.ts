@@ -140,7 +140,8 @@ describe('retry and pruning with a worker in this process', () => {
     const worker = t.pgq.createWorker({
       tasks: [quick],
       scheduler: false,
-      retention: { succeeded: 0 },
+      // 1 ms, not 0: a retention of 0 deletes in the outcome statement, leaving the pruners nothing
+      retention: { succeeded: 1 },
       pruneIntervalMs: 50,
     })
     worker.on('worker:error', ({ error }) => errors.push(error))

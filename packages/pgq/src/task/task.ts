@@ -133,7 +133,11 @@ export interface TaskOptions<P, R> extends TaskIsolationOptions {
    * (`pgq.tasks.payload_schema`). pgq does not enforce it; `parsePayload` does the checking.
    */
   readonly payloadSchema?: { readonly [key: string]: JsonValue }
-  /** Delete a job as soon as it succeeds instead of keeping its result for the retention period. */
+  /**
+   * Delete a job as soon as it succeeds instead of keeping its result for the retention period: the
+   * statement that records the success deletes the row (workflow nodes are kept for their dependants
+   * and left to the pruner). Waiting on such a job rejects with `JobNotFoundError`.
+   */
   readonly deleteOnSuccess?: boolean
   /**
    * Dead-letter queue: a job of this task that fails for good is moved to this queue (still in
