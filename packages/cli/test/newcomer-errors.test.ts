@@ -63,6 +63,21 @@ describe('a malformed database URL', () => {
   })
 })
 
+describe('pgq work --retention', () => {
+  it.each([
+    ['succeeded', '"succeeded" is not state=duration'],
+    ['done=1h', '"done=1h" is not state=duration (states: succeeded, failed, cancelled, expired)'],
+    ['failed=2w', 'failed=2w: expected milliseconds, a number with ms, s, m, h or d, or forever'],
+    ['failed=-1', 'failed=-1: expected milliseconds'],
+    ['succeeded=1h,succeeded=0', 'succeeded is given twice'],
+  ])('refuses %s before anything else (exit 64)', async (spec, message) => {
+    const line = await oneLine(['work', '--tasks', 'missing.js', '--retention', spec], 64, {
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    })
+    expect(line).toContain(`--retention: ${message}`)
+  })
+})
+
 describe('the tasks module', () => {
   it('a missing file is named with the path it was looked for at (exit 78)', async () => {
     const line = await oneLine(['work', '--tasks', join(dir, 'taks.js'), '--database-url', NO_DB], 78)

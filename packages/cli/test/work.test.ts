@@ -219,6 +219,26 @@ describe('pgq work (real processes)', () => {
     expect(after.rows.every((r) => r.attempts === 1)).toBe(true)
   })
 
+  it('--retention succeeded=0 with --no-maintenance: each succeeded job is deleted with its outcome', async () => {
+    const ids = (
+      await t.pgq.enqueueMany(Array.from({ length: 300 }, () => ({ task: 'record', payload: {} })))
+    ).map((j) => j.id)
+    // no pruner runs in this worker: a row that is gone was deleted by its outcome statement
+    await worker(['--retention', 'succeeded=0,failed=30d,cancelled=forever', '--no-maintenance'])
+    await waitFor(
+      async () => (await count(`SELECT count(*)::int AS n FROM "${t.schema}".completions`)) === 300,
+      60_000,
+      '300 jobs run',
+    )
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*)::int AS n FROM ${jobs()} WHERE id = ANY($1::bigint[])`, [ids])) === 0,
+      10_000,
+      'every succeeded job deleted',
+    )
+    expect(await count(`SELECT count(*)::int AS n FROM "${t.schema}".runs`)).toBe(300)
+  })
+
   it('fires the schedules a tasks module declares in code', async () => {
     const tasks = TASKS_FIXTURE.replace('tasks.mjs', 'tasks-with-schedule.mjs')
     await worker([], {}, { tasks })

@@ -8,6 +8,7 @@ import { CliExit, EXIT_CODES, exitWhenClosed, holdUntilSignal } from '../lifetim
 import { createCliLogger, type LogOptions, withLogOptions } from '../log-format.js'
 import { type ConnectionOptions, connectionStringOf, openPool, withConnectionOptions } from '../options.js'
 import { type ProbeServer, startProbeServer } from '../probe-server.js'
+import { parseRetention } from '../retention-option.js'
 import { loadTaskModule } from '../task-module.js'
 
 interface WorkOptions extends ConnectionOptions, LogOptions {
@@ -23,6 +24,9 @@ interface WorkOptions extends ConnectionOptions, LogOptions {
   readonly rescueInterval?: string
   readonly expireInterval?: string
   readonly shutdownGrace?: string
+  readonly retention?: string
+  readonly pruneInterval?: string
+  readonly maintenance: boolean
   readonly poolSize?: string
   readonly connectTimeout?: string
   readonly httpPort?: number
@@ -102,6 +106,12 @@ export function registerWork(program: Command): void {
         'how often waiting jobs past their deadline are ended expired (default 1000)',
       )
       .option('--shutdown-grace <ms>', 'time running jobs get to finish on SIGTERM (default 10000)')
+      .option(
+        '--retention <list>',
+        'how long finished jobs are kept: "succeeded=1h,failed=30d,cancelled=forever" (ms, or s/m/h/d; 0 deletes a job with its outcome; default succeeded=1d,failed=14d,cancelled=7d,expired=7d)',
+      )
+      .option('--prune-interval <ms>', 'how often finished jobs past retention are deleted (default 30000)')
+      .option('--no-maintenance', 'run no rescuer, expirer or pruner in this worker (others must)')
       .option('--pool-size <n>', 'database connections (default 10)')
       .option(
         '--connect-timeout <ms>',
@@ -132,6 +142,9 @@ export function registerWork(program: Command): void {
         ? { expireIntervalMs: int(options.expireInterval, '--expire-interval') }
         : {}),
       ...(options.shutdownGrace ? { shutdownGraceMs: int(options.shutdownGrace, '--shutdown-grace') } : {}),
+      ...(options.retention !== undefined ? { retention: parseRetention(options.retention) } : {}),
+      ...(options.pruneInterval ? { pruneIntervalMs: int(options.pruneInterval, '--prune-interval') } : {}),
+      ...(options.maintenance ? {} : { maintenance: false }),
     }
     const module = await loadTaskModule(options.tasks)
     const schedules = collectScheduleDefinitions(module.exports)

@@ -1,0 +1,51 @@
+import type { RetentionOptions } from '@pgq/core'
+import { CliExit, EXIT_CODES } from './lifetime.js'
+
+const UNITS: Readonly<Record<string, number>> = Object.freeze({
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+})
+
+const STATES = ['succeeded', 'failed', 'cancelled', 'expired'] as const
+
+/**
+ * Parses `pgq work --retention`: `state=duration` pairs separated by commas, where a duration is
+ * milliseconds (`500`) or a number with a unit (`500ms`, `30s`, `15m`, `1h`, `14d`), `0` deletes
+ * the job with its outcome, and `forever` keeps it. States left out keep the worker's default.
+ * Anything else is a usage error (exit 64) naming the part it could not read.
+ *
+ * ```ts
+ * parseRetention('succeeded=1h,failed=30d,cancelled=forever')
+ * // { succeeded: 3_600_000, failed: 2_592_000_000, cancelled: null }
+ * ```
+ */
+export function parseRetention(spec: string): RetentionOptions {
+  const retention: { -readonly [K in keyof RetentionOptions]: number | null } = {}
+  for (const part of spec.split(',').map((p) => p.trim())) {
+    const [state, value, extra] = part.split('=').map((s) => s.trim())
+    if (!STATES.includes(state as (typeof STATES)[number]) || value === undefined || extra !== undefined) {
+      throw usage(`"${part}" is not state=duration (states: ${STATES.join(', ')})`)
+    }
+    const key = state as (typeof STATES)[number]
+    if (key in retention) throw usage(`${key} is given twice`)
+    retention[key] = parseDuration(value, key)
+  }
+  return retention
+}
+
+function parseDuration(value: string, state: string): number | null {
+  if (value === 'forever') return null
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value)
+  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms']! : Number.NaN
+  if (!Number.isSafeInteger(ms)) {
+    throw usage(`${state}=${value}: expected milliseconds, a number with ms, s, m, h or d, or forever`)
+  }
+  return ms
+}
+
+function usage(message: string): CliExit {
+  return new CliExit(EXIT_CODES.usage, `--retention: ${message}`)
+}
