@@ -1,19 +1,12 @@
 import type { RetentionOptions } from '@pgq/core'
+import { parseDuration } from '@pgq/core/internal'
 import { CliExit, EXIT_CODES } from './lifetime.js'
-
-const UNITS: Readonly<Record<string, number>> = Object.freeze({
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-})
 
 const STATES = ['succeeded', 'failed', 'cancelled', 'expired'] as const
 
 /**
  * Parses `pgq work --retention`: `state=duration` pairs separated by commas, where a duration is
- * milliseconds (`500`) or a number with a unit (`500ms`, `30s`, `15m`, `1h`, `14d`), `0` deletes
+ * milliseconds (`500`) or a number with a unit (`500ms`, `30s`, `1.5m`, `1h`, `14d`), `0` deletes
  * the job with its outcome, and `forever` keeps it. States left out keep the worker's default.
  * Anything else is a usage error (exit 64) naming the part it could not read.
  *
@@ -31,16 +24,15 @@ export function parseRetention(spec: string): RetentionOptions {
     }
     const key = state as (typeof STATES)[number]
     if (key in retention) throw usage(`${key} is given twice`)
-    retention[key] = parseDuration(value, key)
+    retention[key] = retentionMs(value, key)
   }
   return retention
 }
 
-function parseDuration(value: string, state: string): number | null {
+function retentionMs(value: string, state: string): number | null {
   if (value === 'forever') return null
-  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value)
-  const ms = match ? Number(match[1]) * UNITS[match[2] ?? 'ms']! : Number.NaN
-  if (!Number.isSafeInteger(ms)) {
+  const ms = /^\d+$/.test(value) ? Number(value) : parseDuration(value)
+  if (ms === undefined || !Number.isSafeInteger(ms)) {
     throw usage(`${state}=${value}: expected milliseconds, a number with ms, s, m, h or d, or forever`)
   }
   return ms

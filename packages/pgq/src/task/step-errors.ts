@@ -1,4 +1,5 @@
 import { PgqError } from '../errors.js'
+import { parseDuration } from '../util/duration.js'
 
 /** Why a durable step was refused; see {@link StepError}. */
 export type StepErrorCode =
@@ -109,14 +110,6 @@ export class SleepInterrupt extends PgqError {
   }
 }
 
-const UNITS: Readonly<Record<string, number>> = Object.freeze({
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-})
-
 /** The longest sleep: 365 days. */
 export const MAX_SLEEP_MS = 365 * 86_400_000
 
@@ -127,10 +120,7 @@ export const MAX_SLEEP_MS = 365 * 86_400_000
 export function parseSleepDuration(duration: unknown): number | undefined {
   let ms: number | undefined
   if (typeof duration === 'number') ms = duration
-  else if (typeof duration === 'string') {
-    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(duration)
-    if (match) ms = Number(match[1]) * UNITS[match[2]!]!
-  }
+  else if (typeof duration === 'string') ms = parseDuration(duration)
   if (ms === undefined || !Number.isFinite(ms) || ms < 0 || ms > MAX_SLEEP_MS) return undefined
   return Math.ceil(ms)
 }
