@@ -5,16 +5,9 @@ import { assertName } from '../db/identifiers.js'
 import { type SchemaNames, schemaNames } from '../db/schema-names.js'
 import { WorkflowRetryRefusedError } from '../errors.js'
 import type { Notifier } from '../notify/notifier.js'
-import {
-  type BatchResult,
-  cancelJobs,
-  deleteJobs,
-  getJob,
-  listJobs,
-  queueStats,
-  retryJobs,
-} from '../sql/admin-queries.js'
+import { queueStats } from '../sql/admin-queries.js'
 import { databaseNow } from '../sql/clock-queries.js'
+import type { BatchResult } from '../sql/job-admin-queries.js'
 import { workflowRetryRefusal } from '../sql/workflow-queries.js'
 import { assertInt } from '../util/validate.js'
 import {
@@ -28,6 +21,9 @@ import {
 } from './job-filter.js'
 import { FINAL_STATES, type Job, type JobSummary, toJob, toJobSummary } from './job-record.js'
 import { type JobStats, toJobStats } from './job-stats.js'
+
+/** The statements built with Kysely, loaded on first use: a process that never lists or administers jobs skips Kysely. */
+const adminQueries = () => import('../sql/job-admin-queries.js')
 
 /**
  * Options of {@link Jobs}.
@@ -140,7 +136,7 @@ export class Jobs {
    * ```
    */
   async get(id: JobId, options: AdminOptions = {}): Promise<Job | undefined> {
-    const row = await getJob(options.db ?? this.#pool, this.#names, assertJobId(id))
+    const row = await (await adminQueries()).getJob(options.db ?? this.#pool, this.#names, assertJobId(id))
     return row && toJob(row)
   }
 
@@ -156,7 +152,13 @@ export class Jobs {
     const resolved = resolveFilter(filter, 'filter', ['limit', 'beforeId'])
     const limit = assertInt(filter.limit ?? 50, 'filter.limit', 1, 1_000)
     const beforeId = filter.beforeId === undefined ? null : assertJobId(filter.beforeId, 'filter.beforeId')
-    const rows = await listJobs(options.db ?? this.#pool, this.#names, resolved, limit, beforeId)
+    const rows = await (await adminQueries()).listJobs(
+      options.db ?? this.#pool,
+      this.#names,
+      resolved,
+      limit,
+      beforeId,
+    )
     return rows.map(toJobSummary)
   }
 
@@ -175,8 +177,16 @@ export class Jobs {
     options: AdminOptions = {},
   ): Promise<{ cancelled: number; cancelRequested: number }> {
     const filter = restrictStates(this.#target(target), ['blocked', 'available', 'running'], 'cancel')
+    const queries = await adminQueries()
     const counts = await this.#inBatches(filter, (after, limit) =>
-      cancelJobs(options.db ?? this.#pool, this.#names, filter, after, limit, this.#cancelledRetentionMs),
+      queries.cancelJobs(
+        options.db ?? this.#pool,
+        this.#names,
+        filter,
+        after,
+        limit,
+        this.#cancelledRetentionMs,
+      ),
     )
     return { cancelled: counts.cancelled ?? 0, cancelRequested: counts.cancelRequested ?? 0 }
   }
@@ -201,8 +211,9 @@ export class Jobs {
   async retry(target: JobId | JobFilter, options: RetryOptions = {}): Promise<{ retried: number }> {
     const filter = restrictStates(this.#target(target), ['failed', 'cancelled', 'expired'], 'retry')
     const queue = options.queue === undefined ? null : assertName(options.queue, 'options.queue')
+    const queries = await adminQueries()
     const counts = await this.#inBatches(filter, (after, limit) =>
-      retryJobs(options.db ?? this.#pool, this.#names, filter, after, limit, queue),
+      queries.retryJobs(options.db ?? this.#pool, this.#names, filter, after, limit, queue),
     )
     const retried = counts.retried ?? 0
     const only = filter.ids?.length === 1 ? filter.ids[0]! : undefined
@@ -227,8 +238,9 @@ export class Jobs {
       base.states || typeof target !== 'object'
         ? restrictStates(base, ['available', ...FINAL_STATES], 'delete')
         : restrictStates(base, FINAL_STATES, 'delete')
+    const queries = await adminQueries()
     const counts = await this.#inBatches(filter, (after, limit) =>
-      deleteJobs(options.db ?? this.#pool, this.#names, filter, after, limit),
+      queries.deleteJobs(options.db ?? this.#pool, this.#names, filter, after, limit),
     )
     return { deleted: counts.deleted ?? 0 }
   }

@@ -1,4 +1,4 @@
-import { CompiledQuery } from 'kysely'
+import type { CompiledQuery } from 'kysely'
 import type pg from 'pg'
 
 /** Anything with node-postgres's `query(text, values)`: a `pg.Pool`, `pg.Client` or `PoolClient`. */
@@ -87,6 +87,8 @@ export async function runQuery<R>(
   name?: string,
 ): Promise<QueryResult<R>> {
   if (isKysely(executor)) {
+    // loaded here, not at import: a caller with a Kysely has it loaded already, others never need it
+    const { CompiledQuery } = await import('kysely')
     const result = await executor.executeQuery(CompiledQuery.raw(text, values))
     const affected =
       result.numAffectedRows === undefined ? result.rows.length : Number(result.numAffectedRows)
