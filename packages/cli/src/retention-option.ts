@@ -1,8 +1,9 @@
 import type { RetentionOptions } from '@pgq/core'
-import { parseDuration } from '@pgq/core/internal'
+import { FINAL_STATES, parseDuration } from '@pgq/core/internal'
 import { CliExit, EXIT_CODES } from './lifetime.js'
 
-const STATES = ['succeeded', 'failed', 'cancelled', 'expired'] as const
+/** The states a retention applies to: every final state. */
+const STATES: readonly string[] = FINAL_STATES
 
 /**
  * Parses `pgq work --retention`: `state=duration` pairs separated by commas, where a duration is
@@ -19,10 +20,10 @@ export function parseRetention(spec: string): RetentionOptions {
   const retention: { -readonly [K in keyof RetentionOptions]: number | null } = {}
   for (const part of spec.split(',').map((p) => p.trim())) {
     const [state, value, extra] = part.split('=').map((s) => s.trim())
-    if (!STATES.includes(state as (typeof STATES)[number]) || value === undefined || extra !== undefined) {
+    if (state === undefined || !STATES.includes(state) || value === undefined || extra !== undefined) {
       throw usage(`"${part}" is not state=duration (states: ${STATES.join(', ')})`)
     }
-    const key = state as (typeof STATES)[number]
+    const key = state as keyof RetentionOptions
     if (key in retention) throw usage(`${key} is given twice`)
     retention[key] = retentionMs(value, key)
   }

@@ -136,7 +136,8 @@ export class Jobs {
    * ```
    */
   async get(id: JobId, options: AdminOptions = {}): Promise<Job | undefined> {
-    const row = await (await adminQueries()).getJob(options.db ?? this.#pool, this.#names, assertJobId(id))
+    const queries = await adminQueries()
+    const row = await queries.getJob(options.db ?? this.#pool, this.#names, assertJobId(id))
     return row && toJob(row)
   }
 
@@ -152,13 +153,8 @@ export class Jobs {
     const resolved = resolveFilter(filter, 'filter', ['limit', 'beforeId'])
     const limit = assertInt(filter.limit ?? 50, 'filter.limit', 1, 1_000)
     const beforeId = filter.beforeId === undefined ? null : assertJobId(filter.beforeId, 'filter.beforeId')
-    const rows = await (await adminQueries()).listJobs(
-      options.db ?? this.#pool,
-      this.#names,
-      resolved,
-      limit,
-      beforeId,
-    )
+    const queries = await adminQueries()
+    const rows = await queries.listJobs(options.db ?? this.#pool, this.#names, resolved, limit, beforeId)
     return rows.map(toJobSummary)
   }
 

@@ -197,11 +197,11 @@ export async function finalizeJobs(
        WHERE j.id = u.id AND j.lease_token = u.token AND ${DELETED_NOW}
        RETURNING j.id, u.state
      ),
+     written AS (SELECT id, state, final FROM done UNION ALL SELECT id, state, true FROM gone),
      ${workflowFanIn(names, 'done', 'f.final')},
      notified AS (
        SELECT count(pg_notify($10, 'finished:' || ids)) AS n
-       FROM (SELECT string_agg(id::text, ',') AS ids
-             FROM (SELECT id FROM done WHERE final UNION ALL SELECT id FROM gone) AS f
+       FROM (SELECT string_agg(id::text, ',') AS ids FROM written WHERE final
              GROUP BY id / 500) AS chunks
      ),
      woken AS (
@@ -210,8 +210,7 @@ export async function finalizeJobs(
        FROM (SELECT d.queue, min(d.run_at) AS first_run_at FROM done d WHERE NOT d.final GROUP BY d.queue) w
      )
      SELECT d.id::text AS id, d.state
-     FROM (SELECT id, state FROM done UNION ALL SELECT id, state FROM gone) AS d,
-          notified, (SELECT count(*) FROM woken) AS w, ${WORKFLOW_FAN_IN_REF}, async_commit`,
+     FROM written d, notified, (SELECT count(*) FROM woken) AS w, ${WORKFLOW_FAN_IN_REF}, async_commit`,
     [
       items.map((i) => i.id),
       items.map((i) => i.leaseToken),
